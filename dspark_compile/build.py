@@ -1,0 +1,137 @@
+"""`build`: recipe -> bundle. Load the target, trace it to ONNX, check it in ONNX Runtime, write the bundle."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+
+from dspark_compile.bundle import BundleWriter
+from dspark_compile.config import Recipe
+from dspark_compile.errors import BuildError, ExportError, RecipeError
+
+StepReporter = Callable[[str], contextlib.AbstractContextManager]
+
+EXPORT_CHECK_ATOL = {"fp32": 1e-3, "fp16": 5e-2}
+"""Largest |logit| difference allowed between the traced graph in ONNX Runtime and PyTorch."""
+
+
+@contextlib.contextmanager
+def _quiet_step(name: str) -> Iterator[None]:
+    yield
+
+
+def resolve_taps(recipe: Recipe, num_layers: int) -> tuple[int, ...]:
+    """The recipe's tap layers, or the default spread; never the final layer (HF returns it normed)."""
+    from dspark_compile.models import default_tap_layers
+
+    taps = recipe.target.tap_layers
+    if taps == "auto":
+        return default_tap_layers(num_layers)
+    bad = [t for t in taps if t > num_layers - 2]
+    if bad or len(set(taps)) != len(taps):
+        raise RecipeError(f"target.tap_layers = {list(taps)}: layers must be distinct and in 0..{num_layers - 2} "
+                          f"(the target has {num_layers} layers; the last one is never tapped)")
+    return tuple(taps)
+
+
+def _eos_ids(config, tokenizer) -> tuple[int, ...]:
+    ids = config.eos_token_id
+    ids = list(ids) if isinstance(ids, (list, tuple)) else ([ids] if ids is not None else [])
+    if tokenizer.eos_token_id is not None:
+        ids.append(tokenizer.eos_token_id)
+    return tuple(sorted(set(int(i) for i in ids)))
+
+
+def check_export(model, engine, rows: int = 2, tokens: int = 5) -> float:
+    """Run a short random batch through PyTorch and ONNX Runtime; return max |logit| difference."""
+    import torch
+
+    rng = np.random.default_rng(0)
+    ids = rng.integers(0, model.vocab_size, size=(rows, tokens), dtype=np.int64)  # [B, T]
+    positions = np.broadcast_to(np.arange(tokens, dtype=np.int64), (rows, tokens)).copy()  # [B, T]
+    lengths = np.zeros(rows, dtype=np.int64)  # [B]
+    index = np.broadcast_to(np.arange(tokens, dtype=np.int64), (rows, tokens)).copy()  # [B, K=T]
+    dtype = "float16" if model.dtype == torch.float16 else "float32"
+    past = [np.zeros((0, rows, model.num_kv_heads, model.head_dim), dtype=dtype) for _ in model.kv_names()]
+    feeds = {"input_ids": ids, "positions": positions, "past_lengths": lengths, "logit_index": index}
+    feeds.update({f"past_{n}": p for n, p in zip(model.kv_names(), past)})
+    got = engine.run(feeds, ["logits"])["logits"]
+    with torch.no_grad():
+        ref = model(*(torch.from_numpy(a) for a in (ids, positions, lengths, index, *past)))[0].float().numpy()
+    if not np.array_equal(got.argmax(-1), ref.argmax(-1)):
+        raise ExportError("the ONNX graph and the PyTorch model disagree on the top-1 token of a random input")
+    return float(np.abs(got - ref).max())
+
+
+def build_bundle(recipe: Recipe, out: Path, force: bool = False, step: StepReporter = _quiet_step) -> Path:
+    """Build the bundle for `recipe` at `out`; on any failure nothing is left at `out`."""
+    import torch
+
+    from dspark_compile.engine.base import load_engine
+    from dspark_compile.export.target import export_target
+    from dspark_compile.models import from_hf_model
+    from dspark_compile.sources import load_target
+
+    if "tensorrt" in recipe.backends:
+        raise BuildError("backends: 'tensorrt' is not available in this version of dspark-compile; "
+                         "build with backends: [onnxruntime]")
+    if recipe.draft.source != "none":
+        raise BuildError(f"draft.source = '{recipe.draft.source}': drafters are not built into bundles by this "
+                         "version yet; use draft.source: none")
+    started = time.perf_counter()
+    with BundleWriter(out, overwrite=force) as writer:
+        with step("load target"):
+            target = load_target(recipe.target, recipe.resolve)
+            taps = resolve_taps(recipe, target.config.num_hidden_layers)
+            model = from_hf_model(target.model, taps)
+            if recipe.precision == "fp16":
+                model = model.half()
+            del target.model
+        with step("trace target to ONNX"):
+            graph = export_target(model, writer.root)
+        with step("check the graph in ONNX Runtime"):
+            engine = load_engine("onnxruntime", writer.root / "target.onnx")
+            diff = check_export(model, engine)
+            del engine
+            if diff > EXPORT_CHECK_ATOL[recipe.precision]:
+                raise ExportError(f"ONNX Runtime and PyTorch logits differ by {diff:.3g} "
+                                  f"(allowed {EXPORT_CHECK_ATOL[recipe.precision]})")
+        with step("save tokenizer"):
+            target.tokenizer.save_pretrained(str(writer.root / "tokenizer"))
+        eos = _eos_ids(target.config, target.tokenizer)
+        pad = target.tokenizer.pad_token_id if target.tokenizer.pad_token_id is not None else eos[0]
+        manifest = {
+            "recipe": recipe.to_dict(),
+            "source": target.description,
+            "model": {
+                "family": target.config.model_type,
+                "vocab_size": model.vocab_size,
+                "hidden_size": model.hidden_size,
+                "num_layers": model.num_layers,
+                "num_kv_heads": model.num_kv_heads,
+                "head_dim": model.head_dim,
+                "tap_layers": list(model.tap_layers),
+                "kv_names": list(model.kv_names()),
+                "dtype": "float16" if model.dtype == torch.float16 else "float32",
+                "eos_token_ids": list(eos),
+                "pad_token_id": int(pad),
+                "max_context": recipe.shapes.max_context,
+            },
+            "engines": {
+                "target": {
+                    "backend": "onnxruntime",
+                    "files": list(graph.files),
+                    "inputs": [s.to_dict() for s in graph.inputs],
+                    "outputs": [s.to_dict() for s in graph.outputs],
+                    "export_check": {"max_abs_logit_diff": diff},
+                }
+            },
+            "tokenizer": "tokenizer",
+            "build_seconds": round(time.perf_counter() - started, 1),
+        }
+        with step("write manifest"):
+            return writer.commit(manifest)

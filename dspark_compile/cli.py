@@ -1,0 +1,152 @@
+"""The `dspark-compile` command: a thin layer over the library; user errors print without a traceback."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from dspark_compile.errors import DSparkError
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+@contextlib.contextmanager
+def _step_printer(console):
+    """A `step(name)` context manager printing each build step with a spinner and its duration."""
+
+    @contextlib.contextmanager
+    def step(name: str):
+        t0 = time.perf_counter()
+        with console.status(f"{name} ..."):
+            yield
+        console.print(f"[green]✓[/green] {name} [dim]({time.perf_counter() - t0:.1f}s)[/dim]")
+
+    yield step
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="dspark-compile")
+def cli() -> None:
+    """Compile a target LLM (and a DSpark drafter) into a bundle of engines, and run it."""
+
+
+@cli.command()
+@click.argument("recipe", type=click.Path(path_type=Path))
+@click.option("-o", "--output", "output", required=True, type=click.Path(path_type=Path), help="Bundle directory to write.")
+@click.option("--force", is_flag=True, help="Replace an existing bundle at OUTPUT.")
+def build(recipe: Path, output: Path, force: bool) -> None:
+    """Build the bundle for RECIPE (a YAML file) into OUTPUT."""
+    from dspark_compile.build import build_bundle
+    from dspark_compile.config import load_recipe
+
+    rec = load_recipe(recipe)
+    console = _console()
+    console.print(f"building [bold]{rec.name}[/bold] from {recipe} -> {output}")
+    with _step_printer(console) as step:
+        path = build_bundle(rec, output, force=force, step=step)
+    console.print(f"[bold green]bundle ready:[/bold green] {path}")
+
+
+@cli.command()
+@click.argument("bundle", type=click.Path(path_type=Path))
+@click.option("--prompt", "prompts", multiple=True, required=True, help="A prompt; repeat for a batch.")
+@click.option("--chat", is_flag=True, help="Wrap each prompt in the tokenizer's chat template.")
+@click.option("--max-new-tokens", default=128, show_default=True, type=click.IntRange(1))
+@click.option("--temperature", default=0.0, show_default=True, type=float, help="0 is greedy.")
+@click.option("--top-k", default=0, show_default=True, type=click.IntRange(0), help="0 is off.")
+@click.option("--top-p", default=1.0, show_default=True, type=float, help="1 is off.")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**32 - 1))
+@click.option("--threads", default=None, type=click.IntRange(0), help="Engine threads (default: the recipe's).")
+@click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
+def run(bundle: Path, prompts: tuple[str, ...], chat: bool, max_new_tokens: int, temperature: float,
+        top_k: int, top_p: float, seed: int, threads: int | None, as_json: bool) -> None:
+    """Generate text for one or more prompts with BUNDLE."""
+    from dspark_compile.runtime.api import Runtime
+    from dspark_compile.runtime.sampling import SamplingParams
+
+    sampling = SamplingParams(temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
+    rt = Runtime.load(bundle, threads=threads)
+    results = rt.generate(list(prompts), max_new_tokens=max_new_tokens, sampling=sampling, chat=chat)
+    if as_json:
+        click.echo(json.dumps([{"prompt": p, **r.to_dict()} for p, r in zip(prompts, results)], indent=2))
+        return
+    for p, r in zip(prompts, results):
+        if len(prompts) > 1:
+            click.echo(f"### {p}")
+        click.echo(r.text)
+        tps = len(r.tokens) / r.seconds if r.seconds else 0.0
+        click.echo(f"[{len(r.tokens)} tokens, {r.finish_reason}, {tps:.1f} tokens/s]", err=True)
+
+
+@cli.command()
+@click.argument("bundle", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the whole manifest as JSON.")
+@click.option("--no-verify", is_flag=True, help="Skip the checksum verification.")
+def inspect(bundle: Path, as_json: bool, no_verify: bool) -> None:
+    """Verify BUNDLE and describe its engines, model and versions."""
+    from dspark_compile.bundle import load_bundle
+
+    b = load_bundle(bundle, verify=not no_verify)
+    m = b.manifest
+    if as_json:
+        click.echo(json.dumps(m, indent=2))
+        return
+    from rich.table import Table
+
+    console = _console()
+    model = m["model"]
+    console.print(f"[bold]{m['recipe']['name']}[/bold]  {m.get('source', '')}  schema {m['schema_version']}  "
+                  f"built {m['created']}  checksums {'skipped' if no_verify else 'ok'}")
+    console.print(f"model: {model['family']}, {model['num_layers']} layers, hidden {model['hidden_size']}, "
+                  f"vocab {model['vocab_size']}, {model['dtype']}, taps {model['tap_layers']}, "
+                  f"context {model['max_context']}")
+    for role, eng in m["engines"].items():
+        table = Table(title=f"engine '{role}' ({eng['backend']}: {', '.join(eng['files'])})")
+        for col in ("io", "name", "shape", "dtype"):
+            table.add_column(col)
+        for kind in ("inputs", "outputs"):
+            specs = eng[kind]
+            shown = specs if len(specs) <= 8 else specs[:6] + [{"name": f"... {len(specs) - 6} more", "shape": [], "dtype": ""}]
+            for s in shown:
+                table.add_row(kind[:-1], s["name"], str(s["shape"]), s["dtype"])
+        console.print(table)
+    files = Table(title="files")
+    for col in ("file", "bytes", "sha256"):
+        files.add_column(col)
+    for rel, meta in m["files"].items():
+        files.add_row(rel, f"{meta['size']:,}", meta["sha256"][:16] + "…")
+    console.print(files)
+    console.print("versions: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()))
+
+
+def main() -> None:
+    """Console entry point: typed errors become one line on stderr and exit status 2."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except DSparkError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()
