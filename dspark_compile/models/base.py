@@ -1,0 +1,243 @@
+"""The one decoder shared by every family, written for export: a flat KV interface, no Python control
+flow on tensor values, masks built from comparisons, sequence-major caches.
+
+Forward contract (the ONNX exporter and the runtimes depend on it, see `DecoderLM.forward`):
+
+    input_ids [B, T], positions [B, T], past_lengths [B], logit_index [B, K], past_kv 2L x [P, B, Hkv, D]
+    -> logits [B, K, V] fp32, taps [B, T, n_taps*H], new_kv 2L x [T, B, Hkv, D]
+
+The cache is sequence-major ([S_max, B, Hkv, D] per layer in the runtime) so that slicing [:P] is
+contiguous, committing n tokens writes n rows and rolling back is only a length change. Cache index
+equals absolute position.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+from torch import nn
+from transformers.activations import ACT2FN
+
+from dspark_compile.errors import ModelError
+from dspark_compile.models.arch import FULL, SLIDING, ArchConfig
+from dspark_compile.models.taps import check_tap_layers
+
+
+class RMSNorm(nn.Module):
+    """RMSNorm over the last dim, statistics in fp32 like HF.
+
+    plus_one (Gemma): y = (x̂ · (1 + w)) in fp32, then cast. Otherwise (Llama): y = w · cast(x̂).
+    """
+
+    def __init__(self, dim: int, eps: float, plus_one: bool):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(dim))
+        self.eps = eps
+        self.plus_one = plus_one
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        xf = x.float()
+        normed = xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)
+        if self.plus_one:
+            return (normed * (1.0 + self.weight.float())).type_as(x)
+        return self.weight * normed.type_as(x)
+
+
+def rope_cos_sin(positions: torch.Tensor, inv_freq: torch.Tensor, scaling: float, dtype: torch.dtype):
+    """cos, sin [B, T, 1, D] for absolute `positions` [B, T] and inv_freq [D/2] (angles in fp32)."""
+    angles = positions[..., None].float() * inv_freq  # [B, T, D/2]
+    emb = torch.cat((angles, angles), dim=-1)[:, :, None, :]  # [B, T, 1, D]
+    return (emb.cos() * scaling).to(dtype), (emb.sin() * scaling).to(dtype)
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate-half RoPE (HF convention) on x [B, T, heads, D]."""
+    half = x.shape[-1] // 2
+    rotated = torch.cat((-x[..., half:], x[..., :half]), dim=-1)  # [B, T, heads, D]
+    return x * cos + rotated * sin
+
+
+class Attention(nn.Module):
+    """Grouped-query attention over [past cache ; new tokens] with an explicit boolean mask."""
+
+    def __init__(self, arch: ArchConfig):
+        super().__init__()
+        spec, hd = arch.family, arch.head_dim
+        self.num_heads, self.num_kv_heads, self.head_dim = arch.num_heads, arch.num_kv_heads, hd
+        self.scale = arch.query_scale
+        self.softcap = arch.attn_softcap
+        self.q_proj = nn.Linear(arch.hidden_size, arch.num_heads * hd, bias=arch.attention_bias)
+        self.k_proj = nn.Linear(arch.hidden_size, arch.num_kv_heads * hd, bias=arch.attention_bias)
+        self.v_proj = nn.Linear(arch.hidden_size, arch.num_kv_heads * hd, bias=arch.attention_bias)
+        self.o_proj = nn.Linear(arch.num_heads * hd, arch.hidden_size, bias=arch.attention_bias)
+        self.qk_norm = spec.qk_norm
+        if spec.qk_norm:
+            self.q_norm = RMSNorm(hd, arch.rms_norm_eps, spec.norm_plus_one)
+            self.k_norm = RMSNorm(hd, arch.rms_norm_eps, spec.norm_plus_one)
+
+    def forward(self, x, cos, sin, mask, past_k, past_v, past_valid):
+        """x [B, T, H]; cos/sin [B, T, 1, D]; mask [B, 1, 1, T, P+T] bool; past_k/v [P, B, Hkv, D];
+        past_valid [P, B, 1, 1] bool. Returns out [B, T, H], new_k/new_v [T, B, Hkv, D]."""
+        B, T = x.shape[0], x.shape[1]
+        Hkv, D = self.num_kv_heads, self.head_dim
+        G = self.num_heads // Hkv
+        q = self.q_proj(x).view(B, T, self.num_heads, D)  # [B, T, Hq, D]
+        k = self.k_proj(x).view(B, T, Hkv, D)  # [B, T, Hkv, D]
+        v = self.v_proj(x).view(B, T, Hkv, D)  # [B, T, Hkv, D]
+        if self.qk_norm:
+            q, k = self.q_norm(q), self.k_norm(k)
+        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        new_k, new_v = k.transpose(0, 1), v.transpose(0, 1)  # [T, B, Hkv, D]
+
+        # Garbage rows of the cache may hold inf/NaN: the mask removes them from the scores, but
+        # 0 * NaN in probs @ V would not, so zero them in V too.
+        past_v = past_v.masked_fill(~past_valid, 0.0)  # [P, B, Hkv, D]
+        keys = torch.cat((past_k, new_k), dim=0).permute(1, 2, 0, 3)[:, :, None]  # [B, Hkv, 1, S, D]
+        values = torch.cat((past_v, new_v), dim=0).permute(1, 2, 0, 3)[:, :, None]  # [B, Hkv, 1, S, D]
+        # Query head h uses kv head h // G (HF repeat_kv order); group them instead of copying K/V.
+        q = q.view(B, T, Hkv, G, D).permute(0, 2, 3, 1, 4)  # [B, Hkv, G, T, D]
+
+        scores = torch.matmul(q, keys.transpose(-1, -2)).float() * self.scale  # [B, Hkv, G, T, S]
+        if self.softcap is not None:
+            scores = torch.tanh(scores / self.softcap) * self.softcap
+        scores = scores.masked_fill(~mask, float("-inf"))  # every query sees itself: no all -inf row
+        probs = torch.softmax(scores, dim=-1).to(values.dtype)  # [B, Hkv, G, T, S]
+        out = torch.matmul(probs, values)  # [B, Hkv, G, T, D]
+        out = out.permute(0, 3, 1, 2, 4).reshape(B, T, self.num_heads * D)  # [B, T, Hq*D]
+        return self.o_proj(out), new_k, new_v
+
+
+class MLP(nn.Module):
+    """Gated MLP: down(act(gate(x)) * up(x))."""
+
+    def __init__(self, arch: ArchConfig):
+        super().__init__()
+        self.gate_proj = nn.Linear(arch.hidden_size, arch.intermediate_size, bias=arch.mlp_bias)
+        self.up_proj = nn.Linear(arch.hidden_size, arch.intermediate_size, bias=arch.mlp_bias)
+        self.down_proj = nn.Linear(arch.intermediate_size, arch.hidden_size, bias=arch.mlp_bias)
+        self.act_fn = ACT2FN[arch.activation]
+
+    def forward(self, x):
+        return self.down_proj(self.act_fn(self.gate_proj(x)) * self.up_proj(x))
+
+
+class DecoderLayer(nn.Module):
+    """Pre-norm decoder layer; with `sandwich_norms` the sublayer outputs are normed too (Gemma)."""
+
+    def __init__(self, arch: ArchConfig, layer_type: str):
+        super().__init__()
+        spec = arch.family
+        self.layer_type = layer_type
+        self.sandwich = spec.sandwich_norms
+        self.self_attn = Attention(arch)
+        self.mlp = MLP(arch)
+        norm_names = ["input_layernorm", "post_attention_layernorm"]
+        if spec.sandwich_norms:
+            norm_names += ["pre_feedforward_layernorm", "post_feedforward_layernorm"]
+        for name in norm_names:
+            setattr(self, name, RMSNorm(arch.hidden_size, arch.rms_norm_eps, spec.norm_plus_one))
+
+    def forward(self, h, cos, sin, mask, past_k, past_v, past_valid):
+        attn, new_k, new_v = self.self_attn(self.input_layernorm(h), cos, sin, mask, past_k, past_v, past_valid)
+        if self.sandwich:
+            h = h + self.post_attention_layernorm(attn)
+            h = h + self.post_feedforward_layernorm(self.mlp(self.pre_feedforward_layernorm(h)))
+        else:  # Llama naming: post_attention_layernorm is the pre-MLP norm
+            h = h + attn
+            h = h + self.mlp(self.post_attention_layernorm(h))
+        return h, new_k, new_v  # [B, T, H], [T, B, Hkv, D] x 2
+
+
+class DecoderLM(nn.Module):
+    """Decoder-only LM with tapped hidden states and an explicit sequence-major KV interface.
+
+    Parameter names mirror the HF text model without its prefix (`layers.0.self_attn.q_proj.weight`,
+    `embed_tokens.weight`, `norm.weight`, `lm_head.weight`); build it with `models.build_model`.
+    """
+
+    def __init__(self, arch: ArchConfig, tap_layers: Iterable[int]):
+        super().__init__()
+        self.arch = arch
+        self.family = arch.family.name
+        self.num_layers = arch.num_layers
+        self.num_kv_heads = arch.num_kv_heads
+        self.head_dim = arch.head_dim
+        self.hidden_size = arch.hidden_size
+        self.vocab_size = arch.vocab_size
+        self.tap_layers = check_tap_layers(tap_layers, arch.num_layers)
+        plus_one = arch.family.norm_plus_one
+        self.embed_tokens = nn.Embedding(arch.vocab_size, arch.hidden_size)
+        self.layers = nn.ModuleList(DecoderLayer(arch, lt) for lt in arch.layer_types)
+        self.norm = RMSNorm(arch.hidden_size, arch.rms_norm_eps, plus_one)
+        self.lm_head = nn.Linear(arch.hidden_size, arch.vocab_size, bias=False)
+        # Constants as non-persistent fp32 buffers (not traced literals); explicit device so that a
+        # model built under the meta device still gets real values. build_model moves them.
+        for layer_type, table in arch.rope:
+            inv_freq = torch.tensor(table.inv_freq, dtype=torch.float32, device="cpu")  # [D/2]
+            self.register_buffer(f"inv_freq_{layer_type}", inv_freq, persistent=False)
+        embed_scale = torch.tensor(arch.hidden_size**0.5 if arch.family.embed_scale else 1.0, device="cpu")
+        self.register_buffer("embed_scale", embed_scale, persistent=False)
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """Weight, activation, tap and KV dtype (logits are always fp32)."""
+        return self.embed_tokens.weight.dtype
+
+    def kv_names(self) -> list[str]:
+        """Names of the past/new KV tensors in forward order: key.0, value.0, key.1, ..."""
+        return [f"{kind}.{i}" for i in range(self.num_layers) for kind in ("key", "value")]
+
+    def _masks(self, positions, past_lengths, P):
+        """Boolean attention masks [B, 1, 1, T, P+T] per layer type and past validity [P, B, 1, 1]."""
+        B, T = positions.shape[0], positions.shape[1]
+        past_idx = torch.arange(P, device=positions.device)  # [P] == absolute position of cache row
+        new_idx = torch.arange(T, device=positions.device)  # [T]
+        past_valid = past_idx[None, :] < past_lengths[:, None]  # [B, P]
+        causal = new_idx[None, :] <= new_idx[:, None]  # [T, T]  (query t, key t')
+        allowed = torch.cat(
+            (past_valid[:, None, :].expand(B, T, P), causal[None].expand(B, T, T)), dim=-1
+        )  # [B, T, S]
+        masks = {FULL: allowed[:, None, None]}
+        if SLIDING in self.arch.layer_types:
+            key_pos = torch.cat((past_idx[None, :].expand(B, P), positions), dim=-1)  # [B, S]
+            near = (positions[:, :, None] - key_pos[:, None, :]) < self.arch.sliding_window  # [B, T, S]
+            masks[SLIDING] = (allowed & near)[:, None, None]
+        return masks, past_valid.transpose(0, 1)[:, :, None, None]
+
+    def forward(self, input_ids, positions, past_lengths, logit_index, *past_kv):
+        """input_ids [B, T] int64; positions [B, T] int64 (absolute); past_lengths [B] int64 (valid cache
+        rows per batch row); logit_index [B, K] int64 (which of the T new tokens get logits);
+        past_kv: 2L tensors [P, B, Hkv, D] (key.0, value.0, ...), rows >= past_lengths[b] ignored.
+
+        Returns (logits [B, K, V] fp32, taps [B, T, n_taps*H], *new_kv 2L x [T, B, Hkv, D]).
+        Query t of row b sees cache row j < past_lengths[b] and new token t' <= t (sliding layers also
+        need positions[b, t] - pos < sliding_window). Padded query rows give finite garbage.
+        """
+        if len(past_kv) != 2 * self.num_layers:
+            raise ModelError(f"expected {2 * self.num_layers} past KV tensors, got {len(past_kv)}")
+        h = self.embed_tokens(input_ids)  # [B, T, H]
+        if self.arch.family.embed_scale:  # sqrt(H) rounded to the weight dtype, as HF does
+            h = h * self.embed_scale.to(h.dtype)
+        masks, past_valid = self._masks(positions, past_lengths, past_kv[0].shape[0])
+        rope = {
+            lt: rope_cos_sin(positions, getattr(self, f"inv_freq_{lt}"), table.attention_scaling, h.dtype)
+            for lt, table in self.arch.rope
+        }  # layer type -> cos, sin [B, T, 1, D]
+
+        taps, new_kv = [], []
+        for i, layer in enumerate(self.layers):
+            cos, sin = rope[layer.layer_type]
+            past_k, past_v = past_kv[2 * i], past_kv[2 * i + 1]
+            h, new_k, new_v = layer(h, cos, sin, masks[layer.layer_type], past_k, past_v, past_valid)
+            new_kv += [new_k, new_v]
+            if i in self.tap_layers:
+                taps.append(h)
+
+        index = logit_index[:, :, None].expand(-1, -1, self.hidden_size)  # [B, K, H]
+        picked = torch.gather(h, 1, index)  # [B, K, H]
+        logits = self.lm_head(self.norm(picked)).float()  # [B, K, V]
+        if self.arch.final_softcap is not None:
+            logits = torch.tanh(logits / self.arch.final_softcap) * self.arch.final_softcap
+        # tap_layers is strictly increasing, so layer order is tap order.
+        return (logits, torch.cat(taps, dim=-1), *new_kv)  # taps [B, T, n_taps*H]

@@ -1,0 +1,50 @@
+"""Test harness: a KV cache in the runtime's layout ([S_max, B, Hkv, D], one length per row) and
+the HF reference run."""
+
+from __future__ import annotations
+
+import torch
+
+from dspark_compile.models import DecoderLM
+
+
+class StepCache:
+    """Feeds a DecoderLM ragged steps and commits its new_kv, like the runtime does.
+
+    Unused rows start as NaN and every call passes `slack` garbage rows past the longest row, so a
+    masking bug shows up as NaN or as a mismatch.
+    """
+
+    def __init__(self, model: DecoderLM, batch: int, capacity: int = 64, slack: int = 2):
+        shape = (capacity, batch, model.num_kv_heads, model.head_dim)
+        self.kv = [torch.full(shape, float("nan"), dtype=model.dtype) for _ in model.kv_names()]
+        self.lengths = torch.zeros(batch, dtype=torch.long)  # [B]
+        self.model, self.capacity, self.slack = model, capacity, slack
+
+    def step(self, rows: list[list[int]], pad_id: int = 0):
+        """Run one step with rows[b] new tokens for row b (right-padded); logits for all T positions."""
+        B, T = len(rows), max(len(r) for r in rows)
+        counts = torch.tensor([len(r) for r in rows])
+        input_ids = torch.full((B, T), pad_id, dtype=torch.long)  # [B, T]
+        for b, r in enumerate(rows):
+            input_ids[b, : len(r)] = torch.tensor(r)
+        positions = self.lengths[:, None] + torch.arange(T)[None, :]  # [B, T]
+        logit_index = torch.arange(T)[None, :].expand(B, T)  # [B, K=T]
+        P = min(int(self.lengths.max()) + self.slack, self.capacity)
+        with torch.no_grad():
+            logits, taps, *new_kv = self.model(
+                input_ids, positions, self.lengths.clone(), logit_index, *[c[:P] for c in self.kv]
+            )
+        for b in range(B):
+            start, n = int(self.lengths[b]), int(counts[b])
+            for cache, new in zip(self.kv, new_kv):
+                cache[start : start + n, b] = new[:n, b]  # [n, Hkv, D]
+        self.lengths += counts
+        return logits, taps  # [B, T, V], [B, T, n_taps*H]
+
+
+def hf_reference(hf, tokens: list[int]):
+    """HF logits [N, V] and hidden states (tuple of [N, H]) for one unpadded sequence."""
+    with torch.no_grad():
+        out = hf(torch.tensor([tokens]), output_hidden_states=True)
+    return out.logits[0].float(), tuple(h[0] for h in out.hidden_states)
