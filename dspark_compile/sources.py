@@ -62,6 +62,9 @@ _PACKAGES: dict[str, Callable[[], tuple[Path, str]]] = {
 def _from_pretrained(folder: Path, gguf_file: str | None) -> tuple[Any, Any]:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # the build shows its own progress
 
     kwargs = {"gguf_file": gguf_file} if gguf_file else {}
     where = folder / gguf_file if gguf_file else folder

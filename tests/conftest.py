@@ -4,3 +4,25 @@ import os
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import pytest  # noqa: E402
+
+FAMILIES = ("llama", "qwen3", "gemma3")
+
+
+@pytest.fixture(scope="session")
+def tiny_bundles(tmp_path_factory):
+    """Build each tiny recipe's bundle once per test session (lazily, per family)."""
+    from dspark_compile.build import build_bundle
+
+    from tests.helpers import tiny_recipe
+
+    root = tmp_path_factory.mktemp("bundles")
+    built = {}
+
+    def get(family: str):
+        if family not in built:
+            built[family] = build_bundle(tiny_recipe(family), root / family)
+        return built[family]
+
+    return get

@@ -1,0 +1,24 @@
+"""Shared test helpers: tiny bundles built once per session from the shipped tiny recipes."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+RECIPES = Path(__file__).resolve().parents[1] / "recipes"
+
+
+@lru_cache(maxsize=None)
+def tiny_recipe(family: str):
+    from dspark_compile.config import load_recipe
+
+    return load_recipe(RECIPES / f"tiny-{family}.yaml")
+
+
+@lru_cache(maxsize=None)
+def tiny_hf_model(family: str):
+    """The same random transformers model the tiny recipe builds (same seed, same config)."""
+    from dspark_compile.sources import load_target
+
+    recipe = tiny_recipe(family)
+    return load_target(recipe.target, recipe.resolve)
