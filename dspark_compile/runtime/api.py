@@ -72,9 +72,12 @@ class Runtime:
         ids = [self.encode(p, chat) for p in prompts]
         return self.generate_ids(ids, max_new_tokens, [sampling] * len(ids))
 
-    def generate_ids(self, ids: list[list[int]], max_new_tokens: int, sampling: list[SamplingParams]) -> list[Completion]:
-        """Like `generate`, from token ids, with sampling settings per request."""
-        decoded = decode_autoregressive(self.target, ids, max_new_tokens, sampling, self.prefill_chunk)
+    def generate_ids(self, ids: list[list[int]], max_new_tokens: int, sampling: list[SamplingParams],
+                     ignore_eos: bool = False) -> list[Completion]:
+        """Like `generate`, from token ids, with sampling settings per request; `ignore_eos` always
+        generates `max_new_tokens` (for benchmarks and comparisons)."""
+        decoded = decode_autoregressive(self.target, ids, max_new_tokens, sampling, self.prefill_chunk,
+                                        eos_ids=() if ignore_eos else None)
         return [
             Completion(prompt_tokens=len(p), tokens=d.tokens, finish_reason=d.finish_reason,
                        text=self.tokenizer.decode(d.tokens, skip_special_tokens=True),

@@ -23,11 +23,15 @@ class Decoded:
 
 def decode_autoregressive(target: TargetModel, prompts: list[list[int]], max_new_tokens: int,
                           sampling: list[SamplingParams], prefill_chunk: int = 256,
+                          eos_ids: tuple[int, ...] | None = None,
                           request_ids: list[int] | None = None) -> list[Decoded]:
-    """Generate up to `max_new_tokens` per prompt, all prompts as one batch; rows stop at EOS."""
+    """Generate up to `max_new_tokens` per prompt, all prompts as one batch; rows stop at EOS.
+
+    `eos_ids` defaults to the bundle's; pass () to always generate `max_new_tokens` (benchmarks).
+    """
     b = len(prompts)
     request_ids = request_ids if request_ids is not None else list(range(b))
-    eos = np.array(target.info.eos_token_ids, dtype=np.int64)
+    eos = np.array(target.info.eos_token_ids if eos_ids is None else eos_ids, dtype=np.int64)
     capacity = max(len(p) for p in prompts) + max_new_tokens
     cache = target.new_cache(b, capacity)
     results = [Decoded() for _ in range(b)]

@@ -1,0 +1,124 @@
+"""Reference (numpy) vs ONNX function bodies in ONNX Runtime, over sweeps of shapes, dtypes and modes.
+
+Integer outputs must be identical (same uniforms); float outputs within a few ulp-level tolerances.
+The full sweep is marked slow; a representative subset runs by default.
+"""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from dspark_compile.ops import reference as R
+from dspark_compile.ops.spec import DRAFT_SAMPLE, SCHEDULE, VERIFY, ScheduleMode
+
+from ops_inputs import KINDS, draft_inputs, run_ort, schedule_inputs, verify_inputs
+
+BIG_V = 151936
+
+
+def _sweep(fast):
+    """All (B, G, V, dtype, kind); the ones in ``fast`` run by default, the rest under -m slow."""
+    for case in itertools.product((1, 3, 16), (1, 4, 8), (7, 1000, BIG_V), ("float32", "float16"), KINDS):
+        yield case if fast(*case) else pytest.param(*case, marks=pytest.mark.slow)
+    yield BIG_V and (1, 2, BIG_V, "float16", "mixed")  # one big-vocabulary case in the default run
+
+
+def _fast(B, G, V, dtype, kind):
+    return B <= 3 and G <= 4 and V <= 1000 and (dtype == "float32" or kind in ("greedy", "mixed"))
+
+
+def _check(name, ours, ref):
+    ours = np.asarray(ours)
+    assert ours.shape == ref.shape and ours.dtype == ref.dtype, f"{name}: {ours.shape}/{ours.dtype} vs {ref.shape}"
+    if ref.dtype.kind == "i":
+        np.testing.assert_array_equal(ours, ref, err_msg=name)
+    else:
+        np.testing.assert_allclose(ours, ref, rtol=2e-5, atol=2e-6, err_msg=name)
+
+
+@pytest.mark.parametrize("B,G,V,dtype,kind", list(_sweep(_fast)))
+def test_draft_sample(B, G, V, dtype, kind):
+    inputs = draft_inputs(np.random.default_rng([B, G, V, len(kind)]), B, G, V, kind, np.dtype(dtype))
+    ref = R.draft_sample(**inputs)
+    for name, ours, expected in zip(DRAFT_SAMPLE.output_names, run_ort(DRAFT_SAMPLE.name, inputs), ref):
+        _check(name, ours, expected)
+
+
+@pytest.mark.parametrize("B,G,V,dtype,kind", list(_sweep(_fast)))
+def test_verify(B, G, V, dtype, kind):
+    inputs = verify_inputs(np.random.default_rng([B, G, V, len(kind), 1]), B, G, V, kind, np.dtype(dtype))
+    ref = R.verify(**inputs)
+    for name, ours, expected in zip(VERIFY.output_names, run_ort(VERIFY.name, inputs), ref):
+        _check(name, ours, expected)
+
+
+def test_verify_reaches_every_path():
+    """The generated inputs exercise rejections, full acceptance (bonus) and zero-length rows."""
+    inputs = verify_inputs(np.random.default_rng(5), 16, 4, 7, "mixed")
+    accepted, _ = R.verify(**inputs)
+    lengths = inputs["verify_lengths"]
+    assert (accepted < lengths).any() and ((accepted == lengths) & (lengths > 0)).any() and (lengths == 0).any()
+
+
+def test_verify_greedy_accepts_dummy_q_full():
+    inputs = verify_inputs(np.random.default_rng(3), 3, 4, 50, "greedy")
+    inputs["q_full"] = np.zeros((3, 4, 1), np.float32)
+    ref = R.verify(**inputs)
+    for ours, expected in zip(run_ort(VERIFY.name, inputs), ref):
+        np.testing.assert_array_equal(ours, expected)
+
+
+def test_ties_lowest_index_and_top_k_ties():
+    """Greedy argmax ties pick the lowest index; top-k keeps every value tied with the k-th."""
+    inputs = draft_inputs(np.random.default_rng(0), 2, 2, 6, "greedy")
+    inputs["block_logits"][:] = np.array([0, 3, 1, 3, 3, 0], np.float32)
+    inputs["markov_w2"][:] = 0
+    inputs["temperature"][1] = 1.0
+    inputs["top_k"][1] = 2
+    ref = R.draft_sample(**inputs)
+    ours = run_ort(DRAFT_SAMPLE.name, inputs)
+    assert (ref.draft_tokens[0] == 1).all()
+    np.testing.assert_allclose(ref.q_full[1, 0], [0, 1 / 3, 0, 1 / 3, 1 / 3, 0], rtol=1e-6)
+    for name, o, e in zip(DRAFT_SAMPLE.output_names, ours, ref):
+        _check(name, o, e)
+
+
+MODES = [dict(mode=int(ScheduleMode.FIXED), fixed_len=2), dict(mode=int(ScheduleMode.FIXED)),
+         dict(mode=int(ScheduleMode.THRESHOLD), threshold=0.4),
+         dict(mode=int(ScheduleMode.THRESHOLD), threshold=0.2, min_len=1, max_len=3),
+         dict(mode=int(ScheduleMode.COST)), dict(mode=int(ScheduleMode.COST), min_len=1, max_len=5)]
+
+
+def _schedule_cases():
+    for B, G, attrs in itertools.product((1, 3, 16), (1, 4, 8), MODES):
+        fast = B <= 3 or attrs["mode"] == ScheduleMode.COST
+        yield (B, G, attrs) if fast else pytest.param(B, G, attrs, marks=pytest.mark.slow)
+
+
+@pytest.mark.parametrize("B,G,attrs", list(_schedule_cases()))
+def test_schedule(B, G, attrs):
+    rs = np.random.default_rng([B, G, attrs["mode"], len(attrs)])
+    for trial in range(8):
+        N = [None, 1, B + 1, 2 * B * G + 3][trial % 4]
+        inputs = schedule_inputs(rs, B, G, N)
+        if trial == 5:
+            inputs["active"][:] = 0
+        if trial == 6:  # ties everywhere: order is position first, then row
+            inputs["survivals"][:] = 0.5
+            inputs["lagged_survivals"][:] = 0.9
+        (ours,) = run_ort(SCHEDULE.name, inputs, **attrs)
+        _check("verify_lengths", ours, R.schedule(**inputs, **attrs))
+
+
+def test_function_attribute_defaults_apply_when_node_omits_them():
+    """A node written without attributes (as other exporters may) uses the spec defaults."""
+    from dspark_compile.ops.onnx_functions import make_op_model
+
+    model = make_op_model(SCHEDULE.name)
+    del model.graph.node[0].attribute[:]
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    inputs = schedule_inputs(np.random.default_rng(1), 3, 4)
+    np.testing.assert_array_equal(session.run(None, inputs)[0], R.schedule(**inputs))
