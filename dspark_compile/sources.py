@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -65,6 +66,7 @@ def _from_pretrained(folder: Path, gguf_file: str | None) -> tuple[Any, Any]:
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # the build shows its own progress
+    os.environ.setdefault("TQDM_DISABLE", "1")  # the GGUF de-quantiser uses tqdm directly
 
     kwargs = {"gguf_file": gguf_file} if gguf_file else {}
     where = folder / gguf_file if gguf_file else folder

@@ -34,8 +34,9 @@ class SamplingParams:
 
 
 def next_tokens(logits: np.ndarray, sampling: list[SamplingParams], request_ids: list[int], round_: int) -> np.ndarray:
-    """Choose one token per row from logits [B, V]: argmax for greedy rows, else the filtered
-    distribution sampled by inverse CDF with the row's counter-based uniform (stream PLAIN)."""
+    """Choose one token per row from logits [B, V]: argmax for greedy rows; otherwise the filtered
+    distribution (the ops' one definition) sampled by inverse CDF. Plain decoding draws each token as
+    the bonus draw of its round (counter-based stream BONUS), so runs are reproducible per seed."""
     out = logits.argmax(axis=-1).astype(np.int64)  # [B]; numpy's argmax takes the lowest index on ties
     rows = [b for b, s in enumerate(sampling) if not s.greedy]
     if rows:
@@ -43,7 +44,7 @@ def next_tokens(logits: np.ndarray, sampling: list[SamplingParams], request_ids:
 
         for b in rows:
             s = sampling[b]
-            probs = reference.filtered_probs(logits[b], s.temperature, s.top_k, s.top_p)  # [V]
-            u = rng.uniform(s.seed, request_ids[b], round_, rng.PLAIN, 0)
-            out[b] = reference.inverse_cdf(probs, u)
+            probs = reference.filter_probs(logits[b], s.temperature, s.top_k, s.top_p)  # [V]
+            u = float(rng.uniform(s.seed, request_ids[b], round_, rng.BONUS, 0))
+            out[b] = reference.sample_index(probs, u)
     return out
