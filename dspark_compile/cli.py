@@ -116,9 +116,10 @@ def inspect(bundle: Path, as_json: bool, no_verify: bool) -> None:
             table.add_column(col)
         for kind in ("inputs", "outputs"):
             specs = eng[kind]
-            shown = specs if len(specs) <= 8 else specs[:6] + [{"name": f"... {len(specs) - 6} more", "shape": [], "dtype": ""}]
-            for s in shown:
+            for s in specs if len(specs) <= 8 else specs[:6]:
                 table.add_row(kind[:-1], s["name"], str(s["shape"]), s["dtype"])
+            if len(specs) > 8:
+                table.add_row(kind[:-1], f"... {len(specs) - 6} more", "", "")
         console.print(table)
     files = Table(title="files")
     for col in ("file", "bytes", "sha256"):
