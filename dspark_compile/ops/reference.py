@@ -100,9 +100,13 @@ def draft_sample(block_logits, block_hidden, anchor, markov_w1, markov_w2, conf_
 
 # ----------------------------------------------------------------------------- Schedule
 
-def schedule(survivals, lagged_survivals, cost_table, active, *, mode=SCHEDULE.attr("mode").default,
-             fixed_len=SCHEDULE.attr("fixed_len").default, threshold=SCHEDULE.attr("threshold").default,
-             min_len=SCHEDULE.attr("min_len").default, max_len=SCHEDULE.attr("max_len").default) -> np.ndarray:
+_SCHEDULE_DEFAULTS = {a.name: a.default for a in SCHEDULE.attributes}
+_VERIFY_DEFAULTS = {a.name: a.default for a in VERIFY.attributes}
+
+
+def schedule(survivals, lagged_survivals, cost_table, active, *, mode=_SCHEDULE_DEFAULTS["mode"],
+             fixed_len=_SCHEDULE_DEFAULTS["fixed_len"], threshold=_SCHEDULE_DEFAULTS["threshold"],
+             min_len=_SCHEDULE_DEFAULTS["min_len"], max_len=_SCHEDULE_DEFAULTS["max_len"]) -> np.ndarray:
     """Reference Schedule: verify_lengths [B] int32 (see ``spec.SCHEDULE.doc``)."""
     attrs = SCHEDULE.resolve_attrs(dict(mode=mode, fixed_len=fixed_len, threshold=threshold,
                                         min_len=min_len, max_len=max_len))
@@ -160,7 +164,7 @@ class VerifyOutputs(NamedTuple):
 
 
 def verify(target_logits, draft_tokens, draft_q, q_full, verify_lengths, uniforms, temperature, top_k, top_p,
-           *, residual_eps=VERIFY.attr("residual_eps").default) -> VerifyOutputs:
+           *, residual_eps=_VERIFY_DEFAULTS["residual_eps"]) -> VerifyOutputs:
     """Reference Verify (see ``spec.VERIFY.doc``)."""
     eps = F32(VERIFY.resolve_attrs({"residual_eps": residual_eps})["residual_eps"])
     B, G = draft_tokens.shape

@@ -1,5 +1,7 @@
 """Speculative sampling must be lossless: Monte-Carlo checks of Verify and of the lagged scheduler budget."""
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -65,8 +67,27 @@ def test_verify_onnx_function_is_lossless():
     assert ok, msg
 
 
+def _broken_onnx_verify(monkeypatch):
+    """ORT Verify whose correction token is drawn from p instead of norm(max(0, p - q))."""
+    import onnxruntime as ort
+
+    from dspark_compile.ops import onnx_functions
+
+    monkeypatch.setattr(onnx_functions, "_residual", lambda b, p, q: b.Identity(p))
+    session = ort.InferenceSession(onnx_functions.make_op_model(VERIFY.name).SerializeToString(),
+                                   providers=["CPUExecutionProvider"])
+    return lambda **inputs: session.run(None, inputs)
+
+
 def test_the_check_catches_a_broken_residual(monkeypatch):
-    """Sampling the correction from p instead of norm(max(0, p - q)) skews the output; the check sees it."""
+    """Sampling the correction from p instead of the residual skews the output; the same check sees it."""
+    accepted, out = _broken_onnx_verify(monkeypatch)(**_verify_batch(200_000, seed=12))
+    ok, msg = _check_first_and_second(accepted, out)
+    assert not ok, msg
+
+
+@pytest.mark.slow
+def test_the_check_catches_a_broken_reference_residual(monkeypatch):
     monkeypatch.setattr(R, "residual_weights", lambda p, q: p)
     accepted, out = R.verify(**_verify_batch(100_000, seed=11))
     ok, msg = _check_first_and_second(accepted, out)
@@ -75,6 +96,23 @@ def test_the_check_catches_a_broken_residual(monkeypatch):
 
 # ----------------------------------------------------------------------------- paper, Appendix A
 
+def _appendix_draft_inputs(uniforms: np.ndarray) -> dict:
+    """DraftSample inputs of the toy for n rounds (uniforms [n, 2]); the anchor stays at token 0."""
+    n = uniforms.shape[0]
+    L = np.log(9.0)                                          # sigmoid(L) = 0.9
+    return dict(block_logits=np.zeros((n, 2, 2), F32), block_hidden=np.zeros((n, 2, 1), F32),
+                anchor=np.zeros(n, np.int32), markov_w1=np.array([[L], [-L]], F32), markov_w2=np.zeros((2, 1), F32),
+                conf_w=np.array([0, 1], F32), conf_b=np.zeros(1, F32), sts_temps=np.ones(2, F32),
+                temperature=np.ones(n, F32), top_k=np.zeros(n, np.int32), top_p=np.ones(n, F32), uniforms=uniforms)
+
+
+@functools.lru_cache(maxsize=None)
+def _appendix_drafts(n_rounds: int) -> R.DraftSampleOutputs:
+    """Every round's draft block (rounds are independent in this toy)."""
+    zeros = np.zeros(n_rounds, np.int64)
+    return R.draft_sample(**_appendix_draft_inputs(rng.draft_uniforms(zeros + 7, zeros, np.arange(n_rounds), 2)))
+
+
 def _appendix_a(n_rounds: int, lagged: bool) -> np.ndarray:
     """R=1, G=2, SPS(1,2,3) = 1, 0.5, 0.45, p = (0.7, 0.3), q = (0.5, 0.5). Returns first emitted tokens.
 
@@ -82,15 +120,8 @@ def _appendix_a(n_rounds: int, lagged: bool) -> np.ndarray:
     c1 = 0.9 (the toy keeps the anchor at token 0). A budget from current survivals verifies the block only
     when x1 = 0, which biases the output; a budget from survivals two rounds old does not.
     """
-    L = np.log(9.0)                                          # sigmoid(L) = 0.9
     rounds = np.arange(n_rounds)
-    drafts = R.draft_sample(
-        block_logits=np.zeros((n_rounds, 2, 2), F32), block_hidden=np.zeros((n_rounds, 2, 1), F32),
-        anchor=np.zeros(n_rounds, np.int32), markov_w1=np.array([[L], [-L]], F32),
-        markov_w2=np.zeros((2, 1), F32), conf_w=np.array([0, 1], F32), conf_b=np.zeros(1, F32),
-        sts_temps=np.ones(2, F32), temperature=np.ones(n_rounds, F32), top_k=np.zeros(n_rounds, np.int32),
-        top_p=np.ones(n_rounds, F32), uniforms=rng.draft_uniforms(np.full(n_rounds, 7), np.zeros(n_rounds, np.int64),
-                                                                  rounds, 2))
+    drafts = _appendix_drafts(n_rounds)
     cost = (1 / np.array([1, 0.5, 0.45])).astype(F32)        # step time for n = 1, 2, 3 tokens
     lengths = np.zeros(n_rounds, np.int32)
     for t in range(n_rounds):                                # one request, rounds in sequence
@@ -117,12 +148,7 @@ def test_appendix_a_lagged_budget_keeps_target_distribution(lagged, expected):
 
 def test_draft_and_schedule_ops_match_onnx_on_appendix_inputs():
     """The toy's inputs also run through the ONNX functions (spot check of the same path)."""
-    L = np.log(9.0)
-    inputs = dict(block_logits=np.zeros((4, 2, 2), F32), block_hidden=np.zeros((4, 2, 1), F32),
-                  anchor=np.zeros(4, np.int32), markov_w1=np.array([[L], [-L]], F32),
-                  markov_w2=np.zeros((2, 1), F32), conf_w=np.array([0, 1], F32), conf_b=np.zeros(1, F32),
-                  sts_temps=np.ones(2, F32), temperature=np.ones(4, F32), top_k=np.zeros(4, np.int32),
-                  top_p=np.ones(4, F32), uniforms=np.array([[0.1, 0], [0.6, 0], [0.3, 0], [0.9, 0]], F32))
+    inputs = _appendix_draft_inputs(np.array([[0.1, 0], [0.6, 0], [0.3, 0], [0.9, 0]], F32))
     ref = R.draft_sample(**inputs)
     ours = run_ort(DRAFT_SAMPLE.name, inputs)
     np.testing.assert_array_equal(ours[0], ref.draft_tokens)

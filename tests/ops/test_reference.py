@@ -98,7 +98,6 @@ def test_verify_greedy_accepts_prefix_and_ties_lowest_index():
 
 
 def test_verify_sampling_rules():
-    V = 3
     p = np.array([0.5, 0.3, 0.2], F32)
     logits = np.log(np.tile(p, (1, 2, 1)))                    # [1, 2, V]
     q = np.array([[[0.2, 0.6, 0.2]]], F32)                    # [1, 1, V]

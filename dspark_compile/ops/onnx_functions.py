@@ -1,0 +1,302 @@
+"""The three DSpark ops as ONNX functions (domain ``dspark``) that ONNX Runtime runs without callbacks.
+
+Each body follows ``spec.SEMANTICS`` step for step, vectorised over rows; the numpy reference is the oracle.
+G is read from input shapes (no ``block_size`` attribute): DraftSample draws its slots in an ONNX ``Loop``
+(slot k's Markov bias needs the token of slot k-1); Verify and Schedule need no loop.
+TensorRT engines replace these bodies by plugins of the same name (the parser prefers a registered plugin).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from onnx import AttributeProto, FunctionProto, ModelProto, NodeProto, TensorProto, helper
+
+from dspark_compile.errors import ExportError
+from dspark_compile.ops._builder import BOOL, FLOAT, INT32, INT64, Builder
+from dspark_compile.ops.spec import (DOMAIN, DRAFT_SAMPLE, OPS, PAD_TOKEN, SCHEDULE, VERIFY, get_spec,
+                                     validate_node)
+
+MIN_OPSET = 18
+DEFAULT_OPSET = 18
+ONNX_DTYPES = {"float32": TensorProto.FLOAT, "float16": TensorProto.FLOAT16, "int32": TensorProto.INT32}
+
+
+# ----------------------------------------------------------------------------- shared pieces
+
+def _probs(b: Builder, z: str, t: str, k: str, p: str) -> str:
+    """filter(): z [..., V] f32, t/p [..., 1] f32 (t > 0), k [..., 1] int64 -> q [..., V] f32."""
+    zero_i, one_i = b.const(0, np.int64), b.const(1, np.int64)
+    axis = b.const(-1, np.int64)
+    zs = b.Div(z, t)                                                    # [..., V]
+    V = b.Shape(z, start=-1)                                            # [1]
+    z_sorted, _ = b.TopK(zs, V, axis=-1, largest=1, sorted=1, outputs=2)  # [..., V] descending
+    column = b.Concat(b.Shape(z, end=-1), b.const([1], np.int64), axis=0)  # shape of z[..., :1]
+    kth_index = b.Expand(b.Max(b.Min(b.Sub(k, one_i), b.Sub(V, one_i)), zero_i), column)  # [..., 1]
+    kth = b.GatherElements(z_sorted, kth_index, axis=-1)                # [..., 1]
+    k_off = b.LessOrEqual(k, zero_i)                                    # [..., 1]
+    neg_inf = b.const(-np.inf)
+    z_masked = b.Where(b.Or(k_off, b.GreaterOrEqual(zs, kth)), zs, neg_inf)
+    z_sorted = b.Where(b.Or(k_off, b.GreaterOrEqual(z_sorted, kth)), z_sorted, neg_inf)
+    m = b.Slice(z_sorted, b.const([0], np.int64), b.const([1], np.int64), b.const([-1], np.int64))
+    e = b.Exp(b.Sub(z_masked, m))                                       # [..., V]
+    e_sorted = b.Exp(b.Sub(z_sorted, m))                                # [..., V] descending
+    c = b.CumSum(e_sorted, axis)
+    j = b.Min(b.count(b.Less(c, b.Mul(p, b.last(c))), axis=-1), b.Sub(V, one_i))  # [..., 1]
+    keep = b.Or(b.GreaterOrEqual(p, b.const(1.0)), b.GreaterOrEqual(e, b.GatherElements(e_sorted, j, axis=-1)))
+    e = b.Where(keep, e, b.const(0.0))
+    return b.Div(e, b.last(b.CumSum(e, axis)))
+
+
+def _sample(b: Builder, w: str, u: str) -> str:
+    """sample(): weights w [..., V] >= 0, u [..., 1] -> index [..., 1] int64."""
+    c = b.CumSum(w, b.const(-1, np.int64))
+    total = b.last(c)
+    return b.Min(b.count(b.LessOrEqual(c, b.Mul(u, total)), axis=-1), b.count(b.Less(c, total), axis=-1))
+
+
+def _sigmoid(b: Builder, x: str) -> str:
+    one = b.const(1.0)
+    return b.Div(one, b.Add(one, b.Exp(b.Neg(x))))
+
+
+def _residual(b: Builder, p: str, q: str) -> str:
+    """max(0, p - q): the target mass left after a rejection (unnormalised), as ``reference.residual_weights``."""
+    return b.Relu(b.Sub(p, q))
+
+
+def _row_params(b: Builder, axes: list[int]) -> tuple[str, str, str, str]:
+    """(greedy bool, safe temperature, top_k int64, top_p), each [B] unsqueezed on ``axes``."""
+    ax = b.const(axes, np.int64)
+    t = b.Unsqueeze("temperature", ax)
+    greedy = b.Not(b.Greater(t, b.const(0.0)))
+    return (greedy, b.Where(greedy, b.const(1.0), t), b.Unsqueeze(b.Cast("top_k", to=INT64), ax),
+            b.Unsqueeze("top_p", ax))
+
+
+def _dim(b: Builder, x: str, axis: int) -> str:
+    """x.shape[axis] as an int64 [1] tensor."""
+    return b.Shape(x, start=axis, end=axis + 1)
+
+
+# ----------------------------------------------------------------------------- DraftSample
+
+def _draft_sample_body(b: Builder) -> None:
+    U = b.Cast("block_logits", to=FLOAT)                                # [B, G, V]
+    Hs = b.Cast("block_hidden", to=FLOAT)                               # [B, G, H]
+    W1 = b.Cast("markov_w1", to=FLOAT)                                  # [V, r]
+    W2T = b.Transpose(b.Cast("markov_w2", to=FLOAT), perm=[1, 0])       # [r, V]
+    cw, cb = b.Cast("conf_w", to=FLOAT), b.Cast("conf_b", to=FLOAT)     # [H + r], [1]
+    greedy, t, k, p = _row_params(b, [1])                               # [B, 1] each
+    vocab = b.Range(b.const(0, np.int64), b.Squeeze(_dim(b, U, 2)), b.const(1, np.int64))  # [V]
+    G = b.Squeeze(_dim(b, U, 1))                                        # []
+    survival0 = b.ConstantOfShape(b.Shape("anchor"), value=helper.make_tensor("one", FLOAT, [1], [1.0]))
+
+    s = b.sub()                                                         # loop body: one slot
+    it, cond, prev, survival = (s.fresh(n) for n in ("slot", "cond", "prev", "survival"))
+    e = s.Gather(W1, prev, axis=0)                                      # [B, r]
+    z = s.Add(s.Gather(U, it, axis=1), s.MatMul(e, W2T))                # [B, V]
+    q_sampled = _probs(s, z, t, k, p)                                   # [B, V]
+    u = s.Unsqueeze(s.Gather("uniforms", it, axis=1), s.const([1], np.int64))  # [B, 1]
+    token = s.Where(greedy, s.ArgMax(z, axis=1, keepdims=1), _sample(s, q_sampled, u))  # [B, 1] int64
+    q = s.Where(greedy, s.Cast(s.Equal(vocab, token), to=FLOAT), q_sampled)  # [B, V]
+    q_token = s.Squeeze(s.GatherElements(q, token, axis=1), s.const([1], np.int64))  # [B]
+    logit = s.Add(s.MatMul(s.Concat(s.Gather(Hs, it, axis=1), e, axis=1), cw), cb)  # [B]
+    conf = _sigmoid(s, s.Div(logit, s.Gather("sts_temps", it)))         # [B]
+    outs = [s.Identity(cond), s.Cast(s.Squeeze(token, s.const([1], np.int64)), to=INT32), s.Mul(survival, conf)]
+    outs += [s.Identity(outs[1]), q_token, q, conf, s.Identity(outs[2])]
+    body = s.graph("draft_slot", [(it, INT64, []), (cond, BOOL, []), (prev, INT32, None), (survival, FLOAT, None)],
+                   list(zip(outs, [BOOL, INT32, FLOAT, INT32, FLOAT, FLOAT, FLOAT, FLOAT])))
+    _, _, tok, qtok, qfull, conf, surv = b.Loop(G, "", "anchor", survival0, body=body, outputs=7)  # [G, B, ...]
+    for name, x, perm in (("draft_tokens", tok, [1, 0]), ("draft_q", qtok, [1, 0]), ("q_full", qfull, [1, 0, 2]),
+                          ("confidences", conf, [1, 0]), ("survivals", surv, [1, 0])):
+        b.Transpose(x, perm=perm, outputs=[name])
+
+
+# ----------------------------------------------------------------------------- Schedule
+
+def _leading_count(b: Builder, ok: str) -> str:
+    """Number of leading True entries of ok [B, G] along axis 1 -> [B] int64."""
+    bad = b.CumSum(b.Cast(b.Not(ok), to=INT64), b.const(1, np.int64))
+    return b.count(b.Equal(bad, b.const(0, np.int64)), axis=1, keepdims=0)
+
+
+def _schedule_body(b: Builder) -> None:
+    i64 = lambda v: b.const(v, np.int64)  # noqa: E731
+    G = _dim(b, "survivals", 1)                                         # [1]
+    live = b.Not(b.Equal("active", b.const(0, np.int32)))               # [B]
+    live2 = b.Unsqueeze(live, i64([1]))                                 # [B, 1]
+    lo, hi = b.Min(b.attr("min_len", AttributeProto.INT), G), b.Min(b.attr("max_len", AttributeProto.INT), G)
+    mode = b.attr("mode", AttributeProto.INT)
+
+    fixed = b.Expand(b.Min(b.attr("fixed_len", AttributeProto.INT), G), b.Shape("active"))  # [B]
+    by_threshold = _leading_count(b, b.GreaterOrEqual("survivals", b.attr("threshold", AttributeProto.FLOAT)))
+
+    # cost mode, budget from lagged survivals only: theta(k) = (R + top-k sum) / cost[R + k - 1]
+    R = b.count(live, axis=0, keepdims=0)                               # []
+    lagged = b.Reshape(b.Where(live2, "lagged_survivals", b.const(-1.0)), i64([-1]))  # [B*G]
+    BG = b.Shape(lagged)                                                # [1]
+    lag_sorted, _ = b.TopK(lagged, BG, axis=0, outputs=2)               # [B*G] descending
+    prefix = b.CumSum(b.Concat(b.const([0.0]), lag_sorted, axis=0), i64(0))  # [B*G + 1]
+    ks = b.Range(i64(0), b.Add(b.Squeeze(BG), i64(1)), i64(1))          # [B*G + 1]
+    n = b.Add(R, ks)
+    N = b.Shape("cost_table")                                           # [1]
+    valid = b.And(b.And(b.LessOrEqual(ks, b.Mul(R, G)), b.LessOrEqual(n, N)), b.GreaterOrEqual(n, i64(1)))
+    cost = b.Gather("cost_table", b.Max(b.Min(b.Sub(n, i64(1)), b.Sub(N, i64(1))), i64(0)))
+    theta = b.Where(valid, b.Div(b.Add(b.Cast(R, to=FLOAT), prefix), cost), b.const(-np.inf))
+    budget = b.ArgMax(theta, axis=0, keepdims=1)                        # [1], first max wins
+    # allocation: rank of every (position, row) among current survivals; flat index = pos * B + row
+    current = b.Reshape(b.Transpose(b.Where(live2, "survivals", b.const(-1.0)), perm=[1, 0]), i64([-1]))
+    _, order = b.TopK(current, BG, axis=0, outputs=2)                   # ties: lower flat index first
+    rank = b.ScatterElements(b.ConstantOfShape(BG, value=helper.make_tensor("z", INT64, [1], [0])), order,
+                             b.Range(i64(0), b.Squeeze(BG), i64(1)), axis=0)  # [B*G]
+    chosen = b.Reshape(b.Less(rank, budget), b.Concat(G, i64([-1]), axis=0))  # [G, B]
+    by_cost = b.count(chosen, axis=0, keepdims=0)                       # [B]
+
+    def clamp(x):
+        return b.Min(b.Max(x, lo), hi)
+
+    lengths = b.Where(b.Equal(mode, i64(0)), fixed,
+                      b.Where(b.Equal(mode, i64(1)), clamp(by_threshold), clamp(by_cost)))
+    b.Cast(b.Where(live, lengths, i64(0)), to=INT32, outputs=["verify_lengths"])
+
+
+# ----------------------------------------------------------------------------- Verify
+
+def _verify_body(b: Builder) -> None:
+    i64 = lambda v: b.const(v, np.int64)  # noqa: E731
+    L = b.Cast("target_logits", to=FLOAT)                               # [B, G+1, V]
+    greedy, t, k, p = _row_params(b, [1, 2])                            # [B, 1, 1]
+    greedy = b.Squeeze(greedy, i64([2]))                                # [B, 1]
+    P = _probs(b, L, t, k, p)                                           # [B, G+1, V]
+    G = _dim(b, "draft_tokens", 1)                                      # [1]
+    d = b.Cast("draft_tokens", to=INT64)                                # [B, G]
+    head = lambda x: b.Slice(x, i64([0]), G, i64([1]))  # noqa: E731  x[:, :G]
+
+    target = b.ArgMax(L, axis=2, keepdims=0)                            # [B, G+1] int64
+    p_d = b.Squeeze(b.GatherElements(head(P), b.Unsqueeze(d, i64([2])), axis=2), i64([2]))  # [B, G]
+    u = "uniforms"                                                      # [B, 2G+1]
+    accept = b.Or(b.GreaterOrEqual(p_d, "draft_q"), b.Less(b.Mul(head(u), "draft_q"), p_d))
+    ok = b.Or(b.And(greedy, b.Equal(d, head(target))), b.And(b.Not(greedy), accept))  # [B, G] (no bool Where in ORT)
+    n_ver = b.Min(b.Max(b.Cast("verify_lengths", to=INT64), i64(0)), G)  # [B]
+    n_ver = b.Unsqueeze(n_ver, i64([1]))                                # [B, 1]
+    ok = b.And(ok, b.Less(b.Range(i64(0), b.Squeeze(G), i64(1)), n_ver))
+    n = b.Unsqueeze(_leading_count(b, ok), i64([1]))                    # [B, 1] accepted
+
+    n_q = b.Min(n, b.Sub(G, i64(1)))                                    # [B, 1] q_full row (if rejected)
+    pick = lambda x, i: b.Squeeze(b.GatherElements(  # noqa: E731  x[b, i[b], :]
+        x, b.Expand(b.Unsqueeze(i, i64([2])), b.Concat(_dim(b, x, 0), i64([1]), _dim(b, x, 2), axis=0)),
+        axis=1), i64([1]))
+    p_n = pick(P, n)                                                    # [B, V]
+    residual = _residual(b, p_n, pick("q_full", n_q))                   # [B, V]
+    rejected = b.Less(n, n_ver)                                         # [B, 1]
+    use_residual = b.And(rejected, b.Greater(b.last(b.CumSum(residual, i64(-1))), b.attr("residual_eps",
+                                                                                        AttributeProto.FLOAT)))
+    u_next = b.Where(rejected, b.GatherElements(u, b.Add(n_q, G), axis=1),
+                     b.GatherElements(u, b.Expand(b.Mul(G, i64(2)), b.Shape(n)), axis=1))  # [B, 1]
+    sampled = _sample(b, b.Where(use_residual, residual, p_n), u_next)  # [B, 1]
+    token = b.Where(greedy, b.GatherElements(target, n, axis=1), sampled)  # [B, 1]
+
+    pad = b.Expand(i64(PAD_TOKEN), b.Shape(token))                      # [B, 1]
+    drafts = b.Concat(d, pad, axis=1)                                   # [B, G+1]
+    pos = b.Range(i64(0), b.Add(b.Squeeze(G), i64(1)), i64(1))          # [G+1]
+    out = b.Where(b.Less(pos, n), drafts, b.Where(b.Equal(pos, n), token, i64(PAD_TOKEN)))
+    b.Cast(b.Squeeze(n, i64([1])), to=INT32, outputs=["accepted"])
+    b.Cast(out, to=INT32, outputs=["out_tokens"])
+
+
+_BODIES = {DRAFT_SAMPLE.name: _draft_sample_body, SCHEDULE.name: _schedule_body, VERIFY.name: _verify_body}
+assert set(_BODIES) == set(OPS)
+
+
+# ----------------------------------------------------------------------------- public helpers
+
+def make_function(op_name: str, opset: int = DEFAULT_OPSET) -> FunctionProto:
+    """The FunctionProto of ``op_name`` (inputs/outputs/attributes named as in its spec)."""
+    spec = get_spec(op_name)
+    if opset < MIN_OPSET:
+        raise ExportError(f"{op_name}: the function body needs default-domain opset >= {MIN_OPSET}, got {opset}")
+    b = Builder(prefix=f"_{spec.name}")
+    _BODIES[spec.name](b)
+    return helper.make_function(
+        spec.domain, spec.name, list(spec.input_names), list(spec.output_names), b.nodes,
+        [helper.make_opsetid("", opset)], attribute_protos=[helper.make_attribute(a.name, a.default)
+                                                            for a in spec.attributes],
+        doc_string=spec.doc)
+
+
+def make_op_node(op_name: str, inputs: list[str], outputs: list[str], name: str | None = None,
+                 **attrs) -> NodeProto:
+    """A ``dspark::op_name`` node with every attribute written out (defaults filled in), validated."""
+    spec = get_spec(op_name)
+    resolved = spec.resolve_attrs(attrs)
+    node = helper.make_node(spec.name, list(inputs), list(outputs), name=name or spec.name, domain=spec.domain,
+                            **resolved)
+    validate_node(node)
+    return node
+
+
+def _nodes(graph: onnx.GraphProto):
+    """Every node of ``graph`` and of its subgraphs (Loop/If/Scan bodies)."""
+    for node in graph.node:
+        yield node
+        for a in node.attribute:
+            for g in ([a.g] if a.type == AttributeProto.GRAPH else list(a.graphs)):
+                yield from _nodes(g)
+
+
+def add_op_functions(model: ModelProto) -> ModelProto:
+    """Attach the FunctionProtos of the DSpark ops ``model`` uses and import domain ``dspark``.
+
+    Validates every DSpark node against its spec. Mutates and returns ``model``.
+    """
+    opsets = {o.domain: o.version for o in model.opset_import}
+    opset = opsets.get("", opsets.get("ai.onnx", 0))
+    used = sorted({n.op_type for n in _nodes(model.graph) if n.domain == DOMAIN and validate_node(n) is not None})
+    if not used:
+        return model
+    if opset < MIN_OPSET:
+        raise ExportError(f"DSpark functions need default-domain opset >= {MIN_OPSET}; the model has {opset} "
+                          f"(upgrade it with onnx.version_converter first)")
+    versions = {OPS[o].version for o in used}
+    if DOMAIN in opsets and {opsets[DOMAIN]} != versions:
+        raise ExportError(f"model imports domain '{DOMAIN}' version {opsets[DOMAIN]}, ops need {sorted(versions)}")
+    if DOMAIN not in opsets:
+        model.opset_import.append(helper.make_opsetid(DOMAIN, max(versions)))
+    have = {(f.domain, f.name) for f in model.functions}
+    model.functions.extend(make_function(o, opset) for o in used if (DOMAIN, o) not in have)
+    model.ir_version = max(model.ir_version, 9)  # function attribute defaults need IR >= 9
+    return model
+
+
+def tensor_type(dtype: str, shape: tuple[str, ...], dims: dict[str, int | str] | None = None):
+    """(elem_type, dims) for a spec dtype and symbolic shape; ``dims`` maps symbols to concrete dims."""
+    dims = dims or {}
+    out = [int(s) if s.isdigit() else dims.get(s, s) for s in shape]
+    return ONNX_DTYPES[dtype], out
+
+
+def make_op_model(op_name: str, dtypes: dict[str, str] | None = None, opset: int = DEFAULT_OPSET,
+                  **attrs) -> ModelProto:
+    """A model holding one ``op_name`` node whose graph inputs/outputs are the spec's (dynamic shapes).
+
+    ``dtypes`` picks the dtype of inputs that allow several (default float32). For parity tests and
+    plugin tests that build "a network with just the plugin".
+    """
+    spec = get_spec(op_name)
+    dtypes = dtypes or {}
+    for name, dt in dtypes.items():
+        allowed = {t.name: t.dtypes for t in spec.inputs}
+        if name not in allowed or dt not in allowed[name]:
+            raise ExportError(f"{op_name}: input '{name}' cannot be {dt}; allowed: "
+                              f"{ {n: list(d) for n, d in allowed.items()} }")
+
+    def vi(t, dt):
+        return helper.make_tensor_value_info(t.name, *tensor_type(dt, t.shape))
+
+    inputs = [vi(t, dtypes.get(t.name, "float32" if "float32" in t.dtypes else t.dtypes[0])) for t in spec.inputs]
+    outputs = [vi(t, t.dtypes[0]) for t in spec.outputs]
+    node = make_op_node(op_name, list(spec.input_names), list(spec.output_names), **attrs)
+    graph = helper.make_graph([node], f"{spec.name}_only", inputs, outputs)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    return add_op_functions(model)
