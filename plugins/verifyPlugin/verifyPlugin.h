@@ -1,0 +1,38 @@
+/* Verify as an IPluginV3 (OneCore / OneBuild / OneRuntime); semantics in ops/spec.py. */
+#pragma once
+
+#include "pluginCommon.h"
+#include "verifyKernels.h"
+
+namespace dspark
+{
+namespace plugin
+{
+
+class VerifyPlugin final : public PluginBase<VerifyPlugin>
+{
+public:
+    static constexpr char const* kName = spec::verify::kName;
+    static constexpr char const* kVersion = spec::verify::kVersion;
+    static constexpr int32_t kNbInputs = spec::verify::kNbInputs;
+    static constexpr int32_t kNbOutputs = spec::verify::kNbOutputs;
+    static constexpr uint32_t const* kInDtypes = spec::verify::kInDtypes;
+    static constexpr uint32_t const* kOutDtypes = spec::verify::kOutDtypes;
+    static constexpr spec::AttrDef const* kAttrs = spec::verify::kAttrs;
+    static constexpr int32_t kNbAttrs = spec::verify::kNbAttrs;
+    static bool validate(std::vector<double> const&, std::string&) { return true; }
+
+    using PluginBase::PluginBase;
+
+    int32_t getOutputDataTypes(DataType* outputTypes, int32_t nbOutputs, DataType const* inputTypes,
+        int32_t nbInputs) const noexcept override;
+    int32_t getOutputShapes(DimsExprs const* inputs, int32_t nbInputs, DimsExprs const* shapeInputs,
+        int32_t nbShapeInputs, DimsExprs* outputs, int32_t nbOutputs, IExprBuilder& exprBuilder) noexcept override;
+    size_t getWorkspaceSize(DynamicPluginTensorDesc const* inputs, int32_t nbInputs,
+        DynamicPluginTensorDesc const* outputs, int32_t nbOutputs) const noexcept override;
+    int32_t enqueue(PluginTensorDesc const* inputDesc, PluginTensorDesc const* outputDesc, void const* const* inputs,
+        void* const* outputs, void* workspace, cudaStream_t stream) noexcept override;
+};
+
+} // namespace plugin
+} // namespace dspark
