@@ -122,3 +122,15 @@ def test_function_attribute_defaults_apply_when_node_omits_them():
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     inputs = schedule_inputs(np.random.default_rng(1), 3, 4)
     np.testing.assert_array_equal(session.run(None, inputs)[0], R.schedule(**inputs))
+
+
+@pytest.mark.parametrize("residual_eps", [0.0, 1.0])
+def test_verify_residual_eps_reaches_the_body(residual_eps):
+    """With residual_eps = 1 every rejection falls back to p; the attribute must change ORT's answer too."""
+    inputs = verify_inputs(np.random.default_rng(9), 16, 4, 7, "sample")
+    ref = R.verify(**inputs, residual_eps=residual_eps)
+    ours = run_ort(VERIFY.name, inputs, residual_eps=residual_eps)
+    for name, o, e in zip(VERIFY.output_names, ours, ref):
+        _check(name, o, e)
+    other = R.verify(**inputs, residual_eps=1.0 - residual_eps)
+    assert not np.array_equal(ref.out_tokens, other.out_tokens)
