@@ -183,12 +183,16 @@ def _verify_body(b: Builder) -> None:
     ok = b.And(ok, b.Less(b.Range(i64(0), b.Squeeze(G), i64(1)), n_ver))
     n = b.Unsqueeze(_leading_count(b, ok), i64([1]))                    # [B, 1] accepted
 
-    n_q = b.Min(n, b.Sub(G, i64(1)))                                    # [B, 1] q_full row (if rejected)
+    # q_full gains one zero row so that row n always exists (G = 0, or every draft accepted); it is
+    # only used when a draft was rejected, i.e. n < n_ver <= G, where it is a real row.
+    q_rows = b.Concat("q_full", b.Expand(b.const(0.0), b.Concat(_dim(b, "q_full", 0), i64([1]),
+                                                                _dim(b, "q_full", 2), axis=0)), axis=1)  # [B, G+1, Vq]
+    n_q = n                                                             # [B, 1] q_full row (if rejected)
     pick = lambda x, i: b.Squeeze(b.GatherElements(  # noqa: E731  x[b, i[b], :]
         x, b.Expand(b.Unsqueeze(i, i64([2])), b.Concat(_dim(b, x, 0), i64([1]), _dim(b, x, 2), axis=0)),
         axis=1), i64([1]))
     p_n = pick(P, n)                                                    # [B, V]
-    residual = _residual(b, p_n, pick("q_full", n_q))                   # [B, V]
+    residual = _residual(b, p_n, pick(q_rows, n_q))                     # [B, V]
     rejected = b.Less(n, n_ver)                                         # [B, 1]
     use_residual = b.And(rejected, b.Greater(b.last(b.CumSum(residual, i64(-1))), b.attr("residual_eps",
                                                                                         AttributeProto.FLOAT)))

@@ -178,7 +178,9 @@ def verify(target_logits, draft_tokens, draft_q, q_full, verify_lengths, uniform
         if temperature[b] <= 0:
             n, token = _verify_greedy_row(target_logits[b], draft_tokens[b], n_ver)
         else:
-            _expect(VERIFY.name, "q_full", q_full.shape[2] == V, f"{q_full.shape} for a sampling row, V={V}")
+            # a dummy q_full ([B, G, 1]) is fine for a row that verifies nothing: q is never read
+            _expect(VERIFY.name, "q_full", q_full.shape[2] == V or n_ver == 0,
+                    f"{q_full.shape} for a sampling row that verifies {n_ver} drafts, V={V}")
             n, token = _verify_sampling_row(target_logits[b], draft_tokens[b], draft_q[b], q_full[b], n_ver,
                                             uniforms[b], float(temperature[b]), int(top_k[b]), top_p[b], eps)
         accepted[b] = n

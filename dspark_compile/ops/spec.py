@@ -246,7 +246,8 @@ VERIFY = OpSpec(
          "strict form never accepts a token with p = 0); at the first rejection draw "
          "sample(max(0, p_i - q_full[i]), uniforms[G + i]), or sample(p_i, uniforms[G + i]) when that "
          "residual's total is <= residual_eps; if all l are accepted draw sample(p_l, uniforms[2G]). "
-         "q_full may be a [B, G, 1] dummy (ignored) when every row is greedy. Requires G >= 1."),
+         "q_full may be a [B, G, 1] dummy (ignored) when no sampling row verifies a draft. G = 0 "
+         "is allowed: then the op is a plain decode step emitting the target's own next token."),
     attributes=(
         AttrSpec("residual_eps", AttrType.FLOAT, 1e-6, "residual mass at or below which p is used",
                  min=0.0, max=1.0),

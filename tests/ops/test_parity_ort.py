@@ -134,3 +134,15 @@ def test_verify_residual_eps_reaches_the_body(residual_eps):
         _check(name, o, e)
     other = R.verify(**inputs, residual_eps=1.0 - residual_eps)
     assert not np.array_equal(ref.out_tokens, other.out_tokens)
+
+
+@pytest.mark.parametrize("kind", ["greedy", "mixed"])
+def test_verify_without_drafts_is_a_plain_decode_step(kind):
+    """G = 0 (prefill, speculation off, or a round where every row verifies nothing): the op emits
+    the target's own next token (argmax, or a draw from p with the bonus uniform)."""
+    inputs = verify_inputs(np.random.default_rng(11), 5, 0, 300, kind)
+    inputs["q_full"] = np.zeros((5, 0, 1), np.float32)
+    ref = R.verify(**inputs)
+    for ours, expected in zip(run_ort(VERIFY.name, inputs), ref):
+        np.testing.assert_array_equal(ours, expected)
+    assert (ref.accepted == 0).all() and ref.out_tokens.shape == (5, 1)
