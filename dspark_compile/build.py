@@ -72,7 +72,7 @@ def build_bundle(recipe: Recipe, out: Path, force: bool = False, step: StepRepor
     import torch
 
     from dspark_compile.engine.base import load_engine
-    from dspark_compile.export.target import export_target
+    from dspark_compile.export.target import export_target, fuse_verify_graph
     from dspark_compile.models import from_hf_model
     from dspark_compile.sources import load_target
 
@@ -93,6 +93,8 @@ def build_bundle(recipe: Recipe, out: Path, force: bool = False, step: StepRepor
             del target.model
         with step("trace target to ONNX"):
             graph = export_target(model, writer.root)
+        with step("fuse Verify into the target graph"):
+            verify = fuse_verify_graph(graph, writer.root)
         with step("check the graph in ONNX Runtime"):
             engine = load_engine("onnxruntime", writer.root / "target.onnx")
             diff = check_export(model, engine)
@@ -128,7 +130,13 @@ def build_bundle(recipe: Recipe, out: Path, force: bool = False, step: StepRepor
                     "inputs": [s.to_dict() for s in graph.inputs],
                     "outputs": [s.to_dict() for s in graph.outputs],
                     "export_check": {"max_abs_logit_diff": diff},
-                }
+                },
+                "verify": {
+                    "backend": "onnxruntime",
+                    "files": list(verify.files),
+                    "inputs": [s.to_dict() for s in verify.inputs],
+                    "outputs": [s.to_dict() for s in verify.outputs],
+                },
             },
             "tokenizer": "tokenizer",
             "build_seconds": round(time.perf_counter() - started, 1),

@@ -83,6 +83,10 @@ class BundleWriter:
             "versions": library_versions(),
         }
         (self.root / MANIFEST).write_text(json.dumps(full, indent=2) + "\n")
+        # mkdtemp and some writers create private files; a bundle is meant to be shared and served
+        self.root.chmod(0o755)
+        for path in self.root.rglob("*"):
+            path.chmod(0o755 if path.is_dir() else 0o644)
         if self.dest.exists():
             old = self.dest.with_name(f".{self.dest.name}.old-{os.getpid()}")
             self.dest.rename(old)

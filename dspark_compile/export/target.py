@@ -13,6 +13,10 @@ Graph I/O (B rows, T new tokens, P cached positions, K logit positions, L layers
              new_key.i     [T, B, Hkv, D]  dtype   keys/values of the T new tokens only
              new_value.i   [T, B, Hkv, D]
 
+Weights go to one external-data file (`target.weights`) that the fused verify graph
+(`target_verify.onnx`: `logits` replaced by `dspark::Verify`'s `accepted` [B] and `out_tokens` [B, K])
+shares, so the bundle holds the weights once.
+
 KV layout: the runtime keeps one [S_max, B, Hkv, D] array per layer and tensor. The graph reads a
 zero-copy prefix [:P] and returns only the new rows, so committing n tokens writes n rows and
 rolling back is a change of `past_lengths`: nothing else in the cache moves.
@@ -28,8 +32,6 @@ from dspark_compile.engine.base import TensorSpec
 from dspark_compile.errors import ExportError
 
 OPSET = 18
-EXTERNAL_DATA_BYTES = 1_800_000_000
-"""Above this many bytes of weights the graph is saved with external data (protobuf's limit is 2 GB)."""
 
 _FIXED_INPUTS = ("input_ids", "positions", "past_lengths", "logit_index")
 
@@ -77,41 +79,67 @@ def _dynamic_axes(inputs, outputs) -> dict[str, dict[int, str]]:
     return {s.name: {i: d for i, d in enumerate(s.shape) if isinstance(d, str)} for s in inputs + outputs}
 
 
-def export_target(model, out_dir: Path, name: str = "target.onnx") -> TargetGraph:
-    """Export a `DecoderLM` to `out_dir/name` (plus external data when large) and check the result."""
+def export_target(model, out_dir: Path, name: str = "target.onnx", weights: str = "target.weights") -> TargetGraph:
+    """Export a `DecoderLM` to `out_dir/name` with its weights in `out_dir/weights`, and check it.
+
+    Weights always live in one external-data file, so that the fused graphs built on this one (e.g.
+    `fuse_verify_graph`) reference the same bytes instead of copying them, and graphs over 2 GB work.
+    """
     import onnx
     import torch
 
     inputs, outputs = io_specs(model)
     path = out_dir / name
-    n_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
-    external = n_bytes > EXTERNAL_DATA_BYTES
+    scratch = out_dir / ".trace"
+    scratch.mkdir()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter warns that it is the legacy path
         try:
             with torch.no_grad():
                 torch.onnx.export(
-                    model, _dummy_inputs(model), str(path), dynamo=False, opset_version=OPSET,
+                    model, _dummy_inputs(model), str(scratch / name), dynamo=False, opset_version=OPSET,
                     input_names=[s.name for s in inputs], output_names=[s.name for s in outputs],
                     dynamic_axes=_dynamic_axes(inputs, outputs), do_constant_folding=True,
                 )
         except Exception as exc:  # the exporter raises many types; all mean the same thing to a user
             raise ExportError(f"tracing the target to ONNX failed: {type(exc).__name__}: {exc}") from exc
-    files = [name]
-    if external:
-        proto = onnx.load(str(path))
-        data = name + ".data"
-        for stale in out_dir.iterdir():
-            if stale.name != name:
-                stale.unlink()
-        onnx.save_model(proto, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
-                        location=data, size_threshold=1024)
-        files.append(data)
+    proto = onnx.load(str(scratch / name))  # (pulls in any per-tensor files the exporter wrote)
+    onnx.save_model(proto, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
+                    location=weights, size_threshold=1024)
+    del proto
+    for f in scratch.iterdir():
+        f.unlink()
+    scratch.rmdir()
     check_graph(path, inputs, outputs)
-    return TargetGraph(files=tuple(files), inputs=inputs, outputs=outputs)
+    return TargetGraph(files=(name, weights), inputs=inputs, outputs=outputs)
 
 
-def check_graph(path: Path, inputs, outputs) -> None:
+def fuse_verify_graph(target: TargetGraph, out_dir: Path, name: str = "target_verify.onnx") -> TargetGraph:
+    """End the target graph in `dspark::Verify` (full logits never leave the engine); same weights file."""
+    import onnx
+
+    from dspark_compile.engine.base import TensorSpec as Spec
+    from dspark_compile.ops.fusion import fuse_verify
+    from dspark_compile.ops.spec import VERIFY
+
+    proto = onnx.load(str(out_dir / target.files[0]), load_external_data=False)
+    fused, report = fuse_verify(proto)
+    onnx.save_model(fused, str(out_dir / name))
+    extra = tuple(Spec(t.name, tuple(_verify_dim(d) for d in t.shape), t.dtypes[0]) for t in VERIFY.inputs[1:])
+    outs = tuple(Spec(t.name, tuple(_verify_dim(d) for d in t.shape), t.dtypes[0]) for t in VERIFY.outputs)
+    inputs = target.inputs + extra
+    outputs = outs + tuple(s for s in target.outputs if s.name != "logits")
+    check_graph(out_dir / name, inputs, outputs, ordered=False)
+    assert report.fired.get(VERIFY.name) == 1, str(report)
+    return TargetGraph(files=(name, target.files[1]), inputs=inputs, outputs=outputs)
+
+
+def _verify_dim(d: str) -> str:
+    # Verify's G+1 positions are the graph's K logit positions.
+    return {"G+1": "K", "G": "K-1", "2G+1": "2K-1"}.get(d, d)
+
+
+def check_graph(path: Path, inputs, outputs, ordered: bool = True) -> None:
     """Full ONNX checker with shape inference, opset and I/O names as the runtime expects."""
     import onnx
 
@@ -125,6 +153,9 @@ def check_graph(path: Path, inputs, outputs) -> None:
         raise ExportError(f"{path.name}: opset {opset} < {OPSET}")
     got_in = [i.name for i in proto.graph.input]
     got_out = [o.name for o in proto.graph.output]
-    if got_in != [s.name for s in inputs] or got_out != [s.name for s in outputs]:
+    want_in, want_out = [s.name for s in inputs], [s.name for s in outputs]
+    if not ordered:
+        got_in, got_out, want_in, want_out = sorted(got_in), sorted(got_out), sorted(want_in), sorted(want_out)
+    if got_in != want_in or got_out != want_out:
         raise ExportError(f"{path.name}: graph I/O {got_in} -> {got_out} differs from the expected "
                           f"{[s.name for s in inputs]} -> {[s.name for s in outputs]}")
