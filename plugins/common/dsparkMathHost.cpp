@@ -182,7 +182,7 @@ DSPARK_API int32_t dspark_verify(int64_t B, int64_t G, int64_t V, int64_t Vq, fl
     float const* uniforms, float const* temperature, int32_t const* topK, float const* topP, float residualEps,
     int32_t* accepted, int32_t* outTokens)
 {
-    if (B < 0 || G < 1 || V < 1)
+    if (B < 0 || G < 0 || V < 1) /* G = 0: a plain decode step */
         return -1;
     std::vector<float> p(V), res(V), c(V);
     for (int64_t b = 0; b < B; ++b)
@@ -199,7 +199,7 @@ DSPARK_API int32_t dspark_verify(int64_t B, int64_t G, int64_t V, int64_t Vq, fl
         }
         else
         {
-            if (Vq != V)
+            if (Vq != V && nVer > 0) /* a [B, G, 1] dummy q_full is fine when no draft is verified */
                 return -4;
             n = nVer;
             bool rejected = false;

@@ -132,7 +132,7 @@ cudaError_t launchVerify(VerifyArgs const& a, void* workspace, cudaStream_t stre
 {
     if (a.B == 0)
         return cudaSuccess;
-    if (a.G < 1 || a.V < 1 || workspace == nullptr || a.B > 65535)
+    if (a.G < 0 || a.V < 1 || workspace == nullptr || a.B > 65535) /* G = 0: plain decode */
         return cudaErrorInvalidValue;
     auto* ws = static_cast<PositionResult*>(workspace);
     switch (a.dtype)

@@ -158,7 +158,7 @@ def test_schedule_matches_reference(host_lib, mode):
         _same_bits(_schedule(host_lib, surv, lagged, cost, active, attrs), want)
 
 
-@pytest.mark.parametrize("B,G,V", [(1, 1, 3), (6, 3, 101), (8, 7, 2053)])
+@pytest.mark.parametrize("B,G,V", [(1, 1, 3), (3, 0, 50), (6, 3, 101), (8, 7, 2053)])
 def test_verify_matches_reference(host_lib, B, G, V):
     gen = np.random.default_rng(B + G + V)
     for trial in range(3):
