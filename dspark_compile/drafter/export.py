@@ -1,0 +1,241 @@
+"""Trace one drafter step to an ONNX graph (opset 18, dynamic B/T/P, γ fixed), ending in DraftSample.
+
+Graph I/O (B rows, T = Δ new context rows, P cached context rows, γ slots, L drafter layers):
+
+    inputs   ctx_taps         [B, T, n_taps*H] dtype    target taps of the new context rows: the anchor
+                                                        and accepted drafts of the last round (first call:
+                                                        the prompt's), right-padded
+             ctx_positions    [B, T]           int64    absolute position of each new row
+             ctx_counts       [B]              int64    valid new rows per batch row
+             past_lengths     [B]              int64    valid cache rows per batch row
+             anchor           [B]              int32    x0, the last token the target produced
+             anchor_position  [B]              int64    its position (block slot k sits at +k)
+             past_key.i       [P, B, Hkv, D]   dtype    the drafter's context cache (row j = position j)
+             past_value.i     [P, B, Hkv, D]
+           fused graph only (DraftSample inputs, see ops.spec.DRAFT_SAMPLE):
+             temperature [B] f32, top_k [B] int32, top_p [B] f32, uniforms [B, γ] f32
+    outputs  fused:   draft_tokens [B, γ] int32, draft_q [B, γ] f32, q_full [B, γ, V] f32,
+                      confidences [B, γ] f32, survivals [B, γ] f32
+             unfused: block_logits [B, γ, V] f32, block_hidden [B, γ, H] dtype
+             then     new_key.i / new_value.i [T, B, Hkv, D] dtype   K/V of the T new context rows;
+                      the runtime commits the first ctx_counts[b] rows of row b
+
+Context rows only enter the cache; block K/V never leave the graph. A slot sees cache rows
+j < past_lengths, new rows t < ctx_counts, both only at positions < anchor_position, and all γ slots.
+γ is fixed at export: it is the static middle dim of the block outputs and the model metadata
+`dspark.block_size`. The anchor is int32 because DraftSample and Verify produce int32 tokens.
+The Markov/confidence weights and STS temperatures become initializers of the DraftSample node.
+
+Files: the graph (`drafter.onnx`) and one external-data file with all its weights (`drafter.weights`),
+which include a copy of the target's embedding and lm_head (the drafter reads both).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from dspark_compile.engine.base import TensorSpec
+from dspark_compile.errors import ExportError
+from dspark_compile.export.target import OPSET, check_graph
+
+_CTX_INPUTS = ("ctx_taps", "ctx_positions", "ctx_counts", "past_lengths", "anchor", "anchor_position")
+_BLOCK_OUTPUTS = ("block_logits", "block_hidden")
+_SAMPLING_INPUTS = ("temperature", "top_k", "top_p", "uniforms")
+_TMP_ANCHOR = "_drafter_anchor"  # DraftSample adds its own `anchor` input; ours is merged into it
+
+
+@dataclass(frozen=True)
+class DrafterGraph:
+    """What the export wrote and the I/O the runtime relies on."""
+
+    files: tuple[str, ...]
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+    block_size: int
+    fused: bool
+
+
+def io_specs(drafter, fused: bool = True) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...]]:
+    """The graph's inputs and outputs with symbolic shapes (see the module docstring)."""
+    dtype = "float16" if str(drafter.dtype) == "torch.float16" else "float32"
+    hkv, d, G = drafter.num_kv_heads, drafter.head_dim, drafter.block_size
+    kv_in = [TensorSpec(f"past_{n}", ("P", "B", hkv, d), dtype) for n in drafter.kv_names()]
+    kv_out = [TensorSpec(f"new_{n}", ("T", "B", hkv, d), dtype) for n in drafter.kv_names()]
+    inputs = [
+        TensorSpec("ctx_taps", ("B", "T", drafter.config.num_taps * drafter.hidden_size), dtype),
+        TensorSpec("ctx_positions", ("B", "T"), "int64"),
+        TensorSpec("ctx_counts", ("B",), "int64"),
+        TensorSpec("past_lengths", ("B",), "int64"),
+        TensorSpec("anchor", ("B",), "int32"),
+        TensorSpec("anchor_position", ("B",), "int64"),
+        *kv_in,
+    ]
+    if fused:
+        inputs += [TensorSpec("temperature", ("B",), "float32"), TensorSpec("top_k", ("B",), "int32"),
+                   TensorSpec("top_p", ("B",), "float32"), TensorSpec("uniforms", ("B", G), "float32")]
+        block = [TensorSpec("draft_tokens", ("B", G), "int32"), TensorSpec("draft_q", ("B", G), "float32"),
+                 TensorSpec("q_full", ("B", G, drafter.vocab_size), "float32"),
+                 TensorSpec("confidences", ("B", G), "float32"), TensorSpec("survivals", ("B", G), "float32")]
+    else:
+        block = [TensorSpec("block_logits", ("B", G, drafter.vocab_size), "float32"),
+                 TensorSpec("block_hidden", ("B", G, drafter.hidden_size), dtype)]
+    return tuple(inputs), tuple(block + kv_out)
+
+
+def _dummy_inputs(drafter):
+    import torch
+
+    b, t, p = 2, 3, 4
+    past_lengths = torch.tensor([p, p - 1])
+    counts = torch.tensor([t, t - 1])
+    past = [torch.zeros(p, b, drafter.num_kv_heads, drafter.head_dim, dtype=drafter.dtype) for _ in drafter.kv_names()]
+    return (
+        torch.zeros(b, t, drafter.config.num_taps * drafter.hidden_size, dtype=drafter.dtype),  # ctx_taps
+        past_lengths[:, None] + torch.arange(t)[None, :],  # ctx_positions [B, T]
+        counts, past_lengths,
+        torch.zeros(b, dtype=torch.int32),  # anchor
+        past_lengths + counts,  # anchor_position
+        *past,
+    )
+
+
+def _dynamic_axes(specs) -> dict[str, dict[int, str]]:
+    return {s.name: {i: d for i, d in enumerate(s.shape) if isinstance(d, str)} for s in specs}
+
+
+def _trace(drafter, path: Path) -> None:
+    import torch
+
+    inputs, outputs = io_specs(drafter, fused=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter warns that it is the legacy path
+        try:
+            with torch.no_grad():
+                torch.onnx.export(
+                    drafter, _dummy_inputs(drafter), str(path), dynamo=False, opset_version=OPSET,
+                    input_names=[s.name for s in inputs], output_names=[s.name for s in outputs],
+                    dynamic_axes=_dynamic_axes(inputs + outputs), do_constant_folding=True,
+                )
+        except Exception as exc:  # the exporter raises many types; all mean the same thing to a user
+            raise ExportError(f"tracing the drafter to ONNX failed: {type(exc).__name__}: {exc}") from exc
+
+
+def _declare_shapes(model, specs) -> None:
+    """Write the spec shapes (static γ, V, H, Hkv, D; symbolic B/T/P) on the traced graph's I/O; the
+    tracer leaves some of them as generated names."""
+    by_name = {s.name: s for s in specs}
+    for value in [*model.graph.input, *model.graph.output]:
+        spec = by_name[value.name]
+        dims = value.type.tensor_type.shape.dim
+        assert len(dims) == len(spec.shape), (value.name, spec.shape)
+        for dim, want in zip(dims, spec.shape):
+            if isinstance(want, int):
+                dim.dim_value = want
+            else:
+                dim.dim_param = want
+
+
+def head_weights(drafter) -> dict[str, np.ndarray]:
+    """DraftSample's weight inputs from the drafter, in checkpoint layout (fp16 stays fp16, else fp32)."""
+    dt = np.float16 if str(drafter.dtype) == "torch.float16" else np.float32
+    proj = drafter.confidence_head.proj
+
+    def arr(t, dtype=dt):
+        return t.detach().float().cpu().numpy().astype(dtype)
+
+    return dict(markov_w1=arr(drafter.markov_head.markov_w1.weight),  # [V, r]
+                markov_w2=arr(drafter.markov_head.markov_w2.weight),  # [V, r]
+                conf_w=arr(proj.weight[0]),  # [H + r]
+                conf_b=arr(proj.bias),  # [1]
+                sts_temps=arr(drafter.sts_temperatures, np.float32))  # [γ]
+
+
+def _rename(graph, old: str, new: str) -> None:
+    for node in graph.node:
+        node.input[:] = [new if name == old else name for name in node.input]
+
+
+def _lift_weights(model) -> list:
+    """Move the initializers out of `model` and declare them as typed graph inputs instead, so that
+    in-memory passes and checks never serialise the weights (a real drafter's exceed protobuf's 2 GB)."""
+    from onnx import helper
+
+    weights = list(model.graph.initializer)
+    del model.graph.initializer[:]
+    model.graph.input.extend(helper.make_tensor_value_info(w.name, w.data_type, list(w.dims)) for w in weights)
+    return weights
+
+
+def _restore_weights(model, weights) -> None:
+    names = {w.name for w in weights}
+    inputs = [i for i in model.graph.input if i.name not in names]
+    del model.graph.input[:]
+    model.graph.input.extend(inputs)
+    model.graph.initializer.extend(weights)
+
+
+def fuse(model, drafter):
+    """End the traced graph in DraftSample (`ops.fusion.fuse_draft_sample`); our `anchor` input is
+    merged with the op's and keeps its place. Returns the fused model (the input is consumed)."""
+    from dspark_compile.ops.fusion import fuse_draft_sample
+
+    names = [i.name for i in model.graph.input]
+    at = names.index("anchor")
+    model.graph.input[at].name = _TMP_ANCHOR
+    _rename(model.graph, "anchor", _TMP_ANCHOR)
+    weights = _lift_weights(model)
+    fused, report = fuse_draft_sample(model, **head_weights(drafter))
+    if report.fired.get("DraftSample") != 1:
+        raise ExportError(f"DraftSample fusion did not fire on the drafter graph: {report}")
+    _restore_weights(fused, weights)
+    inputs = list(fused.graph.input)
+    anchor = next(i for i in inputs if i.name == "anchor")
+    inputs = [i for i in inputs if i.name not in (_TMP_ANCHOR, "anchor")]
+    inputs.insert(at, anchor)
+    del fused.graph.input[:]
+    fused.graph.input.extend(inputs)
+    _rename(fused.graph, _TMP_ANCHOR, "anchor")
+    return fused  # checked from its file by export_drafter
+
+
+def export_drafter(drafter, out_dir: Path, name: str = "drafter.onnx", weights: str = "drafter.weights",
+                   fused: bool = True) -> DrafterGraph:
+    """Export one drafter step to `out_dir/name`, its weights to `out_dir/weights`, and check the result.
+
+    Weights always live in one external-data file (as the target's do), so graphs over 2 GB work.
+
+    fused=True ends the graph in DraftSample (draft tokens, q, confidences, survivals); fused=False
+    keeps block_logits/block_hidden as outputs.
+    """
+    import onnx
+    from onnx import helper
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    inputs, outputs = io_specs(drafter, fused)
+    with tempfile.TemporaryDirectory() as tmp:
+        traced = Path(tmp) / "drafter.onnx"
+        _trace(drafter, traced)
+        model = onnx.load(str(traced))  # external data, if any, is read in here
+    _declare_shapes(model, sum(io_specs(drafter, fused=False), ()))
+    if fused:
+        model = fuse(model, drafter)
+    cfg = drafter.config
+    meta = {"dspark.block_size": cfg.block_size, "dspark.mask_token_id": cfg.mask_token_id,
+            "dspark.family": cfg.family, "dspark.target_layer_ids": json.dumps(list(cfg.target_layer_ids)),
+            "dspark.fused": int(fused)}
+    helper.set_model_props(model, {k: str(v) for k, v in meta.items()})
+
+    path = out_dir / name
+    (out_dir / weights).unlink(missing_ok=True)  # onnx appends to an existing data file
+    onnx.save_model(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
+                    location=weights, size_threshold=1024)
+    check_graph(path, inputs, outputs)
+    return DrafterGraph(files=(name, weights), inputs=inputs, outputs=outputs, block_size=cfg.block_size,
+                        fused=fused)

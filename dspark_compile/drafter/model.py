@@ -1,0 +1,189 @@
+"""The DSpark block drafter as an export-friendly PyTorch module.
+
+One step (the graph `export.py` traces), B rows, Δ new context rows, P cached context rows, γ slots:
+
+    ctx  = hidden_norm(fc(ctx_taps))                  fc in fp32; Δ new context rows
+    h    = embed([anchor, MASK, ..., MASK])           γ slots at positions anchor_position + 0..γ-1
+    per layer:  q = q_proj(norm(h)) (block slots only)
+                keys/values = [cache ; k_proj(ctx) ; k_proj(norm(h))]   (k_norm on all, RoPE at absolute
+                positions); the ctx rows are returned as the layer's new cache rows
+    hs   = norm(h)                                     block_hidden [B, γ, H]
+    U    = lm_head(hs) (Gemma: softcapped)             block_logits [B, γ, V] fp32
+
+A slot sees every block slot (non-causal) and every valid context row whose position is strictly
+before the anchor's. Slot k predicts the token at anchor_position + k + 1. The Markov and confidence
+heads and the STS temperatures are parameters here but are applied after the backbone
+(`sampling.draft_step`, or the fused DraftSample op in the exported graph).
+
+The backbone layers are the models package's `DecoderLayer`s (same parameter names and family
+quirks), driven by `_layer_forward` below because their keys come from two sources.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from dspark_compile.drafter.config import DrafterConfig
+from dspark_compile.errors import ModelError
+from dspark_compile.models.arch import FULL, ArchConfig
+from dspark_compile.models.base import DecoderLayer, RMSNorm, apply_rope, rope_cos_sin
+
+
+class MarkovHead(nn.Module):
+    """bias_k = W2 · W1[x_{k-1}]: `markov_w1` Embedding(V, r), `markov_w2` Linear(r -> V) (weight [V, r])."""
+
+    def __init__(self, vocab_size: int, rank: int):
+        super().__init__()
+        self.markov_w1 = nn.Embedding(vocab_size, rank)
+        self.markov_w2 = nn.Linear(rank, vocab_size, bias=False)
+
+
+class ConfidenceHead(nn.Module):
+    """c_k logit = proj([hs_k ; W1[x_{k-1}]]), `proj` Linear(H + r -> 1)."""
+
+    def __init__(self, in_features: int):
+        super().__init__()
+        self.proj = nn.Linear(in_features, 1)
+
+
+class DSparkDrafter(nn.Module):
+    """Block drafter sharing `embed_tokens` and `lm_head` with its target (frozen, not saved by us).
+
+    Parameter names are the reference checkpoint's (`fc.weight`, `layers.0.self_attn.q_proj.weight`,
+    `markov_head.markov_w1.weight`, ...). Build with `checkpoint.init_drafter` or `load_drafter`.
+    """
+
+    SHARED = ("embed_tokens.weight", "lm_head.weight")
+
+    def __init__(self, config: DrafterConfig, arch: ArchConfig, embed_tokens: nn.Embedding, lm_head: nn.Linear):
+        super().__init__()
+        if arch.layer_types != (FULL,) * config.num_layers:
+            raise ModelError(f"drafter layers must all be {FULL!r}, got {arch.layer_types}")
+        spec, H = arch.family, arch.hidden_size
+        self.config, self.arch = config, arch
+        self.block_size = config.block_size
+        self.mask_token_id = config.mask_token_id
+        self.hidden_size, self.vocab_size = H, arch.vocab_size
+        self.num_layers, self.num_kv_heads, self.head_dim = arch.num_layers, arch.num_kv_heads, arch.head_dim
+        self.fc = nn.Linear(config.num_taps * H, H, bias=False, dtype=torch.float32)  # always fp32
+        self.hidden_norm = RMSNorm(H, arch.rms_norm_eps, spec.norm_plus_one)
+        self.layers = nn.ModuleList(DecoderLayer(arch, FULL) for _ in range(config.num_layers))
+        self.norm = RMSNorm(H, arch.rms_norm_eps, spec.norm_plus_one)
+        self.markov_head = MarkovHead(arch.vocab_size, config.markov_rank)
+        self.confidence_head = ConfidenceHead(H + config.markov_rank)
+        self.embed_tokens = embed_tokens
+        self.lm_head = lm_head
+        table = arch.rope_table(FULL)
+        self.rope_scaling = table.attention_scaling
+        self.register_buffer("inv_freq", torch.tensor(table.inv_freq, dtype=torch.float32, device="cpu"),
+                             persistent=False)  # [D/2]
+        scale = H**0.5 if spec.embed_scale else 1.0
+        self.register_buffer("embed_scale", torch.tensor(scale, device="cpu"), persistent=False)
+        self.register_buffer("sts_temperatures", torch.tensor(config.sts_temperatures, dtype=torch.float32,
+                                                              device="cpu"), persistent=False)  # [γ]
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """Backbone, block hidden and KV dtype (the target's); fc and block logits are fp32."""
+        return self.embed_tokens.weight.dtype
+
+    def kv_names(self) -> list[str]:
+        """Names of the past/new KV tensors in forward order: key.0, value.0, key.1, ..."""
+        return [f"{kind}.{i}" for i in range(self.num_layers) for kind in ("key", "value")]
+
+    def own_state_dict(self) -> dict[str, torch.Tensor]:
+        """The tensors a drafter checkpoint holds: everything but the shared embedding and lm_head."""
+        return {k: v for k, v in self.state_dict().items() if k not in self.SHARED}
+
+    def forward(self, ctx_taps, ctx_positions, ctx_counts, past_lengths, anchor, anchor_position, *past_kv):
+        """ctx_taps [B, Δ, n_taps*H]; ctx_positions [B, Δ] int64; ctx_counts [B] int64 (valid new rows,
+        right-padded); past_lengths [B] int64; anchor [B] int (x0); anchor_position [B] int64;
+        past_kv: 2L tensors [P, B, Hkv, D] (cache row j holds position j).
+
+        Returns (block_logits [B, γ, V] fp32, block_hidden [B, γ, H], *new_kv 2L x [Δ, B, Hkv, D]).
+        """
+        return self.run_block(self.embed_block(anchor), ctx_taps, ctx_positions, ctx_counts, past_lengths,
+                              anchor_position, *past_kv)
+
+    def embed_block(self, anchor: torch.Tensor) -> torch.Tensor:
+        """Block input embed([x0, MASK, ..., MASK]) [B, γ, H] for anchor [B] (Gemma: times sqrt(H))."""
+        B, G = anchor.shape[0], self.block_size
+        first = self.embed_tokens(anchor.long())[:, None, :]  # [B, 1, H]
+        mask_row = self.embed_tokens.weight[self.mask_token_id]  # [H]
+        h = torch.cat((first, mask_row.expand(B, G - 1, self.hidden_size)), dim=1)  # [B, γ, H]
+        return h * self.embed_scale.to(h.dtype)  # sqrt(H) rounded to the dtype (Gemma), else 1
+
+    def run_block(self, h, ctx_taps, ctx_positions, ctx_counts, past_lengths, anchor_position, *past_kv):
+        """The backbone and lm_head on block inputs h [B, γ, H] (see `forward` for the other arguments)."""
+        if len(past_kv) != 2 * self.num_layers:
+            raise ModelError(f"expected {2 * self.num_layers} past KV tensors, got {len(past_kv)}")
+        G, dtype = self.block_size, self.dtype
+        ctx = self.hidden_norm(self.fc(ctx_taps.float())).to(dtype)  # [B, Δ, H]
+        block_pos = anchor_position[:, None] + torch.arange(G, device=h.device)[None, :]  # [B, γ]
+        rope_block = rope_cos_sin(block_pos, self.inv_freq, self.rope_scaling, dtype)  # [B, γ, 1, D] x 2
+        rope_ctx = rope_cos_sin(ctx_positions, self.inv_freq, self.rope_scaling, dtype)  # [B, Δ, 1, D] x 2
+        mask, past_valid = self._mask(ctx_positions, ctx_counts, past_lengths, anchor_position, past_kv[0].shape[0])
+
+        new_kv = []
+        for i, layer in enumerate(self.layers):
+            h, new_k, new_v = _layer_forward(layer, h, ctx, rope_block, rope_ctx, mask,
+                                             past_kv[2 * i], past_kv[2 * i + 1], past_valid)
+            new_kv += [new_k, new_v]
+        hidden = self.norm(h)  # [B, γ, H]
+        logits = self.lm_head(hidden).float()  # [B, γ, V]
+        if self.arch.final_softcap is not None:
+            logits = torch.tanh(logits / self.arch.final_softcap) * self.arch.final_softcap
+        return (logits, hidden, *new_kv)
+
+    def _mask(self, ctx_positions, ctx_counts, past_lengths, anchor_position, P):
+        """Keys a block slot may see, [B, 1, 1, 1, P+Δ+γ] bool (the same for every slot), and past
+        validity [P, B, 1, 1]. Context keys need a valid row and a position < anchor_position."""
+        B, T = ctx_positions.shape[0], ctx_positions.shape[1]
+        past_idx = torch.arange(P, device=ctx_positions.device)  # [P] == position of cache row
+        past_ok = (past_idx[None, :] < past_lengths[:, None]) & (past_idx[None, :] < anchor_position[:, None])
+        new_idx = torch.arange(T, device=ctx_positions.device)  # [Δ]
+        new_ok = (new_idx[None, :] < ctx_counts[:, None]) & (ctx_positions < anchor_position[:, None])  # [B, Δ]
+        block_ok = torch.ones_like(anchor_position, dtype=torch.bool)[:, None].expand(B, self.block_size)
+        allowed = torch.cat((past_ok, new_ok, block_ok), dim=-1)  # [B, S]
+        return allowed[:, None, None, None, :], past_ok.transpose(0, 1)[:, :, None, None]
+
+
+def _layer_forward(layer: DecoderLayer, h, ctx, rope_block, rope_ctx, mask, past_k, past_v, past_valid):
+    """One backbone layer. h [B, γ, H] block states; ctx [B, Δ, H] projected context (not normed per
+    layer); mask [B, 1, 1, 1, S]. Returns h [B, γ, H] and the context rows' new_k/new_v [Δ, B, Hkv, D]."""
+    attn = layer.self_attn
+    B, G, D, Hkv = h.shape[0], h.shape[1], attn.head_dim, attn.num_kv_heads
+    T = ctx.shape[1]
+    x = layer.input_layernorm(h)
+    q = attn.q_proj(x).view(B, G, attn.num_heads, D)  # [B, γ, Hq, D]
+    k_blk = attn.k_proj(x).view(B, G, Hkv, D)  # [B, γ, Hkv, D]
+    v_blk = attn.v_proj(x).view(B, G, Hkv, D)
+    k_ctx = attn.k_proj(ctx).view(B, T, Hkv, D)  # [B, Δ, Hkv, D]
+    v_ctx = attn.v_proj(ctx).view(B, T, Hkv, D)
+    if attn.qk_norm:
+        q, k_blk, k_ctx = attn.q_norm(q), attn.k_norm(k_blk), attn.k_norm(k_ctx)
+    q, k_blk = apply_rope(q, *rope_block), apply_rope(k_blk, *rope_block)
+    k_ctx = apply_rope(k_ctx, *rope_ctx)
+    new_k, new_v = k_ctx.transpose(0, 1), v_ctx.transpose(0, 1)  # [Δ, B, Hkv, D]
+
+    # Garbage cache rows may hold inf/NaN: masked out of the scores, and zeroed in V (0 * NaN = NaN).
+    past_v = past_v.masked_fill(~past_valid, 0.0)
+    keys = torch.cat((past_k, new_k, k_blk.transpose(0, 1)), dim=0).permute(1, 2, 0, 3)[:, :, None]  # [B, Hkv, 1, S, D]
+    values = torch.cat((past_v, new_v, v_blk.transpose(0, 1)), dim=0).permute(1, 2, 0, 3)[:, :, None]
+    G_q = attn.num_heads // Hkv
+    q = q.view(B, G, Hkv, G_q, D).permute(0, 2, 3, 1, 4)  # [B, Hkv, Gq, γ, D] (HF repeat_kv order)
+    scores = torch.matmul(q, keys.transpose(-1, -2)).float() * attn.scale  # [B, Hkv, Gq, γ, S]
+    if attn.softcap is not None:
+        scores = torch.tanh(scores / attn.softcap) * attn.softcap
+    scores = scores.masked_fill(~mask, float("-inf"))  # block keys are always allowed: no all -inf row
+    probs = torch.softmax(scores, dim=-1).to(values.dtype)
+    out = torch.matmul(probs, values).permute(0, 3, 1, 2, 4).reshape(B, G, attn.num_heads * D)  # [B, γ, Hq*D]
+    out = attn.o_proj(out)
+    if layer.sandwich:
+        h = h + layer.post_attention_layernorm(out)
+        h = h + layer.post_feedforward_layernorm(layer.mlp(layer.pre_feedforward_layernorm(h)))
+    else:
+        h = h + out
+        h = h + layer.mlp(layer.post_attention_layernorm(h))
+    return h, new_k, new_v

@@ -1,0 +1,43 @@
+import pytest
+import torch
+
+from dspark_compile.drafter import DrafterConfig, init_drafter
+from dspark_compile.models import from_hf_model
+from dspark_compile.models.tiny import tiny_hf_model
+
+# (family, model_type): every family, plus Gemma 3's multimodal wrapper and Mistral's sliding target.
+CASES = {
+    "llama": ("llama", None),
+    "mistral": ("llama", "mistral"),
+    "qwen3": ("qwen3", None),
+    "gemma2": ("gemma2", None),
+    "gemma3": ("gemma3", None),
+    "gemma3_multimodal": ("gemma3", "gemma3"),
+}
+BLOCK = 4
+RANK = 8
+
+
+def make_case(name: str, num_layers: int = 2, block_size: int = BLOCK, seed: int = 0, **overrides):
+    """(hf_config, target DecoderLM, drafter) for one tiny case; STS temperatures != 1 so they matter."""
+    torch.set_num_threads(2)
+    family, model_type = CASES[name]
+    hf = tiny_hf_model(family, seed=1234, model_type=model_type, **overrides)
+    target = from_hf_model(hf)
+    temps = [0.7 + 0.2 * k for k in range(block_size)]
+    config = DrafterConfig.for_target(hf.config, num_layers=num_layers, block_size=block_size, markov_rank=RANK,
+                                      sts_temperatures=temps)
+    return hf.config, target, init_drafter(config, target, seed=seed, norm_jitter=0.3)
+
+
+@pytest.fixture(scope="session")
+def cases():
+    """Lazily built, cached tiny cases by name."""
+    built = {}
+
+    def get(name: str):
+        if name not in built:
+            built[name] = make_case(name)
+        return built[name]
+
+    return get

@@ -1,0 +1,150 @@
+"""The exported drafter step in ONNX Runtime reproduces the PyTorch drafter: unfused (block logits and
+hidden, new context K/V) and fused with DraftSample (tokens identical, probabilities/confidences close),
+over ragged (B, T, P) including P = 0; and the issue's end-to-end check from a reference checkpoint."""
+
+import json
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+
+from dspark_compile.drafter import draft_step, export_drafter, load_drafter
+from dspark_compile.drafter.export import io_specs
+from dspark_compile.export.target import OPSET
+from dspark_compile.ops import rng
+from dspark_compile.ops.spec import DOMAIN, DRAFT_SAMPLE
+
+from .conftest import BLOCK
+from .harness import DraftCache, step_inputs
+from .test_checkpoint import _write_like_deepspec
+
+FAMILIES = ["llama", "qwen3", "gemma2", "gemma3"]
+SHAPES = [(3, 4, 6), (1, 1, 9), (2, 5, 0), (4, 2, 3)]  # (B, T, P); step_inputs makes counts/lengths ragged
+INPUTS = ("ctx_taps", "ctx_positions", "ctx_counts", "past_lengths", "anchor", "anchor_position")
+
+
+@pytest.fixture(scope="module")
+def exported(cases, tmp_path_factory):
+    """(drafter, unfused session, fused session, fused model path) per family, exported once."""
+    built = {}
+
+    def get(name):
+        if name not in built:
+            _, _, d = cases(name)
+            out = tmp_path_factory.mktemp(f"drafter_{name}")
+            sessions = []
+            for fused in (False, True):
+                graph = export_drafter(d, out / ("fused" if fused else "plain"), fused=fused)
+                path = out / ("fused" if fused else "plain") / graph.files[0]
+                sessions.append(ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]))
+            built[name] = (d, *sessions, path)
+        return built[name]
+
+    return get
+
+
+def _feeds(d, inputs) -> dict[str, np.ndarray]:
+    names = list(INPUTS) + [f"past_{n}" for n in d.kv_names()]
+    return {n: t.numpy() for n, t in zip(names, inputs)}
+
+
+def _sampling(B: int, G: int, seed: int) -> dict[str, np.ndarray]:
+    """Rows cycle greedy / temperature / top-k / top-p."""
+    kind = np.arange(B) % 4
+    return dict(temperature=np.where(kind == 0, 0.0, 0.8).astype(np.float32),
+                top_k=np.where(kind == 2, 5, 0).astype(np.int32),
+                top_p=np.where(kind == 3, 0.7, 1.0).astype(np.float32),
+                uniforms=rng.draft_uniforms(np.full(B, seed), np.arange(B), np.full(B, 3), G))
+
+
+def _torch_step(d, logits, hidden, anchor, sampling):
+    s = {k: torch.from_numpy(v) for k, v in sampling.items()}
+    return draft_step(d, logits, hidden, anchor, s["temperature"], s["top_k"], s["top_p"], s["uniforms"])
+
+
+def _close(name, ours, ref, atol):
+    assert ours.shape == tuple(ref.shape), name
+    np.testing.assert_allclose(ours, np.asarray(ref), atol=atol, rtol=0, err_msg=name)
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_graph_is_valid_with_the_documented_io(exported, name):
+    d, _, _, path = exported(name)
+    model = onnx.load(str(path))
+    onnx.checker.check_model(model, full_check=True)
+    assert {o.domain: o.version for o in model.opset_import}[""] == OPSET
+    inputs, outputs = io_specs(d, fused=True)
+    for value, spec in zip([*model.graph.input, *model.graph.output], inputs + outputs):
+        dims = [x.dim_param or x.dim_value for x in value.type.tensor_type.shape.dim]
+        assert (value.name, dims) == (spec.name, list(spec.shape))
+    assert [n.op_type for n in model.graph.node if n.domain == DOMAIN] == [DRAFT_SAMPLE.name]
+    assert {f.name for f in model.functions} == {DRAFT_SAMPLE.name}
+    meta = {p.key: p.value for p in model.metadata_props}
+    assert meta["dspark.block_size"] == str(BLOCK) and json.loads(meta["dspark.target_layer_ids"]) == list(
+        d.config.target_layer_ids)
+
+
+@pytest.mark.parametrize("B,T,P", SHAPES)
+@pytest.mark.parametrize("name", FAMILIES)
+def test_onnxruntime_reproduces_the_pytorch_drafter(exported, name, B, T, P):
+    d, plain, fused, _ = exported(name)
+    inputs = step_inputs(d, B, T, P, seed=B * 100 + T * 10 + P)
+    with torch.no_grad():
+        logits, hidden, *new_kv = d(*inputs)
+    feeds = _feeds(d, inputs)
+    got = plain.run(None, feeds)
+    _close("block_logits", got[0], logits, 1e-4)
+    _close("block_hidden", got[1], hidden, 1e-4)
+    counts = inputs[2].numpy()
+    for kv_name, ours, ref in zip(d.kv_names(), got[2:], new_kv):
+        for b in range(B):  # rows past ctx_counts are padding the runtime never commits
+            _close(kv_name, ours[: counts[b], b], ref[: counts[b], b], 1e-5)
+
+    sampling = _sampling(B, d.block_size, seed=P)
+    expected = _torch_step(d, logits, hidden, inputs[4], sampling)
+    got_fused = fused.run(None, feeds | sampling)
+    np.testing.assert_array_equal(got_fused[0], expected.draft_tokens.numpy())
+    for field, ours in zip(expected._fields[1:], got_fused[1:5]):
+        _close(field, ours, getattr(expected, field), 1e-5)
+    for ours, theirs in zip(got_fused[5:], got[2:]):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+def test_reference_checkpoint_exports_and_drafts_like_pytorch(cases, tmp_path):
+    """Done-when of the issue: reference-format checkpoint -> load -> export -> ONNX Runtime drafter
+    steps (the runtime committing new_kv) give the PyTorch drafter's tokens and confidences."""
+    _, target, original = cases("qwen3")
+    _write_like_deepspec(original, target, tmp_path / "ckpt")
+    loaded = load_drafter(tmp_path / "ckpt", target)
+    graph = export_drafter(loaded, tmp_path / "onnx")
+    session = ort.InferenceSession(str(tmp_path / "onnx" / graph.files[0]), providers=["CPUExecutionProvider"])
+
+    B, width, gen = 3, loaded.config.num_taps * loaded.hidden_size, torch.Generator().manual_seed(11)
+    reference = DraftCache(original, batch=B)
+    cache = {n: np.zeros((32, B, loaded.num_kv_heads, loaded.head_dim), np.float32) for n in loaded.kv_names()}
+    lengths = np.zeros(B, np.int64)
+    for step, sizes in enumerate(([6, 3, 1], [1, 4, 2], [3, 1, 5])):
+        rows = [torch.randn(n, width, generator=gen) for n in sizes]
+        anchor = torch.randint(0, loaded.vocab_size, (B,), generator=gen, dtype=torch.int32)
+        sampling = _sampling(B, loaded.block_size, seed=step)
+        logits, hidden = reference.step(rows, anchor)
+        expected = _torch_step(original, logits, hidden, anchor, sampling)
+
+        T, counts = max(sizes), np.array(sizes)
+        taps = np.zeros((B, T, width), np.float32)
+        for b, r in enumerate(rows):
+            taps[b, : len(r)] = r.numpy()
+        P = int(lengths.max())
+        feeds = dict(ctx_taps=taps, ctx_positions=lengths[:, None] + np.arange(T)[None, :], ctx_counts=counts,
+                     past_lengths=lengths.copy(), anchor=anchor.numpy(), anchor_position=lengths + counts,
+                     **{f"past_{n}": a[:P] for n, a in cache.items()}, **sampling)
+        out = dict(zip([o.name for o in session.get_outputs()], session.run(None, feeds)))
+        np.testing.assert_array_equal(out["draft_tokens"], expected.draft_tokens.numpy())
+        _close("confidences", out["confidences"], expected.confidences, 1e-5)
+        _close("survivals", out["survivals"], expected.survivals, 1e-5)
+        for b in range(B):  # commit like the runtime: the first ctx_counts[b] rows of row b
+            for n, a in cache.items():
+                a[lengths[b]: lengths[b] + counts[b], b] = out[f"new_{n}"][: counts[b], b]
+        lengths += counts
