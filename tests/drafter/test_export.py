@@ -10,7 +10,7 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from dspark_compile.drafter import draft_step, export_drafter, load_drafter
+from dspark_compile.drafter import draft_step, export_drafter, load_drafter, markov_logits
 from dspark_compile.drafter.export import io_specs
 from dspark_compile.export.target import OPSET
 from dspark_compile.ops import rng
@@ -148,3 +148,36 @@ def test_reference_checkpoint_exports_and_drafts_like_pytorch(cases, tmp_path):
             for n, a in cache.items():
                 a[lengths[b]: lengths[b] + counts[b], b] = out[f"new_{n}"][: counts[b], b]
         lengths += counts
+
+
+def test_float16_drafter_exports_and_runs(tmp_path):
+    """fp16 target and drafter (fc stays fp32): fp16 KV and hidden I/O, greedy tokens as in PyTorch."""
+    from dspark_compile.drafter import DrafterConfig, init_drafter
+    from dspark_compile.models import from_hf_model
+    from dspark_compile.models.tiny import tiny_hf_model
+
+    hf = tiny_hf_model("qwen3", seed=1).half()
+    target = from_hf_model(hf)
+    d = init_drafter(DrafterConfig.for_target(hf.config, num_layers=2, block_size=BLOCK, markov_rank=8), target,
+                     norm_jitter=0.3)
+    assert d.fc.weight.dtype == torch.float32 and d.norm.weight.dtype == torch.float16
+    graph = export_drafter(d, tmp_path)
+    assert {s.name: s.dtype for s in graph.inputs}["ctx_taps"] == "float16"
+    session = ort.InferenceSession(str(tmp_path / graph.files[0]), providers=["CPUExecutionProvider"])
+    inputs = list(step_inputs(d, B=3, T=3, P=4, seed=2))
+    inputs[0], inputs[6:] = inputs[0].half(), [t.half() for t in inputs[6:]]
+    with torch.no_grad():
+        logits, hidden, *_ = d(*inputs)
+    sampling = _sampling(3, BLOCK, seed=0) | {"temperature": np.zeros(3, np.float32)}  # greedy
+    expected = _torch_step(d, logits, hidden, inputs[4], sampling)
+    out = session.run(None, _feeds(d, inputs) | sampling)
+    # fp16 logits tie often; a token may differ only where PyTorch's two candidates are within rounding.
+    ours, theirs = out[0], expected.draft_tokens.numpy()
+    prev = torch.cat((inputs[4][:, None], torch.from_numpy(ours[:, :-1])), dim=1)
+    z = markov_logits(d, logits, prev)  # [B, γ, V] given ORT's previous tokens
+    for b in range(3):
+        k = int(np.argmax(ours[b] != theirs[b])) if (ours[b] != theirs[b]).any() else BLOCK
+        _close("confidences", out[3][b, :k], expected.confidences[b, :k], 1e-3)
+        if k < BLOCK:
+            assert abs(float(z[b, k, ours[b, k]] - z[b, k, theirs[b, k]])) < 1e-2, (b, k)
+    assert (ours == theirs).mean() > 0.5
