@@ -67,21 +67,61 @@ def check_export(model, engine, rows: int = 2, tokens: int = 5) -> float:
     return float(np.abs(got - ref).max())
 
 
-def build_bundle(recipe: Recipe, out: Path, force: bool = False, step: StepReporter = _quiet_step) -> Path:
-    """Build the bundle for `recipe` at `out`; on any failure nothing is left at `out`."""
+def _spec_dicts(graph) -> dict[str, list]:
+    return {"inputs": [s.to_dict() for s in graph.inputs], "outputs": [s.to_dict() for s in graph.outputs]}
+
+
+def _model_manifest(model, target, recipe: Recipe) -> dict:
     import torch
 
+    eos = _eos_ids(target.config, target.tokenizer)
+    pad = target.tokenizer.pad_token_id if target.tokenizer.pad_token_id is not None else eos[0]
+    return {
+        "family": target.config.model_type, "vocab_size": model.vocab_size, "hidden_size": model.hidden_size,
+        "num_layers": model.num_layers, "num_kv_heads": model.num_kv_heads, "head_dim": model.head_dim,
+        "tap_layers": list(model.tap_layers), "kv_names": list(model.kv_names()),
+        "dtype": "float16" if model.dtype == torch.float16 else "float32",
+        "eos_token_ids": list(eos), "pad_token_id": int(pad), "max_context": recipe.shapes.max_context,
+    }
+
+
+def _load_drafter(recipe: Recipe, model, target_config):
+    """The recipe's drafter for the exported target `model`: a checkpoint, or random init from a seed."""
+    from dspark_compile.drafter.checkpoint import init_drafter, load_drafter
+    from dspark_compile.drafter.config import DrafterConfig
+
+    d = recipe.draft
+    if d.source == "random":
+        cfg = DrafterConfig.for_target(target_config, num_layers=d.num_layers, markov_rank=d.markov_rank,
+                                       block_size=recipe.speculation.block_size, target_layer_ids=model.tap_layers)
+        return init_drafter(cfg, model, seed=d.seed), f"random ({d.num_layers} layers, seed {d.seed})"
+    drafter = load_drafter(recipe.resolve(d.path), model)
+    if drafter.config.block_size != recipe.speculation.block_size:
+        raise RecipeError(f"speculation.block_size = {recipe.speculation.block_size}, but the drafter at "
+                          f"{d.path} was trained with block size {drafter.config.block_size}")
+    return drafter, f"checkpoint {recipe.resolve(d.path)}"
+
+
+def _files_digest(root: Path, files) -> str:
+    import hashlib
+
+    from dspark_compile.bundle import sha256_file
+
+    return hashlib.sha256("".join(sha256_file(root / f) for f in files).encode()).hexdigest()
+
+
+def build_bundle(recipe: Recipe, out: Path, force: bool = False, step: StepReporter = _quiet_step) -> Path:
+    """Build the bundle for `recipe` at `out`; on any failure nothing is left at `out`."""
+    from dspark_compile.costs import measure_costs
     from dspark_compile.engine.base import load_engine
     from dspark_compile.export.target import export_target, fuse_verify_graph
     from dspark_compile.models import from_hf_model
+    from dspark_compile.runtime.target import ModelInfo, TargetModel
     from dspark_compile.sources import load_target
 
     if "tensorrt" in recipe.backends:
-        raise BuildError("backends: 'tensorrt' is not available in this version of dspark-compile; "
-                         "build with backends: [onnxruntime]")
-    if recipe.draft.source != "none":
-        raise BuildError(f"draft.source = '{recipe.draft.source}': drafters are not built into bundles by this "
-                         "version yet; use draft.source: none")
+        raise BuildError("backends: 'tensorrt' is not wired into `build` yet; build with backends: [onnxruntime] "
+                         "(the TensorRT builder lives in dspark_compile/trt and needs TensorRT and a GPU)")
     started = time.perf_counter()
     with BundleWriter(out, overwrite=force) as writer:
         with step("load target"):
@@ -102,44 +142,34 @@ def build_bundle(recipe: Recipe, out: Path, force: bool = False, step: StepRepor
             if diff > EXPORT_CHECK_ATOL[recipe.precision]:
                 raise ExportError(f"ONNX Runtime and PyTorch logits differ by {diff:.3g} "
                                   f"(allowed {EXPORT_CHECK_ATOL[recipe.precision]})")
+        engines = {
+            "target": {"backend": "onnxruntime", "files": list(graph.files), **_spec_dicts(graph),
+                       "export_check": {"max_abs_logit_diff": diff}},
+            "verify": {"backend": "onnxruntime", "files": list(verify.files), **_spec_dicts(verify)},
+        }
+        manifest = {"recipe": recipe.to_dict(), "source": target.description,
+                    "model": _model_manifest(model, target, recipe), "engines": engines}
+        if recipe.draft.source != "none":
+            from dspark_compile.drafter.export import export_drafter
+
+            with step("trace drafter to ONNX, ending in DraftSample"):
+                drafter, desc = _load_drafter(recipe, model, target.config)
+                dgraph = export_drafter(drafter, writer.root)
+            engines["drafter"] = {"backend": "onnxruntime", "files": list(dgraph.files), **_spec_dicts(dgraph)}
+            manifest["drafter"] = {
+                "source": desc, "block_size": dgraph.block_size, "num_layers": drafter.config.num_layers,
+                "num_kv_heads": drafter.num_kv_heads, "head_dim": drafter.head_dim,
+                "kv_names": list(drafter.kv_names()), "dtype": manifest["model"]["dtype"],
+                "sts_temperatures": list(drafter.config.sts_temperatures),
+            }
+            with step("measure the verify cost curve"):
+                engine = load_engine("onnxruntime", writer.root / verify.files[0])
+                manifest["costs"] = measure_costs(
+                    TargetModel(engine, ModelInfo.from_manifest(manifest["model"])), dgraph.block_size,
+                    recipe.shapes.max_batch, digest=_files_digest(writer.root, verify.files))
+                del engine
         with step("save tokenizer"):
             target.tokenizer.save_pretrained(str(writer.root / "tokenizer"))
-        eos = _eos_ids(target.config, target.tokenizer)
-        pad = target.tokenizer.pad_token_id if target.tokenizer.pad_token_id is not None else eos[0]
-        manifest = {
-            "recipe": recipe.to_dict(),
-            "source": target.description,
-            "model": {
-                "family": target.config.model_type,
-                "vocab_size": model.vocab_size,
-                "hidden_size": model.hidden_size,
-                "num_layers": model.num_layers,
-                "num_kv_heads": model.num_kv_heads,
-                "head_dim": model.head_dim,
-                "tap_layers": list(model.tap_layers),
-                "kv_names": list(model.kv_names()),
-                "dtype": "float16" if model.dtype == torch.float16 else "float32",
-                "eos_token_ids": list(eos),
-                "pad_token_id": int(pad),
-                "max_context": recipe.shapes.max_context,
-            },
-            "engines": {
-                "target": {
-                    "backend": "onnxruntime",
-                    "files": list(graph.files),
-                    "inputs": [s.to_dict() for s in graph.inputs],
-                    "outputs": [s.to_dict() for s in graph.outputs],
-                    "export_check": {"max_abs_logit_diff": diff},
-                },
-                "verify": {
-                    "backend": "onnxruntime",
-                    "files": list(verify.files),
-                    "inputs": [s.to_dict() for s in verify.inputs],
-                    "outputs": [s.to_dict() for s in verify.outputs],
-                },
-            },
-            "tokenizer": "tokenizer",
-            "build_seconds": round(time.perf_counter() - started, 1),
-        }
+        manifest.update(tokenizer="tokenizer", build_seconds=round(time.perf_counter() - started, 1))
         with step("write manifest"):
             return writer.commit(manifest)

@@ -67,25 +67,36 @@ def build(recipe: Path, output: Path, force: bool) -> None:
 @click.option("--top-p", default=1.0, show_default=True, type=float, help="1 is off.")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**32 - 1))
 @click.option("--threads", default=None, type=click.IntRange(0), help="Engine threads (default: the recipe's).")
-@click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
+@click.option("--scheduler", "mode", type=click.Choice(["recipe", "off", "fixed", "threshold", "cost"]),
+              default="recipe", show_default=True, help="Verification depth policy; 'off' decodes plainly.")
+@click.option("--stats", is_flag=True, help="Print τ, acceptance, verify lengths, time split and speed.")
+@click.option("--json", "as_json", is_flag=True, help="Print results (and --stats) as JSON.")
 def run(bundle: Path, prompts: tuple[str, ...], chat: bool, max_new_tokens: int, temperature: float,
-        top_k: int, top_p: float, seed: int, threads: int | None, as_json: bool) -> None:
+        top_k: int, top_p: float, seed: int, threads: int | None, mode: str, stats: bool, as_json: bool) -> None:
     """Generate text for one or more prompts with BUNDLE."""
+    from dspark_compile.config import SchedulerConfig
     from dspark_compile.runtime.api import Runtime
     from dspark_compile.runtime.sampling import SamplingParams
 
     sampling = SamplingParams(temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
     rt = Runtime.load(bundle, threads=threads)
-    results = rt.generate(list(prompts), max_new_tokens=max_new_tokens, sampling=sampling, chat=chat)
+    sched = None if mode == "recipe" else rt.scheduler_config.model_copy(update={"mode": mode})
+    results = rt.generate(list(prompts), max_new_tokens=max_new_tokens, sampling=sampling, chat=chat,
+                          scheduler=sched)
     if as_json:
-        click.echo(json.dumps([{"prompt": p, **r.to_dict()} for p, r in zip(prompts, results)], indent=2))
+        rows = [{"prompt": p, **r.to_dict()} for p, r in zip(prompts, results)]
+        click.echo(json.dumps({"results": rows, "stats": results.metrics()} if stats else rows, indent=2))
         return
     for p, r in zip(prompts, results):
         if len(prompts) > 1:
             click.echo(f"### {p}")
         click.echo(r.text)
-        tps = len(r.tokens) / r.seconds if r.seconds else 0.0
+        s = r.stats
+        tps = len(r.tokens) / s.seconds if s.seconds else 0.0
         click.echo(f"[{len(r.tokens)} tokens, {r.finish_reason}, {tps:.1f} tokens/s]", err=True)
+    if stats:
+        for key, value in results.metrics().items():
+            click.echo(f"{key:>26}: {value}", err=True)
 
 
 @cli.command()

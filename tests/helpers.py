@@ -22,3 +22,14 @@ def tiny_hf_model(family: str):
 
     recipe = tiny_recipe(family)
     return load_target(recipe.target, recipe.resolve)
+
+
+def plain_target(bundle_path):
+    """The bundle's unfused target graph (logits out) as a TargetModel: the plain-decoding reference."""
+    from dspark_compile.bundle import load_bundle
+    from dspark_compile.engine.base import load_engine
+    from dspark_compile.runtime.target import ModelInfo, TargetModel
+
+    bundle = load_bundle(bundle_path, verify=False)
+    engine = load_engine("onnxruntime", bundle.path(bundle.engine("target")["files"][0]))
+    return TargetModel(engine, ModelInfo.from_manifest(bundle.model))

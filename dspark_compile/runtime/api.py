@@ -1,4 +1,4 @@
-"""Python API: load a bundle and generate text."""
+"""Python API: load a bundle and generate text (speculatively when the bundle has a drafter)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dspark_compile.bundle import Bundle, load_bundle
+from dspark_compile.config import SchedulerConfig
 from dspark_compile.engine.base import EngineOptions, load_engine
 from dspark_compile.errors import GenerationError
-from dspark_compile.runtime.autoregressive import decode_autoregressive
+from dspark_compile.runtime.drafter import DrafterInfo, DrafterModel
+from dspark_compile.runtime.rows import RowStats
 from dspark_compile.runtime.sampling import SamplingParams
+from dspark_compile.runtime.scheduler import CostTable, Scheduler
+from dspark_compile.runtime.speculative import generate
 from dspark_compile.runtime.target import ModelInfo, TargetModel
 
 
@@ -19,26 +23,58 @@ class Completion:
     tokens: list[int]
     text: str
     finish_reason: str
-    time_to_first_token: float
-    seconds: float
+    stats: RowStats
 
     def to_dict(self) -> dict:
-        return dict(self.__dict__)
+        s = self.stats
+        rounds = max(s.rounds, 1)
+        return {
+            "prompt_tokens": self.prompt_tokens, "tokens": self.tokens, "text": self.text,
+            "finish_reason": self.finish_reason, "time_to_first_token": round(s.time_to_first_token, 4),
+            "seconds": round(s.seconds, 4), "rounds": s.rounds,
+            "tau": round((len(self.tokens) - 1) / rounds, 3) if s.rounds else None,
+        }
+
+
+class Results(list):
+    """The completions of one `generate` call (a list), with the batch's timings and metrics."""
+
+    def __init__(self, completions: list[Completion], timings: dict[str, float], block_size: int):
+        super().__init__(completions)
+        self.timings = timings
+        self.block_size = block_size
+
+    def metrics(self) -> dict:
+        from dspark_compile.runtime.metrics import summarise
+
+        return summarise([c.tokens for c in self], [c.stats for c in self], self.timings, self.block_size)
 
 
 class Runtime:
-    """A loaded bundle: tokenizer and target engine."""
+    """A loaded bundle: tokenizer, the Verify-fused target engine and, when present, the drafter."""
 
     def __init__(self, bundle: Bundle, options: EngineOptions = EngineOptions()):
         from transformers import AutoTokenizer
 
         self.bundle = bundle
         self.info = ModelInfo.from_manifest(bundle.model)
-        spec = bundle.engine("target")
-        engine = load_engine(spec["backend"], bundle.path(spec["files"][0]), options)
-        self.target = TargetModel(engine, self.info)
+        self.target = TargetModel(self._engine("verify", options), self.info)
+        self.drafter = None
+        self.costs = None
+        if "drafter" in bundle.manifest["engines"]:
+            self.drafter = DrafterModel(self._engine("drafter", options), DrafterInfo.from_manifest(bundle.manifest["drafter"]))
+            if "costs" in bundle.manifest:
+                from dspark_compile.costs import check_binding
+
+                check_binding(bundle.manifest["costs"], bundle.manifest)
+                self.costs = CostTable.from_manifest(bundle.manifest["costs"])
         self.tokenizer = AutoTokenizer.from_pretrained(str(bundle.path(bundle.manifest["tokenizer"])))
         self.prefill_chunk = int(bundle.recipe["shapes"]["prefill_chunk"])
+        self.scheduler_config = SchedulerConfig(**bundle.recipe["speculation"]["scheduler"])
+
+    def _engine(self, role: str, options: EngineOptions):
+        spec = self.bundle.engine(role)
+        return load_engine(spec["backend"], self.bundle.path(spec["files"][0]), options)
 
     @classmethod
     def load(cls, path: str | Path, threads: int | None = None, device: str = "auto") -> "Runtime":
@@ -47,6 +83,16 @@ class Runtime:
         if threads is None:
             threads = int(bundle.recipe["runtime"]["threads"])
         return cls(bundle, EngineOptions(threads=threads, device=device))
+
+    def scheduler(self, config: SchedulerConfig | None = None) -> Scheduler:
+        """A scheduler for this bundle (the recipe's, or `config`); 'off' when there is no drafter."""
+        config = config or self.scheduler_config
+        if self.drafter is None:
+            if config.mode != "off" and config is not self.scheduler_config:
+                raise GenerationError(f"scheduler mode '{config.mode}' needs a drafter; this bundle has none")
+            config = SchedulerConfig(mode="off")
+        block = self.drafter.info.block_size if self.drafter else 0
+        return Scheduler(config, block, self.costs if config.mode == "cost" else None)
 
     def encode(self, prompt: str, chat: bool = False) -> list[int]:
         """Token ids of a prompt; with `chat`, wrapped by the tokenizer's chat template as a user turn."""
@@ -63,24 +109,25 @@ class Runtime:
         return [int(i) for i in ids]
 
     def generate(self, prompts: list[str], max_new_tokens: int = 64, sampling: SamplingParams = SamplingParams(),
-                 chat: bool = False) -> list[Completion]:
-        """Generate for all prompts as one batch (plain autoregressive decoding)."""
+                 chat: bool = False, scheduler: SchedulerConfig | None = None) -> Results:
+        """Generate for all prompts as one batch."""
         if not prompts:
             raise GenerationError("no prompts given")
-        if max_new_tokens < 1:
-            raise GenerationError(f"max_new_tokens = {max_new_tokens}: must be >= 1")
         ids = [self.encode(p, chat) for p in prompts]
-        return self.generate_ids(ids, max_new_tokens, [sampling] * len(ids))
+        return self.generate_ids(ids, max_new_tokens, [sampling] * len(ids), scheduler=scheduler)
 
     def generate_ids(self, ids: list[list[int]], max_new_tokens: int, sampling: list[SamplingParams],
-                     ignore_eos: bool = False) -> list[Completion]:
+                     ignore_eos: bool = False, scheduler: SchedulerConfig | None = None) -> Results:
         """Like `generate`, from token ids, with sampling settings per request; `ignore_eos` always
         generates `max_new_tokens` (for benchmarks and comparisons)."""
-        decoded = decode_autoregressive(self.target, ids, max_new_tokens, sampling, self.prefill_chunk,
-                                        eos_ids=() if ignore_eos else None)
-        return [
+        if max_new_tokens < 1:
+            raise GenerationError(f"max_new_tokens = {max_new_tokens}: must be >= 1")
+        sched = self.scheduler(scheduler)
+        gen = generate(self.target, self.drafter if sched.speculates else None, sched, ids, max_new_tokens,
+                       sampling, self.prefill_chunk, eos_ids=() if ignore_eos else None)
+        completions = [
             Completion(prompt_tokens=len(p), tokens=d.tokens, finish_reason=d.finish_reason,
-                       text=self.tokenizer.decode(d.tokens, skip_special_tokens=True),
-                       time_to_first_token=d.time_to_first_token, seconds=d.seconds)
-            for p, d in zip(ids, decoded)
+                       text=self.tokenizer.decode(d.tokens, skip_special_tokens=True), stats=d.stats)
+            for p, d in zip(ids, gen.rows)
         ]
+        return Results(completions, gen.timings, sched.block_size)

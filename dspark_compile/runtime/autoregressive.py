@@ -37,7 +37,7 @@ def decode_autoregressive(target: TargetModel, prompts: list[list[int]], max_new
     results = [Decoded() for _ in range(b)]
     live = np.ones(b, dtype=bool)  # [B]
     t0 = time.perf_counter()
-    logits = target.prefill(cache, [np.asarray(p, dtype=np.int64) for p in prompts], prefill_chunk)  # [B, V]
+    logits, _ = target.prefill(cache, [np.asarray(p, dtype=np.int64) for p in prompts], prefill_chunk)  # [B, V]
     for step in range(max_new_tokens):
         chosen = next_tokens(logits, sampling, request_ids, step)  # [B]
         now = time.perf_counter() - t0

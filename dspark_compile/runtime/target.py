@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from dspark_compile.engine.base import Engine
 from dspark_compile.errors import GenerationError
 from dspark_compile.runtime.kvcache import KVCache
+from dspark_compile.runtime.rows import Pending, RowParams
+
+if TYPE_CHECKING:
+    from dspark_compile.runtime.drafter import Draft
 
 
 @dataclass(frozen=True)
@@ -37,17 +41,44 @@ class ModelInfo:
 
 @dataclass
 class StepOutput:
-    logits: np.ndarray  # [B, K, V] float32
+    logits: np.ndarray | None  # [B, K, V] float32 (unfused graph)
+    accepted: np.ndarray | None  # [B] int32 (Verify-fused graph)
+    out_tokens: np.ndarray | None  # [B, K] int32 (Verify-fused graph)
     taps: np.ndarray  # [B, T, n_taps*H]
     new_kv: dict[str, np.ndarray]  # new_<kv name>: [T, B, Hkv, D]
 
 
+def verify_feeds(params: RowParams, rounds: np.ndarray, lengths: np.ndarray, drafts: Draft | None) -> dict:
+    """Verify's inputs for g = max(lengths) drafts per row (g = 0: a plain decode step)."""
+    from dspark_compile.ops import rng
+
+    b, g = lengths.shape[0], int(lengths.max(initial=0))
+    if drafts is None or g == 0:
+        tokens, q = np.zeros((b, 0), np.int32), np.zeros((b, 0), np.float32)
+        q_full = np.zeros((b, 0, 1), np.float32)
+    else:
+        tokens, q = drafts.tokens[:, :g], np.ascontiguousarray(drafts.q[:, :g])  # [B, g]
+        # greedy rows never read q_full: a [B, g, 1] dummy saves copying B*g*V floats
+        q_full = np.zeros((b, g, 1), np.float32) if params.all_greedy else np.ascontiguousarray(drafts.q_full[:, :g])
+    return {
+        "draft_tokens": np.ascontiguousarray(tokens, dtype=np.int32), "draft_q": q, "q_full": q_full,
+        "verify_lengths": lengths.astype(np.int32),
+        "uniforms": rng.verify_uniforms(params.seeds, params.requests, rounds, g),  # [B, 2g+1]
+        **params.feeds(),
+    }
+
+
 class TargetModel:
-    """Runs the target engine over a `KVCache`; knows nothing of speculation."""
+    """Runs a target engine over a `KVCache`; knows nothing of drafting or scheduling.
+
+    The engine is either the plain graph (`logits` out) or the Verify-fused one (`accepted`,
+    `out_tokens` out: full logits never leave the engine).
+    """
 
     def __init__(self, engine: Engine, info: ModelInfo):
         self.engine = engine
         self.info = info
+        self.fused = any(o.name == "out_tokens" for o in engine.outputs)
 
     def new_cache(self, rows: int, capacity: int) -> KVCache:
         if capacity > self.info.max_context:
@@ -56,7 +87,7 @@ class TargetModel:
         i = self.info
         return KVCache(list(i.kv_names), capacity, rows, i.num_kv_heads, i.head_dim, i.dtype)
 
-    def step(self, cache: KVCache, tokens: np.ndarray, logit_index: np.ndarray) -> StepOutput:
+    def step(self, cache: KVCache, tokens: np.ndarray, logit_index: np.ndarray, extra: dict | None = None) -> StepOutput:
         """One pass over new tokens [B, T] (right-padded) placed after each row's cached ones.
 
         Nothing is committed: the caller commits as many new rows per request as it keeps.
@@ -69,13 +100,31 @@ class TargetModel:
             "past_lengths": cache.lengths.copy(),
             "logit_index": np.ascontiguousarray(logit_index, dtype=np.int64),
             **cache.past(),
+            **(extra or {}),
         }
         out = self.engine.run(feeds)
         new_kv = {k: v for k, v in out.items() if k.startswith("new_")}
-        return StepOutput(logits=out["logits"], taps=out["taps"], new_kv=new_kv)
+        return StepOutput(logits=out.get("logits"), accepted=out.get("accepted"), out_tokens=out.get("out_tokens"),
+                          taps=out["taps"], new_kv=new_kv)
 
-    def prefill(self, cache: KVCache, prompts: list[np.ndarray], chunk: int) -> np.ndarray:
-        """Commit whole prompts (in chunks of `chunk` tokens); return the last prompt token's logits [B, V]."""
+    def verify(self, cache: KVCache, anchor: np.ndarray, drafts: Draft | None, lengths: np.ndarray,
+               params: RowParams, rounds: np.ndarray) -> StepOutput:
+        """One pass over [anchor, d_1 .. d_g] per row (g = max(lengths)), ending in Verify."""
+        g = int(lengths.max(initial=0))
+        tokens = np.zeros((anchor.shape[0], g + 1), dtype=np.int64)  # [B, g+1]
+        tokens[:, 0] = anchor
+        if g:
+            tokens[:, 1:] = drafts.tokens[:, :g]
+        index = np.broadcast_to(np.arange(g + 1, dtype=np.int64), tokens.shape)  # [B, g+1] all positions
+        return self.step(cache, tokens, index, verify_feeds(params, rounds, lengths, drafts))
+
+    def prefill(self, cache: KVCache, prompts: list[np.ndarray], chunk: int, params: RowParams | None = None,
+                rounds: np.ndarray | None = None) -> tuple[np.ndarray, Pending]:
+        """Commit whole prompts in chunks of `chunk` tokens.
+
+        Returns, per row, the last prompt token's logits [B, V] (plain graph) or the first generated
+        token [B] (fused graph: Verify with no drafts), and the prompts' taps for the drafter.
+        """
         if len(prompts) != cache.rows:
             raise ValueError("one prompt per cache row")
         lengths = np.array([len(p) for p in prompts], dtype=np.int64)  # [B]
@@ -85,15 +134,19 @@ class TargetModel:
             row = int(np.argmax(lengths >= cache.room()))
             raise GenerationError(f"prompt {row} has {int(lengths[row])} tokens; with the tokens to generate it "
                                   f"exceeds the context of {cache.capacity}")
-        last = np.zeros((cache.rows, self.info.vocab_size), dtype=np.float32)  # [B, V]
+        rows = cache.rows
+        last = np.zeros((rows, self.info.vocab_size), np.float32) if not self.fused else np.zeros(rows, np.int64)
+        pending = Pending.empty(rows, len(self.info.tap_layers) * self.info.hidden_size, self.info.dtype)
+        extra = verify_feeds(params, rounds, np.zeros(rows, np.int64), None) if self.fused else None
         for start in range(0, int(lengths.max()), chunk):
             counts = np.clip(lengths - start, 0, chunk)  # [B] tokens of each row in this chunk
-            tokens = np.full((cache.rows, int(counts.max())), self.info.pad_token_id, dtype=np.int64)  # [B, T]
+            tokens = np.full((rows, int(counts.max())), self.info.pad_token_id, dtype=np.int64)  # [B, T]
             for b, p in enumerate(prompts):
                 tokens[b, : counts[b]] = p[start : start + counts[b]]
             index = np.maximum(counts - 1, 0)[:, None]  # [B, 1]
-            out = self.step(cache, tokens, index)
+            out = self.step(cache, tokens, index, extra)
             cache.commit(out.new_kv, counts)
+            pending = pending.extend(out.taps, counts)
             ends_here = (counts > 0) & (start + counts == lengths)
-            last[ends_here] = out.logits[ends_here, 0]
-        return last
+            last[ends_here] = out.logits[ends_here, 0] if not self.fused else out.out_tokens[ends_here, 0]
+        return last, pending

@@ -1,4 +1,5 @@
-"""Autoregressive generation through the bundle equals transformers' own greedy decoding."""
+"""Plain decoding (the unfused graph + numpy sampling) and the runtime (Verify-fused graph, with the
+bundle's drafter and scheduler) both equal transformers' own greedy decoding."""
 
 import pytest
 import torch
@@ -8,7 +9,7 @@ from dspark_compile.runtime.api import Runtime
 from dspark_compile.runtime.autoregressive import decode_autoregressive
 from dspark_compile.runtime.sampling import SamplingParams
 from tests.conftest import FAMILIES
-from tests.helpers import tiny_hf_model
+from tests.helpers import plain_target, tiny_hf_model
 
 PROMPTS = ["Hello there, how are you?", "a", "The quick brown fox jumps over the lazy dog again and again."]
 GREEDY = SamplingParams()
@@ -24,6 +25,18 @@ def hf_greedy(family: str, ids: list[int], n: int) -> list[int]:
 
 
 @pytest.fixture(scope="module")
+def plain(tiny_bundles):
+    cache = {}
+
+    def get(family):
+        if family not in cache:
+            cache[family] = plain_target(tiny_bundles(family))
+        return cache[family]
+
+    return get
+
+
+@pytest.fixture(scope="module")
 def runtimes(tiny_bundles):
     cache = {}
 
@@ -36,12 +49,13 @@ def runtimes(tiny_bundles):
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-def test_greedy_equals_transformers(runtimes, family):
+def test_greedy_equals_transformers(runtimes, plain, family):
     rt = runtimes(family)
     for prompt in PROMPTS[:2]:
         ids = rt.encode(prompt)
-        got = rt.generate_ids([ids], 24, [GREEDY], ignore_eos=True)[0].tokens
-        assert got == hf_greedy(family, ids, 24), prompt
+        expected = hf_greedy(family, ids, 24)
+        assert decode_autoregressive(plain(family), [ids], 24, [GREEDY], eos_ids=())[0].tokens == expected, prompt
+        assert rt.generate_ids([ids], 24, [GREEDY], ignore_eos=True)[0].tokens == expected, prompt
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -53,13 +67,18 @@ def test_batched_rows_equal_single_rows(runtimes, family):
         assert row.tokens == rt.generate_ids([single_ids], 16, [GREEDY], ignore_eos=True)[0].tokens
 
 
-def test_prefill_in_chunks_equals_one_pass(runtimes):
+def test_prefill_in_chunks_equals_one_pass(runtimes, plain):
     rt = runtimes("llama")
     ids = [rt.encode(PROMPTS[2])]  # 60 tokens; the tiny recipe prefills in chunks of 32
-    chunked = decode_autoregressive(rt.target, ids, 8, [GREEDY], prefill_chunk=32, eos_ids=())[0].tokens
-    whole = decode_autoregressive(rt.target, ids, 8, [GREEDY], prefill_chunk=1000, eos_ids=())[0].tokens
-    tiny = decode_autoregressive(rt.target, ids, 8, [GREEDY], prefill_chunk=7, eos_ids=())[0].tokens
+    chunked = decode_autoregressive(plain("llama"), ids, 8, [GREEDY], prefill_chunk=32, eos_ids=())[0].tokens
+    whole = decode_autoregressive(plain("llama"), ids, 8, [GREEDY], prefill_chunk=1000, eos_ids=())[0].tokens
+    tiny = decode_autoregressive(plain("llama"), ids, 8, [GREEDY], prefill_chunk=7, eos_ids=())[0].tokens
     assert chunked == whole == tiny
+    rt.prefill_chunk = 7
+    try:
+        assert rt.generate_ids(ids, 8, [GREEDY], ignore_eos=True)[0].tokens == chunked
+    finally:
+        rt.prefill_chunk = 32
 
 
 def test_sampling_is_seeded(runtimes):
@@ -74,12 +93,12 @@ def test_sampling_is_seeded(runtimes):
     assert sample(temperature=1.0, top_k=1, seed=3) == sample()  # top-k 1 is greedy at any temperature
 
 
-def test_eos_stops_a_row_and_others_go_on(runtimes):
+def test_eos_stops_a_row_and_others_go_on(runtimes, plain):
     rt = runtimes("llama")
     ids = [rt.encode("stop here"), rt.encode("go on")]
-    free = decode_autoregressive(rt.target, ids, 6, [GREEDY] * 2, eos_ids=())
+    free = decode_autoregressive(plain("llama"), ids, 6, [GREEDY] * 2, eos_ids=())
     stop = free[0].tokens[2]
-    out = decode_autoregressive(rt.target, ids, 6, [GREEDY] * 2, eos_ids=(stop,))
+    out = decode_autoregressive(plain("llama"), ids, 6, [GREEDY] * 2, eos_ids=(stop,))
     assert out[0].finish_reason == "eos" and out[0].tokens == free[0].tokens[: free[0].tokens.index(stop) + 1]
     if stop not in free[1].tokens:
         assert out[1].tokens == free[1].tokens and out[1].finish_reason == "length"

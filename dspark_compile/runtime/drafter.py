@@ -1,0 +1,78 @@
+"""The drafter as the runtime sees it: one engine (context delta + one block, ending in DraftSample)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from dspark_compile.engine.base import Engine
+from dspark_compile.runtime.kvcache import KVCache
+from dspark_compile.runtime.rows import Pending, RowParams
+
+
+@dataclass(frozen=True)
+class DrafterInfo:
+    """Drafter dimensions, as recorded in the bundle manifest under `drafter`."""
+
+    block_size: int
+    num_layers: int
+    num_kv_heads: int
+    head_dim: int
+    kv_names: tuple[str, ...]
+    dtype: str
+
+    @classmethod
+    def from_manifest(cls, d: dict[str, Any]) -> "DrafterInfo":
+        return cls(**{k: d[k] for k in ("block_size", "num_layers", "num_kv_heads", "head_dim", "dtype")},
+                   kv_names=tuple(d["kv_names"]))
+
+
+@dataclass
+class Draft:
+    """DraftSample's outputs for one round."""
+
+    tokens: np.ndarray  # [B, G] int32
+    q: np.ndarray  # [B, G] float32, q of each drafted token
+    q_full: np.ndarray  # [B, G, V] float32 (one-hot rows when greedy)
+    confidences: np.ndarray  # [B, G] float32
+    survivals: np.ndarray  # [B, G] float32, non-increasing per row
+
+
+class DrafterModel:
+    """Runs the drafter engine over its own context cache (target taps projected per layer)."""
+
+    def __init__(self, engine: Engine, info: DrafterInfo):
+        self.engine = engine
+        self.info = info
+
+    def new_cache(self, rows: int, capacity: int) -> KVCache:
+        i = self.info
+        return KVCache(list(i.kv_names), capacity, rows, i.num_kv_heads, i.head_dim, i.dtype)
+
+    def draft(self, cache: KVCache, pending: Pending, anchor: np.ndarray, params: RowParams,
+              rounds: np.ndarray) -> Draft:
+        """Absorb the pending context rows (committed to `cache`) and draft one block after `anchor`.
+
+        The anchor sits right after the context: its position is the cache length plus the pending rows.
+        """
+        from dspark_compile.ops import rng
+
+        delta = pending.taps.shape[1]
+        positions = cache.lengths[:, None] + np.arange(delta, dtype=np.int64)[None, :]  # [B, Δ]
+        feeds = {
+            "ctx_taps": pending.taps,
+            "ctx_positions": positions,
+            "ctx_counts": pending.counts,
+            "past_lengths": cache.lengths.copy(),
+            "anchor": anchor.astype(np.int32),
+            "anchor_position": cache.lengths + pending.counts,  # [B]
+            **cache.past(),
+            **params.feeds(),
+            "uniforms": rng.draft_uniforms(params.seeds, params.requests, rounds, self.info.block_size),  # [B, G]
+        }
+        out = self.engine.run(feeds)
+        cache.commit({k: v for k, v in out.items() if k.startswith("new_")}, pending.counts)
+        return Draft(tokens=out["draft_tokens"], q=out["draft_q"], q_full=out["q_full"],
+                     confidences=out["confidences"], survivals=out["survivals"])

@@ -1,0 +1,84 @@
+"""Verification depth per row: the `Schedule` op, run as a one-op graph, over a measured cost table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from dspark_compile.config import SchedulerConfig
+from dspark_compile.errors import GenerationError
+
+_MODES = {"fixed": 0, "threshold": 1, "cost": 2}
+
+
+@dataclass(frozen=True)
+class CostTable:
+    """Median verify step time (ms) measured at build, per batch size, for 1..G+1 tokens per row."""
+
+    batch_sizes: tuple[int, ...]
+    tokens_per_row: tuple[int, ...]
+    ms: tuple[tuple[float, ...], ...]  # [len(batch_sizes)][len(tokens_per_row)], monotone in both
+    engine_sha256: str
+
+    @classmethod
+    def from_manifest(cls, d: dict[str, Any]) -> "CostTable":
+        return cls(tuple(d["batch_sizes"]), tuple(d["tokens_per_row"]), tuple(tuple(r) for r in d["ms"]),
+                   d["engine_sha256"])
+
+    def for_rows(self, rows: int, block_size: int) -> np.ndarray:
+        """Step time for n = 1 .. rows*(block_size+1) tokens in a batch of `rows` rows: [N] float32.
+
+        Uses the curve measured at the nearest batch size, interpolated linearly in total tokens.
+        """
+        i = int(np.argmin([abs(b - rows) for b in self.batch_sizes]))
+        b = self.batch_sizes[i]
+        n_measured = np.array([b * t for t in self.tokens_per_row], dtype=np.float64) * rows / b
+        n = np.arange(1, rows * (block_size + 1) + 1, dtype=np.float64)
+        return np.interp(n, n_measured, np.array(self.ms[i])).astype(np.float32)
+
+
+class Scheduler:
+    """Picks how many drafted tokens each live row verifies this round."""
+
+    def __init__(self, config: SchedulerConfig, block_size: int, cost: CostTable | None = None):
+        if config.mode == "cost" and cost is None:
+            raise GenerationError("scheduler mode 'cost' needs the bundle's measured cost table; this bundle has "
+                                  "none (rebuild it, or choose fixed/threshold)")
+        self.config = config
+        self.block_size = block_size
+        self.cost = cost
+        self._session = None
+
+    @property
+    def speculates(self) -> bool:
+        return self.config.mode != "off"
+
+    def _graph(self):
+        if self._session is None:
+            import onnxruntime as ort
+
+            from dspark_compile.ops.onnx_functions import make_op_model
+
+            c = self.config
+            model = make_op_model("Schedule", mode=_MODES[c.mode], fixed_len=c.fixed_len, threshold=c.threshold,
+                                  min_len=c.min_len, max_len=c.max_len)
+            so = ort.SessionOptions()
+            so.intra_op_num_threads = 1
+            self._session = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+        return self._session
+
+    def lengths(self, survivals: np.ndarray, lagged: np.ndarray, live: np.ndarray) -> np.ndarray:
+        """Verify lengths [B] int64 from current survivals [B, G] and survivals two rounds old [B, G]."""
+        rows = survivals.shape[0]
+        n_live = max(int(live.sum()), 1)
+        table = self.cost.for_rows(n_live, self.block_size) if self.cost else np.ones(rows * (self.block_size + 1),
+                                                                                      np.float32)
+        out = self._graph().run(["verify_lengths"], {
+            "survivals": np.ascontiguousarray(survivals, dtype=np.float32),
+            "lagged_survivals": np.ascontiguousarray(lagged, dtype=np.float32),
+            "cost_table": table,
+            "active": live.astype(np.int32),
+        })[0]
+        return out.astype(np.int64)

@@ -1,0 +1,143 @@
+"""Speculative decoding: the step (draft → schedule → verify → accept → commit) and the loop around it.
+
+The step knows no backend: it talks to a drafter, a scheduler and a target, each of which wraps an
+engine. With the scheduler off it is plain autoregressive decoding through the same fused graph.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dspark_compile.runtime.drafter import DrafterModel
+from dspark_compile.runtime.kvcache import KVCache
+from dspark_compile.runtime.rows import Pending, RowParams, RowStats
+from dspark_compile.runtime.sampling import SamplingParams
+from dspark_compile.runtime.scheduler import Scheduler
+from dspark_compile.runtime.target import TargetModel
+
+
+@dataclass
+class Batch:
+    """Everything that lives across rounds for the rows decoding together."""
+
+    target_cache: KVCache
+    draft_cache: KVCache | None
+    pending: Pending  # target taps the drafter has not absorbed yet
+    anchor: np.ndarray  # [B] int64, last emitted token (not yet in the target cache)
+    params: RowParams
+    rounds: np.ndarray  # [B] uint32, RNG round counter per row
+    live: np.ndarray  # [B] bool
+    lag: list[np.ndarray]  # survivals of the last two rounds, oldest first, each [B, G]
+    tokens: list[list[int]] = field(default_factory=list)  # emitted tokens per row
+    stats: list[RowStats] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=lambda: dict.fromkeys(("draft", "schedule", "verify", "host"), 0.0))
+
+
+def speculative_step(batch: Batch, drafter: DrafterModel | None, scheduler: Scheduler, target: TargetModel):
+    """One round for every row: returns (out_tokens [B, g+1], kept [B]) where row b emitted
+    out_tokens[b, :kept[b]] (its accepted drafts, then the correction or bonus token)."""
+    clock = _Clock(batch.timings)
+    draft = None
+    lengths = np.zeros(batch.live.shape[0], dtype=np.int64)  # [B] drafts each row verifies
+    if scheduler.speculates and drafter is not None:
+        with clock("draft"):
+            draft = drafter.draft(batch.draft_cache, batch.pending, batch.anchor, batch.params, batch.rounds)
+        with clock("schedule"):
+            # The budget sees only survivals two rounds old (lossless, paper App. A); allocation the current ones.
+            lengths = scheduler.lengths(draft.survivals, batch.lag[0], batch.live)
+            batch.lag = [batch.lag[1], draft.survivals]
+    with clock("verify"):
+        out = target.verify(batch.target_cache, batch.anchor, draft, lengths, batch.params, batch.rounds)
+    with clock("host"):
+        kept = np.where(batch.live, out.accepted.astype(np.int64) + 1, 0)  # [B] anchor + accepted drafts
+        batch.target_cache.commit(out.new_kv, kept)  # rejected slots: only not counted (overwritten later)
+        batch.pending = Pending(out.taps, kept)  # the drafter absorbs the same positions next round
+        batch.anchor = np.where(batch.live, out.out_tokens[np.arange(kept.shape[0]), out.accepted], batch.anchor)
+        batch.rounds = batch.rounds + batch.live.astype(np.uint32)
+        for b in np.flatnonzero(batch.live):
+            batch.stats[b].rounds += 1
+            batch.stats[b].accepted.append(int(out.accepted[b]))
+            batch.stats[b].verify_lengths.append(int(lengths[b]))
+    return out.out_tokens, kept
+
+
+class _Clock:
+    """`with clock("verify"):` adds the block's wall time to timings["verify"]."""
+
+    def __init__(self, timings: dict[str, float]):
+        self.timings = timings
+
+    @contextlib.contextmanager
+    def __call__(self, name: str):
+        t0 = time.perf_counter()
+        yield
+        self.timings[name] += time.perf_counter() - t0
+
+
+@dataclass
+class Decoded:
+    """One request's result."""
+
+    tokens: list[int]
+    finish_reason: str  # "eos" | "length"
+    stats: RowStats
+
+
+@dataclass
+class Generation:
+    """A batch's results and where its time went (seconds: draft, schedule, verify, host, prefill, total)."""
+
+    rows: list[Decoded]
+    timings: dict[str, float]
+
+
+def generate(target: TargetModel, drafter: DrafterModel | None, scheduler: Scheduler, prompts: list[list[int]],
+             max_new_tokens: int, sampling: list[SamplingParams], prefill_chunk: int = 256,
+             eos_ids: tuple[int, ...] | None = None, request_ids: list[int] | None = None) -> Generation:
+    """Decode all prompts as one batch; each row stops at EOS or after `max_new_tokens`.
+
+    `eos_ids` defaults to the bundle's; () always generates `max_new_tokens` (comparisons, benchmarks).
+    """
+    b = len(prompts)
+    params = RowParams.of(sampling, request_ids if request_ids is not None else list(range(b)))
+    eos = set(target.info.eos_token_ids if eos_ids is None else eos_ids)
+    g = drafter.info.block_size if drafter else 0
+    capacity = max(len(p) for p in prompts) + max_new_tokens + g + 1  # room for a last verify pass
+    t0 = time.perf_counter()
+    cache = target.new_cache(b, capacity)
+    rounds = np.zeros(b, dtype=np.uint32)
+    first, pending = target.prefill(cache, [np.asarray(p, dtype=np.int64) for p in prompts], prefill_chunk,
+                                    params, rounds)
+    prefill_seconds = time.perf_counter() - t0
+    batch = Batch(target_cache=cache, draft_cache=drafter.new_cache(b, capacity) if drafter else None,
+                  pending=pending, anchor=first.astype(np.int64), params=params, rounds=rounds + 1,
+                  live=np.ones(b, dtype=bool), lag=[np.ones((b, g), np.float32)] * 2,
+                  tokens=[[] for _ in range(b)], stats=[RowStats() for _ in range(b)])
+    reasons = ["length"] * b
+    _emit(batch, first[:, None], np.ones(b, dtype=np.int64), eos, max_new_tokens, reasons, t0)
+    while batch.live.any():
+        out_tokens, kept = speculative_step(batch, drafter, scheduler, target)
+        _emit(batch, out_tokens, kept, eos, max_new_tokens, reasons, t0)
+    timings = {**batch.timings, "prefill": prefill_seconds, "total": time.perf_counter() - t0}
+    return Generation([Decoded(t, r, s) for t, r, s in zip(batch.tokens, reasons, batch.stats)], timings)
+
+
+def _emit(batch: Batch, out_tokens: np.ndarray, kept: np.ndarray, eos: set[int], limit: int,
+          reasons: list[str], t0: float) -> None:
+    """Hand each live row its new tokens, cut at EOS or the length limit (the row then stops)."""
+    now = time.perf_counter() - t0
+    for b in np.flatnonzero(batch.live):
+        row, stats = batch.tokens[b], batch.stats[b]
+        if not row:
+            stats.time_to_first_token = now
+        for tok in out_tokens[b, : kept[b]].tolist():
+            row.append(tok)
+            if tok in eos or len(row) == limit:
+                reasons[b] = "eos" if tok in eos else "length"
+                batch.live[b] = False
+                stats.seconds = now
+                break
