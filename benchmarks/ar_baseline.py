@@ -29,14 +29,13 @@ PROMPTS = [
 
 
 def _ours(rt, ids, n):
-    from dspark_compile.runtime.autoregressive import decode_autoregressive
+    """The runtime's own path with speculation off: the Verify-fused graph decoding one token per step."""
+    from dspark_compile.config import SchedulerConfig
     from dspark_compile.runtime.sampling import SamplingParams
 
-    t0 = time.perf_counter()
-    out = decode_autoregressive(rt.target, ids, n, [SamplingParams()] * len(ids), rt.prefill_chunk, eos_ids=())
-    total = time.perf_counter() - t0
-    ttft = max(o.time_to_first_token for o in out)
-    return ttft, (total - ttft) / (n - 1)
+    res = rt.generate_ids(ids, n, [SamplingParams()] * len(ids), ignore_eos=True, scheduler=SchedulerConfig(mode="off"))
+    prefill, total = res.timings["prefill"], res.timings["total"]
+    return prefill, (total - prefill) / (n - 1)
 
 
 def _hf(model, tokenizer, ids, n):

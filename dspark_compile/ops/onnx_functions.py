@@ -163,12 +163,26 @@ def _schedule_body(b: Builder) -> None:
 
 # ----------------------------------------------------------------------------- Verify
 
+def _probs_unless_all_greedy(b: Builder, L: str, greedy: str, t: str, k: str, p: str) -> str:
+    """filter(L) for sampling rows; when every row is greedy, L itself (only its argmax is ever read).
+
+    The filter sorts each of the B*(G+1) rows of V logits: a batch of greedy rows must not pay for it.
+    """
+    all_greedy = b.Cast(b.ReduceMin(b.Cast(greedy, to=INT64), keepdims=0), to=BOOL)  # scalar
+    then = b.sub()
+    then.Identity(L, outputs=[then.fresh("p_greedy")])
+    other = b.sub()
+    other.Identity(_probs(other, L, t, k, p), outputs=[other.fresh("p_sampled")])
+    return b.If(all_greedy, then_branch=then.graph("all_greedy", [], [(then.nodes[-1].output[0], FLOAT)]),
+                else_branch=other.graph("some_sampling", [], [(other.nodes[-1].output[0], FLOAT)]))
+
+
 def _verify_body(b: Builder) -> None:
     i64 = lambda v: b.const(v, np.int64)  # noqa: E731
     L = b.Cast("target_logits", to=FLOAT)                               # [B, G+1, V]
     greedy, t, k, p = _row_params(b, [1, 2])                            # [B, 1, 1]
     greedy = b.Squeeze(greedy, i64([2]))                                # [B, 1]
-    P = _probs(b, L, t, k, p)                                           # [B, G+1, V]
+    P = _probs_unless_all_greedy(b, L, greedy, t, k, p)                 # [B, G+1, V]
     G = _dim(b, "draft_tokens", 1)                                      # [1]
     d = b.Cast("draft_tokens", to=INT64)                                # [B, G]
     head = lambda x: b.Slice(x, i64([0]), G, i64([1]))  # noqa: E731  x[:, :G]
