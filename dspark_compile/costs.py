@@ -26,7 +26,7 @@ def engine_digest(manifest: dict[str, Any], role: str) -> str:
     return hashlib.sha256("".join(manifest["files"][f]["sha256"] for f in files).encode()).hexdigest()
 
 
-def measure_costs(target: TargetModel, block_size: int, max_batch: int, repeats: int = 3, context: int = 64,
+def measure_costs(target: TargetModel, block_size: int, max_batch: int, repeats: int = 5, context: int = 64,
                   digest: str = "") -> dict[str, Any]:
     """Median verify step time (ms) for batch sizes 1, 2, 4, .. max_batch and 1 .. block_size+1 tokens per row."""
     batch_sizes = sorted({min(2**i, max_batch) for i in range(max_batch.bit_length() + 1)})
