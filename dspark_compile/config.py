@@ -96,6 +96,19 @@ class ShapesConfig(_Section):
     prefill_chunk: Annotated[int, Field(ge=1, le=1 << 16)] = 256
 
 
+class TensorRTConfig(_Section):
+    """Engine portability and build settings for `backends: [tensorrt]` (see README, "TensorRT")."""
+
+    hardware_compatibility: Literal["none", "ampere_plus"] = "none"
+    version_compatible: bool = False
+    timing_cache: str | None = None
+    """A file read before and written after the build (relative to the recipe)."""
+    plugin_library: str | None = None
+    """libdspark_plugins.so; default: $DSPARK_PLUGIN_LIBRARY, then plugins/build/."""
+    workspace_mib: Annotated[int, Field(ge=16, le=1 << 20)] = 4096
+    optimization_level: Annotated[int, Field(ge=0, le=5)] = 3
+
+
 class RuntimeConfig(_Section):
     threads: Annotated[int, Field(ge=0, le=1024)] = 0
     """ONNX Runtime intra-op threads; 0 lets it choose."""
@@ -110,6 +123,7 @@ class Recipe(_Section):
     precision: Literal["fp32", "fp16"] = "fp32"
     shapes: ShapesConfig = ShapesConfig()
     backends: tuple[Literal["onnxruntime", "tensorrt"], ...] = ("onnxruntime",)
+    tensorrt: TensorRTConfig = TensorRTConfig()
     runtime: RuntimeConfig = RuntimeConfig()
     base_dir: str = Field(".", exclude=True)
     """Folder of the recipe file; relative paths in the recipe resolve against it."""

@@ -64,6 +64,7 @@ class Engine(ABC):
 # CPU-only path never imports tensorrt or CUDA libraries.
 _BACKENDS = {
     "onnxruntime": "dspark_compile.engine.onnxruntime:OrtEngine",
+    "tensorrt": "dspark_compile.engine.tensorrt:TrtEngine",
 }
 
 

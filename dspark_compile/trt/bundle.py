@@ -1,0 +1,70 @@
+"""TensorRT engines for a bundle: one plan per fused graph (verify, drafter), next to the ONNX graphs.
+
+Called by `build` when a recipe lists `tensorrt` in `backends`. Nothing here has run against a native
+TensorRT (none is installable on the development machine): the code path is tested up to the first
+native call, and `check_available` fails fast, before the minute-long export, naming what is missing.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from dspark_compile.config import Recipe
+from dspark_compile.errors import BuildError
+from dspark_compile.trt.profiles import DimRange, build_profiles, target_dim_ranges
+
+
+def check_available(recipe: Recipe) -> None:
+    """TensorRT importable, a CUDA GPU present, and the plugin library found; else a BuildError saying which."""
+    from dspark_compile.trt import import_tensorrt
+    from dspark_compile.trt.build import find_plugin_library
+    from dspark_compile.trt.cuda import CudaDriver
+
+    import_tensorrt(BuildError)
+    CudaDriver(BuildError).info()
+    find_plugin_library(_plugin_path(recipe))
+
+
+def _plugin_path(recipe: Recipe) -> str | None:
+    lib = recipe.tensorrt.plugin_library
+    return str(recipe.resolve(lib)) if lib else None
+
+
+def dim_ranges(recipe: Recipe, role: str, block_size: int, vocab: int) -> dict[str, dict[str, DimRange]]:
+    """Per profile, the (min, opt, max) of every symbolic dim of the verify or drafter graph."""
+    ranges = target_dim_ranges(recipe.shapes, block_size)
+    g = block_size
+    for name, dims in ranges.items():
+        decode = name == "decode"
+        # Verify's inputs: G = K-1 drafts (0 in prefill), 2G+1 uniforms, Vq = V (or 1 when all greedy)
+        dims.update({"K-1": (0, g, g) if decode else (0, 0, 0), "2K-1": (1, 2 * g + 1, 2 * g + 1) if decode
+                     else (1, 1, 1), "Vq": (1, vocab, vocab)})
+    if role == "drafter":  # T = new context rows: a whole prompt on the first call, then accepted + 1
+        ctx = recipe.shapes.max_context
+        ranges = {"first": {**ranges["prefill"], "T": (1, min(recipe.shapes.prefill_chunk, ctx), ctx)},
+                  "decode": {**ranges["decode"], "T": (1, g + 1, g + 1)}}
+    return ranges
+
+
+def build_trt_engines(recipe: Recipe, root: Path, graphs: dict[str, Any], block_size: int,
+                      vocab: int) -> dict[str, dict[str, Any]]:
+    """Build `<role>.plan` for each fused graph (role -> graph with .files/.inputs); manifest entries."""
+    from dspark_compile.trt.build import TrtBuildOptions, build_engine, find_plugin_library
+
+    t = recipe.tensorrt
+    plugin = find_plugin_library(_plugin_path(recipe))
+    options = TrtBuildOptions(
+        hardware_compatibility=t.hardware_compatibility, version_compatible=t.version_compatible,
+        timing_cache=str(recipe.resolve(t.timing_cache)) if t.timing_cache else None,
+        workspace_bytes=t.workspace_mib << 20, optimization_level=t.optimization_level, plugin_library=str(plugin))
+    shutil.copy2(plugin, root / plugin.name)  # the plans load it from beside themselves
+    entries = {}
+    for role, graph in graphs.items():
+        profiles = build_profiles(graph.inputs, dim_ranges(recipe, role, block_size, vocab))
+        plan = root / f"{role}.plan"
+        info = build_engine(root / graph.files[0], plan, graph.inputs, profiles, options)
+        entries[f"{role}_tensorrt"] = {"backend": "tensorrt", "files": [plan.name, plan.name + ".json", plugin.name],
+                                       "tensorrt": info}
+    return entries
