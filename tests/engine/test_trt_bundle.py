@@ -35,3 +35,14 @@ def test_every_input_dim_has_a_range_in_every_profile(tiny_bundles, role):
 def test_missing_tensorrt_or_gpu_is_a_clear_build_error():
     with pytest.raises(BuildError, match="tensorrt|TensorRT|CUDA|GPU|libcuda"):
         check_available(tiny_recipe("llama"))
+
+
+def test_build_with_tensorrt_fails_fast_and_leaves_nothing(tmp_path):
+    from dspark_compile.build import build_bundle
+    from dspark_compile.config import parse_recipe
+
+    data = tiny_recipe("llama").to_dict()
+    data["backends"] = ["onnxruntime", "tensorrt"]
+    with pytest.raises(BuildError, match="TensorRT|tensorrt|GPU|CUDA"):
+        build_bundle(parse_recipe(data), tmp_path / "b")
+    assert list(tmp_path.iterdir()) == []
