@@ -24,7 +24,7 @@ from typing import Any
 from dspark_compile.errors import BundleError
 
 MANIFEST = "manifest.json"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: head-major KV I/O ([B, Hkv, P, D] past, [B, Hkv, T, D] new)
 _VERSIONED = ("dspark-compile", "torch", "transformers", "onnx", "onnxscript", "onnxruntime", "numpy", "tensorrt")
 
 

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from dspark_compile.bundle import MANIFEST, BundleWriter, load_bundle
+from dspark_compile.bundle import MANIFEST, SCHEMA_VERSION, BundleWriter, load_bundle
 from dspark_compile.errors import BundleError
 
 MANIFEST_BODY = {"recipe": {"name": "x"}, "model": {}, "engines": {"target": {"backend": "onnxruntime"}}}
@@ -21,7 +21,7 @@ def test_round_trip_records_every_file(tmp_path):
     b = load_bundle(path)
     assert set(b.manifest["files"]) == {"target.onnx", "tokenizer/tokenizer.json"}
     assert b.manifest["files"]["target.onnx"]["size"] == 500
-    assert b.manifest["schema_version"] == 1 and "onnx" in b.manifest["versions"]
+    assert b.manifest["schema_version"] == SCHEMA_VERSION and "onnx" in b.manifest["versions"]
     assert b.engine("target")["backend"] == "onnxruntime"
     with pytest.raises(BundleError, match="has no 'draft' engine"):
         b.engine("draft")

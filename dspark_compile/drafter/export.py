@@ -10,14 +10,14 @@ Graph I/O (B rows, T = Δ new context rows, P cached context rows, γ slots, L d
              past_lengths     [B]              int64    valid cache rows per batch row
              anchor           [B]              int32    x0, the last token the target produced
              anchor_position  [B]              int64    its position (block slot k sits at +k)
-             past_key.i       [P, B, Hkv, D]   dtype    the drafter's context cache (row j = position j)
-             past_value.i     [P, B, Hkv, D]
+             past_key.i       [B, Hkv, P, D]   dtype    the drafter's context cache (row j = position j;
+             past_value.i     [B, Hkv, P, D]            rows >= past_lengths masked, must be finite)
            fused graph only (DraftSample inputs, see ops.spec.DRAFT_SAMPLE):
              temperature [B] f32, top_k [B] int32, top_p [B] f32, uniforms [B, γ] f32
     outputs  fused:   draft_tokens [B, γ] int32, draft_q [B, γ] f32, q_full [B, γ, V] f32,
                       confidences [B, γ] f32, survivals [B, γ] f32
              unfused: block_logits [B, γ, V] f32, block_hidden [B, γ, H] dtype
-             then     new_key.i / new_value.i [T, B, Hkv, D] dtype   K/V of the T new context rows;
+             then     new_key.i / new_value.i [B, Hkv, T, D] dtype   K/V of the T new context rows;
                       the runtime commits the first ctx_counts[b] rows of row b
 
 Context rows only enter the cache; block K/V never leave the graph. A slot sees cache rows
@@ -65,8 +65,8 @@ def io_specs(drafter, fused: bool = True) -> tuple[tuple[TensorSpec, ...], tuple
     """The graph's inputs and outputs with symbolic shapes (see the module docstring)."""
     dtype = "float16" if str(drafter.dtype) == "torch.float16" else "float32"
     hkv, d, G = drafter.num_kv_heads, drafter.head_dim, drafter.block_size
-    kv_in = [TensorSpec(f"past_{n}", ("P", "B", hkv, d), dtype) for n in drafter.kv_names()]
-    kv_out = [TensorSpec(f"new_{n}", ("T", "B", hkv, d), dtype) for n in drafter.kv_names()]
+    kv_in = [TensorSpec(f"past_{n}", ("B", hkv, "P", d), dtype) for n in drafter.kv_names()]
+    kv_out = [TensorSpec(f"new_{n}", ("B", hkv, "T", d), dtype) for n in drafter.kv_names()]
     inputs = [
         TensorSpec("ctx_taps", ("B", "T", drafter.config.num_taps * drafter.hidden_size), dtype),
         TensorSpec("ctx_positions", ("B", "T"), "int64"),
@@ -94,7 +94,7 @@ def _dummy_inputs(drafter):
     b, t, p = 2, 3, 4
     past_lengths = torch.tensor([p, p - 1])
     counts = torch.tensor([t, t - 1])
-    past = [torch.zeros(p, b, drafter.num_kv_heads, drafter.head_dim, dtype=drafter.dtype) for _ in drafter.kv_names()]
+    past = [torch.zeros(b, drafter.num_kv_heads, p, drafter.head_dim, dtype=drafter.dtype) for _ in drafter.kv_names()]
     return (
         torch.zeros(b, t, drafter.config.num_taps * drafter.hidden_size, dtype=drafter.dtype),  # ctx_taps
         past_lengths[:, None] + torch.arange(t)[None, :],  # ctx_positions [B, T]

@@ -99,9 +99,9 @@ class DSparkDrafter(nn.Module):
     def forward(self, ctx_taps, ctx_positions, ctx_counts, past_lengths, anchor, anchor_position, *past_kv):
         """ctx_taps [B, Δ, n_taps*H]; ctx_positions [B, Δ] int64; ctx_counts [B] int64 (valid new rows,
         right-padded); past_lengths [B] int64; anchor [B] int (x0); anchor_position [B] int64;
-        past_kv: 2L tensors [P, B, Hkv, D] (cache row j holds position j).
+        past_kv: 2L tensors [B, Hkv, P, D] (cache row j holds position j; rows the mask hides must be finite).
 
-        Returns (block_logits [B, γ, V] fp32, block_hidden [B, γ, H], *new_kv 2L x [Δ, B, Hkv, D]).
+        Returns (block_logits [B, γ, V] fp32, block_hidden [B, γ, H], *new_kv 2L x [B, Hkv, Δ, D]).
         """
         return self.run_block(self.embed_block(anchor), ctx_taps, ctx_positions, ctx_counts, past_lengths,
                               anchor_position, *past_kv)
@@ -123,12 +123,12 @@ class DSparkDrafter(nn.Module):
         block_pos = anchor_position[:, None] + torch.arange(G, device=h.device)[None, :]  # [B, γ]
         rope_block = rope_cos_sin(block_pos, self.inv_freq, self.rope_scaling, dtype)  # [B, γ, 1, D] x 2
         rope_ctx = rope_cos_sin(ctx_positions, self.inv_freq, self.rope_scaling, dtype)  # [B, Δ, 1, D] x 2
-        mask, past_valid = self._mask(ctx_positions, ctx_counts, past_lengths, anchor_position, past_kv[0].shape[0])
+        mask = self._mask(ctx_positions, ctx_counts, past_lengths, anchor_position, past_kv[0].shape[2])
 
         new_kv = []
         for i, layer in enumerate(self.layers):
             h, new_k, new_v = _layer_forward(layer, h, ctx, rope_block, rope_ctx, mask,
-                                             past_kv[2 * i], past_kv[2 * i + 1], past_valid)
+                                             past_kv[2 * i], past_kv[2 * i + 1])
             new_kv += [new_k, new_v]
         hidden = self.norm(h)  # [B, γ, H]
         logits = self.lm_head(hidden).float()  # [B, γ, V]
@@ -137,8 +137,8 @@ class DSparkDrafter(nn.Module):
         return (logits, hidden, *new_kv)
 
     def _mask(self, ctx_positions, ctx_counts, past_lengths, anchor_position, P):
-        """Keys a block slot may see, [B, 1, 1, 1, P+Δ+γ] bool (the same for every slot), and past
-        validity [P, B, 1, 1]. Context keys need a valid row and a position < anchor_position."""
+        """Keys a block slot may see, [B, 1, 1, 1, P+Δ+γ] bool (the same for every slot). Context keys
+        need a valid row and a position < anchor_position."""
         B, T = ctx_positions.shape[0], ctx_positions.shape[1]
         past_idx = torch.arange(P, device=ctx_positions.device)  # [P] == position of cache row
         past_ok = (past_idx[None, :] < past_lengths[:, None]) & (past_idx[None, :] < anchor_position[:, None])
@@ -146,12 +146,13 @@ class DSparkDrafter(nn.Module):
         new_ok = (new_idx[None, :] < ctx_counts[:, None]) & (ctx_positions < anchor_position[:, None])  # [B, Δ]
         block_ok = torch.ones_like(anchor_position, dtype=torch.bool)[:, None].expand(B, self.block_size)
         allowed = torch.cat((past_ok, new_ok, block_ok), dim=-1)  # [B, S]
-        return allowed[:, None, None, None, :], past_ok.transpose(0, 1)[:, :, None, None]
+        return allowed[:, None, None, None, :]
 
 
-def _layer_forward(layer: DecoderLayer, h, ctx, rope_block, rope_ctx, mask, past_k, past_v, past_valid):
+def _layer_forward(layer: DecoderLayer, h, ctx, rope_block, rope_ctx, mask, past_k, past_v):
     """One backbone layer. h [B, γ, H] block states; ctx [B, Δ, H] projected context (not normed per
-    layer); mask [B, 1, 1, 1, S]. Returns h [B, γ, H] and the context rows' new_k/new_v [Δ, B, Hkv, D]."""
+    layer); mask [B, 1, 1, 1, S]; past_k/v [B, Hkv, P, D]. Returns h [B, γ, H] and the context rows'
+    new_k/new_v [B, Hkv, Δ, D]."""
     attn = layer.self_attn
     B, G, D, Hkv = h.shape[0], h.shape[1], attn.head_dim, attn.num_kv_heads
     T = ctx.shape[1]
@@ -165,20 +166,11 @@ def _layer_forward(layer: DecoderLayer, h, ctx, rope_block, rope_ctx, mask, past
         q, k_blk, k_ctx = attn.q_norm(q), attn.k_norm(k_blk), attn.k_norm(k_ctx)
     q, k_blk = apply_rope(q, *rope_block), apply_rope(k_blk, *rope_block)
     k_ctx = apply_rope(k_ctx, *rope_ctx)
-    new_k, new_v = k_ctx.transpose(0, 1), v_ctx.transpose(0, 1)  # [Δ, B, Hkv, D]
-
-    # Garbage cache rows may hold inf/NaN: masked out of the scores, and zeroed in V (0 * NaN = NaN).
-    past_v = past_v.masked_fill(~past_valid, 0.0)
-    keys = torch.cat((past_k, new_k, k_blk.transpose(0, 1)), dim=0).permute(1, 2, 0, 3)[:, :, None]  # [B, Hkv, 1, S, D]
-    values = torch.cat((past_v, new_v, v_blk.transpose(0, 1)), dim=0).permute(1, 2, 0, 3)[:, :, None]
-    G_q = attn.num_heads // Hkv
-    q = q.view(B, G, Hkv, G_q, D).permute(0, 2, 3, 1, 4)  # [B, Hkv, Gq, γ, D] (HF repeat_kv order)
-    scores = torch.matmul(q, keys.transpose(-1, -2)).float() * attn.scale  # [B, Hkv, Gq, γ, S]
-    if attn.softcap is not None:
-        scores = torch.tanh(scores / attn.softcap) * attn.softcap
-    scores = scores.masked_fill(~mask, float("-inf"))  # block keys are always allowed: no all -inf row
-    probs = torch.softmax(scores, dim=-1).to(values.dtype)
-    out = torch.matmul(probs, values).permute(0, 3, 1, 2, 4).reshape(B, G, attn.num_heads * D)  # [B, γ, Hq*D]
+    new_k, new_v = k_ctx.transpose(1, 2), v_ctx.transpose(1, 2)  # [B, Hkv, Δ, D]
+    # Only the small new part is joined ([context ; block], Δ+γ rows); the cache is read in place.
+    keys = torch.cat((new_k, k_blk.transpose(1, 2)), dim=2)  # [B, Hkv, Δ+γ, D]
+    values = torch.cat((new_v, v_blk.transpose(1, 2)), dim=2)  # [B, Hkv, Δ+γ, D]
+    out = attn.attend(q, past_k, past_v, keys, values, mask)  # [B, γ, Hq*D]; block keys always allowed
     out = attn.o_proj(out)
     if layer.sandwich:
         h = h + layer.post_attention_layernorm(out)

@@ -6,20 +6,22 @@ Graph I/O (B rows, T new tokens, P cached positions, K logit positions, L layers
              positions     [B, T]          int64   absolute position of each new token
              past_lengths  [B]             int64   valid cache entries per row
              logit_index   [B, K]          int64   which new positions produce logits
-             past_key.i    [P, B, Hkv, D]  dtype   sequence-major cache, i = 0..L-1
-             past_value.i  [P, B, Hkv, D]
+             past_key.i    [B, Hkv, P, D]  dtype   head-major cache, i = 0..L-1
+             past_value.i  [B, Hkv, P, D]
     outputs  logits        [B, K, V]       float32
              taps          [B, T, n_taps*H] dtype  tapped pre-final-norm hidden states
-             new_key.i     [T, B, Hkv, D]  dtype   keys/values of the T new tokens only
-             new_value.i   [T, B, Hkv, D]
+             new_key.i     [B, Hkv, T, D]  dtype   keys/values of the T new tokens only
+             new_value.i   [B, Hkv, T, D]
 
 Weights go to one external-data file (`target.weights`) that the fused verify graph
 (`target_verify.onnx`: `logits` replaced by `dspark::Verify`'s `accepted` [B] and `out_tokens` [B, K])
 shares, so the bundle holds the weights once.
 
-KV layout: the runtime keeps one [S_max, B, Hkv, D] array per layer and tensor. The graph reads a
-zero-copy prefix [:P] and returns only the new rows, so committing n tokens writes n rows and
-rolling back is a change of `past_lengths`: nothing else in the cache moves.
+KV layout: the runtime keeps one [B, Hkv, S_max, D] array per layer and tensor and passes all of it
+(P = S_max, zero-copy); cache rows j >= past_lengths[b] are masked and must hold finite values. Attention
+reads the cache in place (no concatenation, transpose or masking pass over it). The graph returns only
+the new rows, so committing n tokens writes n rows per head and rolling back is a change of
+`past_lengths`: nothing else in the cache moves.
 """
 
 from __future__ import annotations
@@ -54,11 +56,11 @@ def io_specs(model) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...]]:
         TensorSpec("positions", ("B", "T"), "int64"),
         TensorSpec("past_lengths", ("B",), "int64"),
         TensorSpec("logit_index", ("B", "K"), "int64"),
-    ] + [TensorSpec(f"past_{n}", ("P", "B", hkv, d), dtype) for n in model.kv_names()]
+    ] + [TensorSpec(f"past_{n}", ("B", hkv, "P", d), dtype) for n in model.kv_names()]
     outputs = [
         TensorSpec("logits", ("B", "K", model.vocab_size), "float32"),
         TensorSpec("taps", ("B", "T", len(model.tap_layers) * model.hidden_size), dtype),
-    ] + [TensorSpec(f"new_{n}", ("T", "B", hkv, d), dtype) for n in model.kv_names()]
+    ] + [TensorSpec(f"new_{n}", ("B", hkv, "T", d), dtype) for n in model.kv_names()]
     return tuple(inputs), tuple(outputs)
 
 
@@ -71,7 +73,7 @@ def _dummy_inputs(model):
     past_lengths = torch.tensor([p, p - 1], dtype=torch.int64)
     positions = past_lengths[:, None] + torch.arange(t)[None, :]
     logit_index = torch.tensor([[t - 2, t - 1]] * b, dtype=torch.int64)
-    past = [torch.zeros(p, b, model.num_kv_heads, model.head_dim, dtype=dtype) for _ in model.kv_names()]
+    past = [torch.zeros(b, model.num_kv_heads, p, model.head_dim, dtype=dtype) for _ in model.kv_names()]
     return (ids, positions, past_lengths, logit_index, *past)
 
 

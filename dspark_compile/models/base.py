@@ -1,13 +1,15 @@
 """The one decoder shared by every family, written for export: a flat KV interface, no Python control
-flow on tensor values, masks built from comparisons, sequence-major caches.
+flow on tensor values, masks built from comparisons, head-major caches.
 
 Forward contract (the ONNX exporter and the runtimes depend on it, see `DecoderLM.forward`):
 
-    input_ids [B, T], positions [B, T], past_lengths [B], logit_index [B, K], past_kv 2L x [P, B, Hkv, D]
-    -> logits [B, K, V] fp32, taps [B, T, n_taps*H], new_kv 2L x [T, B, Hkv, D]
+    input_ids [B, T], positions [B, T], past_lengths [B], logit_index [B, K], past_kv 2L x [B, Hkv, P, D]
+    -> logits [B, K, V] fp32, taps [B, T, n_taps*H], new_kv 2L x [B, Hkv, T, D]
 
-The cache is sequence-major ([S_max, B, Hkv, D] per layer in the runtime) so that slicing [:P] is
-contiguous, committing n tokens writes n rows and rolling back is only a length change. Cache index
+The cache is head-major, the layout attention multiplies in, so the graph reads it in place: the runtime
+passes its whole [B, Hkv, S_max, D] array per layer as `past_*` and `past_lengths` masks the unused
+rows. Attention never concatenates or copies the cache (only the small score rows are joined).
+Committing n tokens writes n rows per head and rolling back is only a length change. Cache index
 equals absolute position.
 """
 
@@ -76,36 +78,42 @@ class Attention(nn.Module):
             self.q_norm = RMSNorm(hd, arch.rms_norm_eps, spec.norm_plus_one)
             self.k_norm = RMSNorm(hd, arch.rms_norm_eps, spec.norm_plus_one)
 
-    def forward(self, x, cos, sin, mask, past_k, past_v, past_valid):
-        """x [B, T, H]; cos/sin [B, T, 1, D]; mask [B, 1, 1, T, P+T] bool; past_k/v [P, B, Hkv, D];
-        past_valid [P, B, 1, 1] bool. Returns out [B, T, H], new_k/new_v [T, B, Hkv, D]."""
+    def forward(self, x, cos, sin, mask, past_k, past_v):
+        """x [B, T, H]; cos/sin [B, T, 1, D]; mask [B, 1, 1, T, P+T] bool; past_k/v [B, Hkv, P, D].
+        Returns out [B, T, H], new_k/new_v [B, Hkv, T, D]."""
         B, T = x.shape[0], x.shape[1]
-        Hkv, D = self.num_kv_heads, self.head_dim
-        G = self.num_heads // Hkv
-        q = self.q_proj(x).view(B, T, self.num_heads, D)  # [B, T, Hq, D]
-        k = self.k_proj(x).view(B, T, Hkv, D)  # [B, T, Hkv, D]
-        v = self.v_proj(x).view(B, T, Hkv, D)  # [B, T, Hkv, D]
+        q = self.q_proj(x).view(B, T, self.num_heads, self.head_dim)  # [B, T, Hq, D]
+        k = self.k_proj(x).view(B, T, self.num_kv_heads, self.head_dim)  # [B, T, Hkv, D]
+        v = self.v_proj(x).view(B, T, self.num_kv_heads, self.head_dim)  # [B, T, Hkv, D]
         if self.qk_norm:
             q, k = self.q_norm(q), self.k_norm(k)
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
-        new_k, new_v = k.transpose(0, 1), v.transpose(0, 1)  # [T, B, Hkv, D]
+        new_k, new_v = k.transpose(1, 2), v.transpose(1, 2)  # [B, Hkv, T, D]
+        return self.o_proj(self.attend(q, past_k, past_v, new_k, new_v, mask)), new_k, new_v
 
-        # Garbage rows of the cache may hold inf/NaN: the mask removes them from the scores, but
-        # 0 * NaN in probs @ V would not, so zero them in V too.
-        past_v = past_v.masked_fill(~past_valid, 0.0)  # [P, B, Hkv, D]
-        keys = torch.cat((past_k, new_k), dim=0).permute(1, 2, 0, 3)[:, :, None]  # [B, Hkv, 1, S, D]
-        values = torch.cat((past_v, new_v), dim=0).permute(1, 2, 0, 3)[:, :, None]  # [B, Hkv, 1, S, D]
-        # Query head h uses kv head h // G (HF repeat_kv order); group them instead of copying K/V.
-        q = q.view(B, T, Hkv, G, D).permute(0, 2, 3, 1, 4)  # [B, Hkv, G, T, D]
+    def attend(self, q, past_k, past_v, new_k, new_v, mask):
+        """Softmax attention of q [B, T, Hq, D] over [past ; new] keys without joining them.
 
-        scores = torch.matmul(q, keys.transpose(-1, -2)).float() * self.scale  # [B, Hkv, G, T, S]
+        past_k/v [B, Hkv, P, D] (rows the mask hides may hold any finite values); new_k/v [B, Hkv, N, D];
+        mask [B, 1, 1, T or 1, P+N] bool, every query row allowing at least one key. Returns [B, T, Hq*D].
+        """
+        B, T, P = q.shape[0], q.shape[1], past_k.shape[2]
+        Hkv, D = self.num_kv_heads, self.head_dim
+        G = self.num_heads // Hkv
+        # Query head h uses kv head h // G (HF repeat_kv order): the G heads of one kv head become G*T
+        # query rows, so both products below read K/V in place (no repeat, no transpose of the cache).
+        q = q.view(B, T, Hkv, G, D).permute(0, 2, 3, 1, 4).reshape(B, Hkv, G * T, D)  # [B, Hkv, G*T, D]
+        scores = torch.cat(
+            (torch.matmul(q, past_k.transpose(-1, -2)), torch.matmul(q, new_k.transpose(-1, -2))), dim=-1
+        )  # [B, Hkv, G*T, P+N]
+        scores = scores.view(B, Hkv, G, T, -1).float() * self.scale  # [B, Hkv, G, T, P+N]
         if self.softcap is not None:
             scores = torch.tanh(scores / self.softcap) * self.softcap
-        scores = scores.masked_fill(~mask, float("-inf"))  # every query sees itself: no all -inf row
-        probs = torch.softmax(scores, dim=-1).to(values.dtype)  # [B, Hkv, G, T, S]
-        out = torch.matmul(probs, values)  # [B, Hkv, G, T, D]
-        out = out.permute(0, 3, 1, 2, 4).reshape(B, T, self.num_heads * D)  # [B, T, Hq*D]
-        return self.o_proj(out), new_k, new_v
+        scores = scores.masked_fill(~mask, float("-inf"))  # hidden rows get probability exactly 0
+        probs = torch.softmax(scores, dim=-1).to(past_v.dtype).view(B, Hkv, G * T, -1)  # [B, Hkv, G*T, P+N]
+        # 0 * finite = 0, so hidden cache rows drop out of the sum as long as they are finite (the contract).
+        out = torch.matmul(probs[..., :P], past_v) + torch.matmul(probs[..., P:], new_v)  # [B, Hkv, G*T, D]
+        return out.view(B, Hkv, G, T, D).permute(0, 3, 1, 2, 4).reshape(B, T, self.num_heads * D)  # [B, T, Hq*D]
 
 
 class MLP(nn.Module):
@@ -138,19 +146,19 @@ class DecoderLayer(nn.Module):
         for name in norm_names:
             setattr(self, name, RMSNorm(arch.hidden_size, arch.rms_norm_eps, spec.norm_plus_one))
 
-    def forward(self, h, cos, sin, mask, past_k, past_v, past_valid):
-        attn, new_k, new_v = self.self_attn(self.input_layernorm(h), cos, sin, mask, past_k, past_v, past_valid)
+    def forward(self, h, cos, sin, mask, past_k, past_v):
+        attn, new_k, new_v = self.self_attn(self.input_layernorm(h), cos, sin, mask, past_k, past_v)
         if self.sandwich:
             h = h + self.post_attention_layernorm(attn)
             h = h + self.post_feedforward_layernorm(self.mlp(self.pre_feedforward_layernorm(h)))
         else:  # Llama naming: post_attention_layernorm is the pre-MLP norm
             h = h + attn
             h = h + self.mlp(self.post_attention_layernorm(h))
-        return h, new_k, new_v  # [B, T, H], [T, B, Hkv, D] x 2
+        return h, new_k, new_v  # [B, T, H], [B, Hkv, T, D] x 2
 
 
 class DecoderLM(nn.Module):
-    """Decoder-only LM with tapped hidden states and an explicit sequence-major KV interface.
+    """Decoder-only LM with tapped hidden states and an explicit head-major KV interface.
 
     Parameter names mirror the HF text model without its prefix (`layers.0.self_attn.q_proj.weight`,
     `embed_tokens.weight`, `norm.weight`, `lm_head.weight`); build it with `models.build_model`.
@@ -189,7 +197,7 @@ class DecoderLM(nn.Module):
         return [f"{kind}.{i}" for i in range(self.num_layers) for kind in ("key", "value")]
 
     def _masks(self, positions, past_lengths, P):
-        """Boolean attention masks [B, 1, 1, T, P+T] per layer type and past validity [P, B, 1, 1]."""
+        """Boolean attention masks [B, 1, 1, T, P+T] per layer type."""
         B, T = positions.shape[0], positions.shape[1]
         past_idx = torch.arange(P, device=positions.device)  # [P] == absolute position of cache row
         new_idx = torch.arange(T, device=positions.device)  # [T]
@@ -203,14 +211,15 @@ class DecoderLM(nn.Module):
             key_pos = torch.cat((past_idx[None, :].expand(B, P), positions), dim=-1)  # [B, S]
             near = (positions[:, :, None] - key_pos[:, None, :]) < self.arch.sliding_window  # [B, T, S]
             masks[SLIDING] = (allowed & near)[:, None, None]
-        return masks, past_valid.transpose(0, 1)[:, :, None, None]
+        return masks
 
     def forward(self, input_ids, positions, past_lengths, logit_index, *past_kv):
         """input_ids [B, T] int64; positions [B, T] int64 (absolute); past_lengths [B] int64 (valid cache
         rows per batch row); logit_index [B, K] int64 (which of the T new tokens get logits);
-        past_kv: 2L tensors [P, B, Hkv, D] (key.0, value.0, ...), rows >= past_lengths[b] ignored.
+        past_kv: 2L tensors [B, Hkv, P, D] (key.0, value.0, ...); rows j >= past_lengths[b] are ignored
+        but must be finite (they are masked out of the scores, and 0 * inf is NaN in probs @ V).
 
-        Returns (logits [B, K, V] fp32, taps [B, T, n_taps*H], *new_kv 2L x [T, B, Hkv, D]).
+        Returns (logits [B, K, V] fp32, taps [B, T, n_taps*H], *new_kv 2L x [B, Hkv, T, D]).
         Query t of row b sees cache row j < past_lengths[b] and new token t' <= t (sliding layers also
         need positions[b, t] - pos < sliding_window). Padded query rows give finite garbage.
         """
@@ -219,7 +228,7 @@ class DecoderLM(nn.Module):
         h = self.embed_tokens(input_ids)  # [B, T, H]
         if self.arch.family.embed_scale:  # sqrt(H) rounded to the weight dtype, as HF does
             h = h * self.embed_scale.to(h.dtype)
-        masks, past_valid = self._masks(positions, past_lengths, past_kv[0].shape[0])
+        masks = self._masks(positions, past_lengths, past_kv[0].shape[2])
         rope = {
             lt: rope_cos_sin(positions, getattr(self, f"inv_freq_{lt}"), table.attention_scaling, h.dtype)
             for lt, table in self.arch.rope
@@ -229,7 +238,7 @@ class DecoderLM(nn.Module):
         for i, layer in enumerate(self.layers):
             cos, sin = rope[layer.layer_type]
             past_k, past_v = past_kv[2 * i], past_kv[2 * i + 1]
-            h, new_k, new_v = layer(h, cos, sin, masks[layer.layer_type], past_k, past_v, past_valid)
+            h, new_k, new_v = layer(h, cos, sin, masks[layer.layer_type], past_k, past_v)
             new_kv += [new_k, new_v]
             if i in self.tap_layers:
                 taps.append(h)

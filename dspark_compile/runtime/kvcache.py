@@ -1,8 +1,13 @@
-"""The target's KV cache on the host: sequence-major, fixed capacity, per-row lengths.
+"""A KV cache on the host (the target's or the drafter's): head-major, fixed capacity, per-row lengths.
 
-One array [S, B, Hkv, D] per layer and per K/V. A graph reads the zero-copy prefix [:P] with
-P = max(lengths); a step returns only its new rows, so committing n tokens of a row writes n rows and
-rolling back is a change of `lengths` alone (rejected slots are overwritten by the next step).
+One array [B, Hkv, S, D] per layer and per K/V, the layout attention multiplies in. A graph reads the
+whole arrays in place (zero-copy) and `past_lengths` masks the rows past each length; those rows hold
+finite values (zeros from the start, or K/V of tokens since rolled back), as the graph contract requires.
+A step returns only its new rows, so committing n tokens of a row writes n rows per head, and rolling
+back is a change of `lengths` alone (rejected slots are overwritten by the next commit).
+
+The graph attends over all S positions, so the capacity is sized per request (prompt + new tokens +
+one verify block), not to the bundle's max_context.
 """
 
 from __future__ import annotations
@@ -16,8 +21,7 @@ class KVCache:
     def __init__(self, names: list[str], capacity: int, rows: int, kv_heads: int, head_dim: int, dtype: str):
         self.names = list(names)
         self.capacity = capacity
-        # np.zeros maps untouched pages lazily, so a generous capacity costs memory only when used.
-        self.arrays = {n: np.zeros((capacity, rows, kv_heads, head_dim), dtype=dtype) for n in names}
+        self.arrays = {n: np.zeros((rows, kv_heads, capacity, head_dim), dtype=dtype) for n in names}  # [B, Hkv, S, D]
         self.lengths = np.zeros(rows, dtype=np.int64)  # [B] valid entries per row
 
     @property
@@ -25,15 +29,14 @@ class KVCache:
         return self.lengths.shape[0]
 
     def past(self) -> dict[str, np.ndarray]:
-        """Graph feeds `past_<name>`: views [P, B, Hkv, D] of the cache, P = longest row."""
-        p = int(self.lengths.max(initial=0))
-        return {f"past_{n}": a[:p] for n, a in self.arrays.items()}
+        """Graph feeds `past_<name>`: the whole arrays [B, Hkv, S, D]; `past_lengths` masks the rest."""
+        return {f"past_{n}": a for n, a in self.arrays.items()}
 
     def room(self) -> np.ndarray:
         return self.capacity - self.lengths  # [B]
 
     def commit(self, new: dict[str, np.ndarray], counts: np.ndarray) -> None:
-        """Append the first counts[b] rows of each `new_<name>` [T, B, Hkv, D] to row b."""
+        """Append new[b, :, :counts[b]] of each `new_<name>` [B, Hkv, T, D] to row b."""
         counts = np.asarray(counts, dtype=np.int64)  # [B]
         if np.any(counts > self.room()):
             row = int(np.argmax(counts > self.room()))
@@ -42,8 +45,8 @@ class KVCache:
         rows = np.repeat(np.arange(self.rows), counts)  # [N] row of each committed token
         steps = np.arange(rows.shape[0]) - np.repeat(np.cumsum(counts) - counts, counts)  # [N] index in step
         slots = self.lengths[rows] + steps  # [N] cache position
-        for n, arr in self.arrays.items():
-            arr[slots, rows] = new[f"new_{n}"][steps, rows]
+        for n, arr in self.arrays.items():  # one gather/scatter per tensor (stacking them first costs more)
+            arr[rows, :, slots] = new[f"new_{n}"][rows, :, steps]  # [N, Hkv, D] both sides
         self.lengths += counts
 
     def truncate(self, lengths: np.ndarray) -> None:

@@ -45,7 +45,7 @@ class StepOutput:
     accepted: np.ndarray | None  # [B] int32 (Verify-fused graph)
     out_tokens: np.ndarray | None  # [B, K] int32 (Verify-fused graph)
     taps: np.ndarray  # [B, T, n_taps*H]
-    new_kv: dict[str, np.ndarray]  # new_<kv name>: [T, B, Hkv, D]
+    new_kv: dict[str, np.ndarray]  # new_<kv name>: [B, Hkv, T, D]
 
 
 def verify_feeds(params: RowParams, rounds: np.ndarray, lengths: np.ndarray, drafts: Draft | None) -> dict:

@@ -4,7 +4,8 @@ The target graph's symbolic dims (see export/target.py):
     B  rows in the batch          1 .. shapes.max_batch
     T  new tokens this pass       prefill: 1 .. prefill_chunk      decode: 1 .. γ+1
     K  positions giving logits    prefill: 1                       decode: 1 .. γ+1
-    P  cached positions           prefill: 0 .. max_context-1      decode: 1 .. max_context-1
+    P  KV cache capacity          1 .. max_context in both: the runtime passes its whole head-major
+                                  cache [B, Hkv, P, D], sized per request, and masks the unused rows
 Every input's [min, opt, max] is built from these per-dim ranges, so dims shared between inputs
 (B in every tensor) take the same value at each of min/opt/max, as TensorRT requires (#1808).
 """
@@ -43,12 +44,13 @@ class Profile:
 def target_dim_ranges(shapes: ShapesConfig, block_size: int) -> dict[str, dict[str, DimRange]]:
     """Per profile, the range of each symbolic dim of the target graph."""
     b = (1, shapes.max_batch, shapes.max_batch)
-    ctx = shapes.max_context - 1
+    ctx = shapes.max_context
+    p = (1, max(ctx // 2, 1), ctx)  # capacity = prompt + new tokens + γ + 1 <= max_context, in every pass
     chunk = min(shapes.prefill_chunk, shapes.max_context)
     verify = min(block_size + 1, shapes.max_context)
     return {
-        "prefill": {"B": b, "T": (1, chunk, chunk), "K": (1, 1, 1), "P": (0, 0, ctx - 1)},
-        "decode": {"B": b, "T": (1, verify, verify), "K": (1, verify, verify), "P": (1, ctx // 2, ctx)},
+        "prefill": {"B": b, "T": (1, chunk, chunk), "K": (1, 1, 1), "P": p},
+        "decode": {"B": b, "T": (1, verify, verify), "K": (1, verify, verify), "P": p},
     }
 
 

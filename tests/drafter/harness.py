@@ -7,9 +7,13 @@ import torch
 
 from dspark_compile.drafter import DSparkDrafter
 
+GARBAGE = 1e4
+"""Value of cache rows past each length: finite (the contract) but far off, so that a row that leaks
+through the mask changes the outputs."""
+
 
 def step_inputs(drafter: DSparkDrafter, B: int, T: int, P: int, seed: int):
-    """Forward inputs for ragged rows: counts in [0, T], lengths in [0, P], NaN past the valid rows."""
+    """Forward inputs for ragged rows: counts in [0, T], lengths in [0, P], GARBAGE past the valid rows."""
     gen = torch.Generator().manual_seed(seed)
     past_lengths = torch.randint(0, P + 1, (B,), generator=gen)  # [B]
     counts = torch.randint(0, T + 1, (B,), generator=gen)  # [B]
@@ -19,8 +23,8 @@ def step_inputs(drafter: DSparkDrafter, B: int, T: int, P: int, seed: int):
     positions = past_lengths[:, None] + torch.arange(T)[None, :]  # [B, T]
     kv = []
     for _ in drafter.kv_names():
-        cache = torch.randn(P, B, drafter.num_kv_heads, drafter.head_dim, generator=gen)  # [P, B, Hkv, D]
-        cache[past_lengths[None, :] <= torch.arange(P)[:, None]] = float("nan")
+        cache = torch.randn(B, drafter.num_kv_heads, P, drafter.head_dim, generator=gen)  # [B, Hkv, P, D]
+        cache[(past_lengths[:, None] <= torch.arange(P)[None, :])[:, None, :, None].expand_as(cache)] = GARBAGE
         kv.append(cache)
     anchor = torch.randint(0, drafter.vocab_size, (B,), generator=gen, dtype=torch.int32)
     return (taps, positions, counts, past_lengths, anchor, past_lengths + counts, *kv)
@@ -31,8 +35,8 @@ class DraftCache:
     row's taps so that `oracle_block` can recompute the block from scratch."""
 
     def __init__(self, drafter: DSparkDrafter, batch: int, capacity: int = 32, slack: int = 2):
-        shape = (capacity, batch, drafter.num_kv_heads, drafter.head_dim)
-        self.kv = [torch.full(shape, float("nan")) for _ in drafter.kv_names()]
+        shape = (batch, drafter.num_kv_heads, capacity, drafter.head_dim)
+        self.kv = [torch.full(shape, GARBAGE) for _ in drafter.kv_names()]
         self.lengths = torch.zeros(batch, dtype=torch.long)  # [B]
         self.taps = [torch.zeros(0, drafter.config.num_taps * drafter.hidden_size) for _ in range(batch)]
         self.drafter, self.capacity, self.slack = drafter, capacity, slack
@@ -49,11 +53,11 @@ class DraftCache:
         P = min(int(self.lengths.max()) + self.slack, self.capacity)
         with torch.no_grad():
             logits, hidden, *new_kv = self.drafter(taps, positions, counts, self.lengths.clone(), anchor,
-                                                   self.lengths + counts, *[c[:P] for c in self.kv])
+                                                   self.lengths + counts, *[c[:, :, :P] for c in self.kv])
         for b in range(B):
             start, n = int(self.lengths[b]), int(counts[b])
             for cache, new in zip(self.kv, new_kv):
-                cache[start : start + n, b] = new[:n, b]
+                cache[b, :, start : start + n] = new[b, :, :n]  # [Hkv, n, D]
         self.lengths += counts
         return logits, hidden
 

@@ -15,6 +15,7 @@ from dspark_compile.drafter.export import io_specs
 from dspark_compile.export.target import OPSET
 from dspark_compile.ops import rng
 from dspark_compile.ops.spec import DOMAIN, DRAFT_SAMPLE
+from dspark_compile.runtime.kvcache import KVCache
 
 from .conftest import BLOCK
 from .harness import DraftCache, step_inputs
@@ -100,7 +101,7 @@ def test_onnxruntime_reproduces_the_pytorch_drafter(exported, name, B, T, P):
     counts = inputs[2].numpy()
     for kv_name, ours, ref in zip(d.kv_names(), got[2:], new_kv):
         for b in range(B):  # rows past ctx_counts are padding the runtime never commits
-            _close(kv_name, ours[: counts[b], b], ref[: counts[b], b], 1e-5)
+            _close(kv_name, ours[b, :, : counts[b]], ref[b, :, : counts[b]], 1e-5)
 
     sampling = _sampling(B, d.block_size, seed=P)
     expected = _torch_step(d, logits, hidden, inputs[4], sampling)
@@ -123,8 +124,7 @@ def test_reference_checkpoint_exports_and_drafts_like_pytorch(cases, tmp_path):
 
     B, width, gen = 3, loaded.config.num_taps * loaded.hidden_size, torch.Generator().manual_seed(11)
     reference = DraftCache(original, batch=B)
-    cache = {n: np.zeros((32, B, loaded.num_kv_heads, loaded.head_dim), np.float32) for n in loaded.kv_names()}
-    lengths = np.zeros(B, np.int64)
+    cache = KVCache(loaded.kv_names(), 32, B, loaded.num_kv_heads, loaded.head_dim, "float32")  # the runtime's
     for step, sizes in enumerate(([6, 3, 1], [1, 4, 2], [3, 1, 5])):
         rows = [torch.randn(n, width, generator=gen) for n in sizes]
         anchor = torch.randint(0, loaded.vocab_size, (B,), generator=gen, dtype=torch.int32)
@@ -136,18 +136,15 @@ def test_reference_checkpoint_exports_and_drafts_like_pytorch(cases, tmp_path):
         taps = np.zeros((B, T, width), np.float32)
         for b, r in enumerate(rows):
             taps[b, : len(r)] = r.numpy()
-        P = int(lengths.max())
+        lengths = cache.lengths.copy()
         feeds = dict(ctx_taps=taps, ctx_positions=lengths[:, None] + np.arange(T)[None, :], ctx_counts=counts,
-                     past_lengths=lengths.copy(), anchor=anchor.numpy(), anchor_position=lengths + counts,
-                     **{f"past_{n}": a[:P] for n, a in cache.items()}, **sampling)
+                     past_lengths=lengths, anchor=anchor.numpy(), anchor_position=lengths + counts,
+                     **cache.past(), **sampling)
         out = dict(zip([o.name for o in session.get_outputs()], session.run(None, feeds)))
         np.testing.assert_array_equal(out["draft_tokens"], expected.draft_tokens.numpy())
         _close("confidences", out["confidences"], expected.confidences, 1e-5)
         _close("survivals", out["survivals"], expected.survivals, 1e-5)
-        for b in range(B):  # commit like the runtime: the first ctx_counts[b] rows of row b
-            for n, a in cache.items():
-                a[lengths[b]: lengths[b] + counts[b], b] = out[f"new_{n}"][: counts[b], b]
-        lengths += counts
+        cache.commit({k: v for k, v in out.items() if k.startswith("new_")}, counts)  # first counts[b] of row b
 
 
 def test_float16_drafter_exports_and_runs(tmp_path):

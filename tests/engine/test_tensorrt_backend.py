@@ -16,13 +16,13 @@ from dspark_compile.ops.spec import DOMAIN, OPS
 from dspark_compile.trt.onnx_plugins import PLUGIN_NAMESPACE, to_plugin_graph
 from dspark_compile.trt.profiles import build_profiles, select_profile, target_dim_ranges
 
-TARGET_INPUTS = (  # as export/target.py io_specs: [B,T] ids and positions, [B] lengths, [B,K] index, [P,B,Hkv,D] KV
+TARGET_INPUTS = (  # as export/target.py io_specs: [B,T] ids and positions, [B] lengths, [B,K] index, [B,Hkv,P,D] KV
     TensorSpec("input_ids", ("B", "T"), "int64"),
     TensorSpec("positions", ("B", "T"), "int64"),
     TensorSpec("past_lengths", ("B",), "int64"),
     TensorSpec("logit_index", ("B", "K"), "int64"),
-    TensorSpec("past_key.0", ("P", "B", 2, 16), "float16"),
-    TensorSpec("past_value.0", ("P", "B", 2, 16), "float16"),
+    TensorSpec("past_key.0", ("B", 2, "P", 16), "float16"),
+    TensorSpec("past_value.0", ("B", 2, "P", 16), "float16"),
 )
 
 
@@ -40,17 +40,18 @@ def test_profiles_from_recipe_shapes():
     assert (prefill.name, decode.name) == ("prefill", "decode")
     assert prefill.shapes["input_ids"] == ((1, 1), (16, 32), (16, 32))
     assert prefill.shapes["logit_index"] == ((1, 1), (16, 1), (16, 1))
-    assert prefill.shapes["past_key.0"] == ((0, 1, 2, 16), (0, 16, 2, 16), (254, 16, 2, 16))
+    assert prefill.shapes["past_key.0"] == ((1, 2, 1, 16), (16, 2, 128, 16), (16, 2, 256, 16))  # P: capacity
     assert decode.shapes["input_ids"] == ((1, 1), (16, 8), (16, 8))  # γ+1 verify positions
-    assert decode.shapes["past_value.0"][2] == (255, 16, 2, 16)
+    assert decode.shapes["past_value.0"] == prefill.shapes["past_value.0"]
     for prof in (prefill, decode):  # B agrees across inputs at min, opt and max (TensorRT checks each)
         for i in range(3):
             assert len({prof.shapes[s.name][i][s.shape.index("B")] for s in TARGET_INPUTS}) == 1
     profiles = [prefill, decode]
-    assert select_profile(profiles, {"input_ids": (4, 32), "past_key.0": (0, 4, 2, 16)}) == 0
-    assert select_profile(profiles, {"input_ids": (4, 8), "logit_index": (4, 8), "past_key.0": (200, 4, 2, 16)}) == 1
-    with pytest.raises(EngineError, match="fit no optimisation profile"):
-        select_profile(profiles, {"input_ids": (17, 1)})
+    assert select_profile(profiles, {"input_ids": (4, 32), "past_key.0": (4, 2, 100, 16)}) == 0
+    assert select_profile(profiles, {"input_ids": (4, 8), "logit_index": (4, 8), "past_key.0": (4, 2, 200, 16)}) == 1
+    for beyond in ({"input_ids": (17, 1)}, {"input_ids": (4, 1), "past_key.0": (4, 2, 257, 16)}):
+        with pytest.raises(EngineError, match="fit no optimisation profile"):
+            select_profile(profiles, beyond)
 
 
 def test_profiles_name_an_unknown_dim():

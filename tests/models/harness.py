@@ -1,4 +1,4 @@
-"""Test harness: a KV cache in the runtime's layout ([S_max, B, Hkv, D], one length per row) and
+"""Test harness: a KV cache in the runtime's layout ([B, Hkv, S_max, D], one length per row) and
 the HF reference run."""
 
 from __future__ import annotations
@@ -7,17 +7,21 @@ import torch
 
 from dspark_compile.models import DecoderLM
 
+GARBAGE = 1e4
+"""Value of cache rows no step has written: finite (the contract) but far off, so that a row that
+leaks through the mask changes the logits."""
+
 
 class StepCache:
     """Feeds a DecoderLM ragged steps and commits its new_kv, like the runtime does.
 
-    Unused rows start as NaN and every call passes `slack` garbage rows past the longest row, so a
-    masking bug shows up as NaN or as a mismatch.
+    Unused rows start as GARBAGE (large but finite, as the graph contract requires) and every call
+    passes `slack` garbage rows past the longest row, so a masking bug shows up as a mismatch.
     """
 
     def __init__(self, model: DecoderLM, batch: int, capacity: int = 64, slack: int = 2):
-        shape = (capacity, batch, model.num_kv_heads, model.head_dim)
-        self.kv = [torch.full(shape, float("nan"), dtype=model.dtype) for _ in model.kv_names()]
+        shape = (batch, model.num_kv_heads, capacity, model.head_dim)
+        self.kv = [torch.full(shape, GARBAGE, dtype=model.dtype) for _ in model.kv_names()]
         self.lengths = torch.zeros(batch, dtype=torch.long)  # [B]
         self.model, self.capacity, self.slack = model, capacity, slack
 
@@ -33,12 +37,12 @@ class StepCache:
         P = min(int(self.lengths.max()) + self.slack, self.capacity)
         with torch.no_grad():
             logits, taps, *new_kv = self.model(
-                input_ids, positions, self.lengths.clone(), logit_index, *[c[:P] for c in self.kv]
+                input_ids, positions, self.lengths.clone(), logit_index, *[c[:, :, :P] for c in self.kv]
             )
         for b in range(B):
             start, n = int(self.lengths[b]), int(counts[b])
             for cache, new in zip(self.kv, new_kv):
-                cache[start : start + n, b] = new[:n, b]  # [n, Hkv, D]
+                cache[b, :, start : start + n] = new[b, :, :n]  # [Hkv, n, D]
         self.lengths += counts
         return logits, taps  # [B, T, V], [B, T, n_taps*H]
 

@@ -17,13 +17,13 @@ def example_inputs(model, B: int, T: int, P: int, K: int, seed: int):
     """Ragged rows: past_lengths <= P, positions continue each row's cache, garbage past P lengths."""
     gen = torch.Generator().manual_seed(seed)
     past_lengths = torch.randint(0, P + 1, (B,), generator=gen)  # [B]
-    kv_shape = (P, B, model.num_kv_heads, model.head_dim)
+    kv_shape = (B, model.num_kv_heads, P, model.head_dim)
     return (
         torch.randint(3, model.vocab_size, (B, T), generator=gen),  # input_ids [B, T]
         past_lengths[:, None] + torch.arange(T)[None, :],  # positions [B, T]
         past_lengths,
         torch.randint(0, T, (B, K), generator=gen),  # logit_index [B, K]
-        *[torch.randn(kv_shape, generator=gen) for _ in model.kv_names()],  # past_kv 2L x [P, B, Hkv, D]
+        *[torch.randn(kv_shape, generator=gen) for _ in model.kv_names()],  # past_kv 2L x [B, Hkv, P, D]
     )
 
 
@@ -40,8 +40,8 @@ def test_export_and_run_with_onnxruntime(family, tmp_path):
         "logit_index": {0: "B", 1: "K"},
         "logits": {0: "B", 1: "K"},
         "taps": {0: "B", 1: "T"},
-        **{f"past_{n}": {0: "P", 1: "B"} for n in kv},
-        **{f"new_{n}": {0: "T", 1: "B"} for n in kv},
+        **{f"past_{n}": {0: "B", 2: "P"} for n in kv},
+        **{f"new_{n}": {0: "B", 2: "T"} for n in kv},
     }
     path = tmp_path / f"{family}.onnx"
     with warnings.catch_warnings():

@@ -45,14 +45,14 @@ def test_prefill_last_token_only(pair):
     ref_logits, _ = hf_reference(hf, seq)
     T = len(seq) + 2  # two padding tokens after the real ones
     input_ids = torch.tensor([seq + [0, 0]])
-    past = [torch.zeros(0, 1, model.num_kv_heads, model.head_dim) for _ in model.kv_names()]
+    past = [torch.zeros(1, model.num_kv_heads, 0, model.head_dim) for _ in model.kv_names()]
     with torch.no_grad():
         logits, taps, *new_kv = model(
             input_ids, torch.arange(T)[None], torch.tensor([0]), torch.tensor([[len(seq) - 1]]), *past
         )
     assert logits.shape == (1, 1, model.vocab_size)
     assert len(new_kv) == 2 * model.num_layers
-    assert all(kv.shape == (T, 1, model.num_kv_heads, model.head_dim) for kv in new_kv)
+    assert all(kv.shape == (1, model.num_kv_heads, T, model.head_dim) for kv in new_kv)
     assert_logits_match(logits[0], ref_logits[-1:])
 
 
