@@ -11,7 +11,7 @@ import numpy as np
 
 from dspark_compile.bundle import BundleWriter
 from dspark_compile.config import Recipe
-from dspark_compile.errors import BuildError, ExportError, RecipeError
+from dspark_compile.errors import ExportError, RecipeError
 
 StepReporter = Callable[[str], contextlib.AbstractContextManager]
 
@@ -119,9 +119,10 @@ def build_bundle(recipe: Recipe, out: Path, force: bool = False, step: StepRepor
     from dspark_compile.runtime.target import ModelInfo, TargetModel
     from dspark_compile.sources import load_target
 
-    if "tensorrt" in recipe.backends:
-        raise BuildError("backends: 'tensorrt' is not wired into `build` yet; build with backends: [onnxruntime] "
-                         "(the TensorRT builder lives in dspark_compile/trt and needs TensorRT and a GPU)")
+    if "tensorrt" in recipe.backends:  # fail before the long export when TensorRT, a GPU or the plugins are missing
+        from dspark_compile.trt.bundle import check_available
+
+        check_available(recipe)
     started = time.perf_counter()
     with BundleWriter(out, overwrite=force) as writer:
         with step("load target"):
@@ -168,6 +169,13 @@ def build_bundle(recipe: Recipe, out: Path, force: bool = False, step: StepRepor
                     TargetModel(engine, ModelInfo.from_manifest(manifest["model"])), dgraph.block_size,
                     recipe.shapes.max_batch, digest=_files_digest(writer.root, verify.files))
                 del engine
+        if "tensorrt" in recipe.backends:
+            from dspark_compile.trt.bundle import build_trt_engines
+
+            with step("build TensorRT engines"):
+                fused = {"verify": verify, **({"drafter": dgraph} if recipe.draft.source != "none" else {})}
+                block = dgraph.block_size if recipe.draft.source != "none" else 0
+                engines.update(build_trt_engines(recipe, writer.root, fused, block, model.vocab_size))
         with step("save tokenizer"):
             target.tokenizer.save_pretrained(str(writer.root / "tokenizer"))
         manifest.update(tokenizer="tokenizer", build_seconds=round(time.perf_counter() - started, 1))

@@ -13,7 +13,7 @@ from dspark_compile.runtime.drafter import DrafterInfo, DrafterModel
 from dspark_compile.runtime.rows import RowStats
 from dspark_compile.runtime.sampling import SamplingParams
 from dspark_compile.runtime.scheduler import CostTable, Scheduler
-from dspark_compile.runtime.speculative import generate
+from dspark_compile.runtime.batcher import generate
 from dspark_compile.runtime.target import ModelInfo, TargetModel
 
 
@@ -71,6 +71,7 @@ class Runtime:
         self.tokenizer = AutoTokenizer.from_pretrained(str(bundle.path(bundle.manifest["tokenizer"])))
         self.prefill_chunk = int(bundle.recipe["shapes"]["prefill_chunk"])
         self.scheduler_config = SchedulerConfig(**bundle.recipe["speculation"]["scheduler"])
+        self.max_batch = int(bundle.recipe["shapes"]["max_batch"])
 
     def _engine(self, role: str, options: EngineOptions):
         spec = self.bundle.engine(role)
@@ -116,6 +117,31 @@ class Runtime:
         ids = [self.encode(p, chat) for p in prompts]
         return self.generate_ids(ids, max_new_tokens, [sampling] * len(ids), scheduler=scheduler)
 
+    def batcher(self, scheduler: SchedulerConfig | None = None, ignore_eos: bool = False):
+        """A continuous batcher over this bundle: `submit` requests at any time, `step` it, `cancel` requests."""
+        from dspark_compile.runtime.batcher import Batcher
+
+        sched = self.scheduler(scheduler)
+        return Batcher(self.target, self.drafter if sched.speculates else None, sched, self.max_batch,
+                       self.prefill_chunk, eos_ids=() if ignore_eos else None)
+
+    def stream(self, prompts: list[str], max_new_tokens: int = 64, sampling: SamplingParams = SamplingParams(),
+               chat: bool = False, scheduler: SchedulerConfig | None = None):
+        """Yield (prompt index, new text, finish reason or None) as tokens arrive, all prompts batched."""
+        batcher = self.batcher(scheduler)
+        requests = [batcher.submit(self.encode(p, chat), max_new_tokens, sampling) for p in prompts]
+        index = {id(r): i for i, r in enumerate(requests)}
+        shown = [""] * len(requests)
+        while batcher.busy:
+            for req in batcher.step():
+                i = index[id(req)]
+                text = self.tokenizer.decode(req.tokens, skip_special_tokens=True)
+                # hold back a trailing partial UTF-8 character until the next token completes it
+                stable = text if req.finished else text.rstrip("\ufffd")
+                if len(stable) > len(shown[i]) or req.finished:
+                    yield i, stable[len(shown[i]):], req.finish_reason
+                    shown[i] = stable
+
     def generate_ids(self, ids: list[list[int]], max_new_tokens: int, sampling: list[SamplingParams],
                      ignore_eos: bool = False, scheduler: SchedulerConfig | None = None) -> Results:
         """Like `generate`, from token ids, with sampling settings per request; `ignore_eos` always
@@ -124,7 +150,7 @@ class Runtime:
             raise GenerationError(f"max_new_tokens = {max_new_tokens}: must be >= 1")
         sched = self.scheduler(scheduler)
         gen = generate(self.target, self.drafter if sched.speculates else None, sched, ids, max_new_tokens,
-                       sampling, self.prefill_chunk, eos_ids=() if ignore_eos else None)
+                       sampling, self.prefill_chunk, eos_ids=() if ignore_eos else None, max_batch=self.max_batch)
         completions = [
             Completion(prompt_tokens=len(p), tokens=d.tokens, finish_reason=d.finish_reason,
                        text=self.tokenizer.decode(d.tokens, skip_special_tokens=True), stats=d.stats)

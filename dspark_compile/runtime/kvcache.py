@@ -53,4 +53,29 @@ class KVCache:
         """Roll rows back to `lengths` (never forward): a length change, no data moves."""
         lengths = np.asarray(lengths, dtype=np.int64)
         assert np.all(lengths <= self.lengths), "truncate only rolls back"
-        self.lengths = lengths.copy()
+        self.lengths[:] = lengths  # in place: views of this cache see it
+
+    def view(self, lo: int, hi: int) -> "KVCache":
+        """Rows [lo, hi) as a cache sharing this one's memory (contiguous: the batch axis leads)."""
+        out = KVCache.__new__(KVCache)
+        out.names, out.capacity = self.names, self.capacity
+        out.arrays = {n: a[lo:hi] for n, a in self.arrays.items()}
+        out.lengths = self.lengths[lo:hi]  # a view: commits through `out` update this cache's lengths
+        return out
+
+    def move_row(self, src: int, dst: int) -> None:
+        """Copy row `src` (its valid positions) over row `dst`, e.g. to close a gap left by a finished request."""
+        n = int(self.lengths[src])
+        for a in self.arrays.values():
+            a[dst, :, :n] = a[src, :, :n]
+        self.lengths[dst] = n
+
+    def grow(self, capacity: int) -> None:
+        """Make room for `capacity` positions per row (a copy; done rarely, when a longer request arrives)."""
+        if capacity <= self.capacity:
+            return
+        for n, a in self.arrays.items():
+            bigger = np.zeros(a.shape[:2] + (capacity,) + a.shape[3:], dtype=a.dtype)
+            bigger[:, :, : self.capacity] = a
+            self.arrays[n] = bigger
+        self.capacity = capacity

@@ -15,7 +15,6 @@ import numpy as np
 from dspark_compile.runtime.drafter import DrafterModel
 from dspark_compile.runtime.kvcache import KVCache
 from dspark_compile.runtime.rows import Pending, RowParams, RowStats
-from dspark_compile.runtime.sampling import SamplingParams
 from dspark_compile.runtime.scheduler import Scheduler
 from dspark_compile.runtime.target import TargetModel
 
@@ -32,7 +31,10 @@ class Batch:
     rounds: np.ndarray  # [B] uint32, RNG round counter per row
     live: np.ndarray  # [B] bool
     lag: list[np.ndarray]  # survivals of the last two rounds, oldest first, each [B, G]
+    limits: np.ndarray = None  # [B] int64, max new tokens per row
+    eos: frozenset[int] = frozenset()
     tokens: list[list[int]] = field(default_factory=list)  # emitted tokens per row
+    reasons: list[str] = field(default_factory=list)  # "length" until a row stops otherwise
     stats: list[RowStats] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=lambda: dict.fromkeys(("draft", "schedule", "verify", "host"), 0.0))
 
@@ -78,66 +80,20 @@ class _Clock:
         self.timings[name] += time.perf_counter() - t0
 
 
-@dataclass
-class Decoded:
-    """One request's result."""
-
-    tokens: list[int]
-    finish_reason: str  # "eos" | "length"
-    stats: RowStats
-
-
-@dataclass
-class Generation:
-    """A batch's results and where its time went (seconds: draft, schedule, verify, host, prefill, total)."""
-
-    rows: list[Decoded]
-    timings: dict[str, float]
-
-
-def generate(target: TargetModel, drafter: DrafterModel | None, scheduler: Scheduler, prompts: list[list[int]],
-             max_new_tokens: int, sampling: list[SamplingParams], prefill_chunk: int = 256,
-             eos_ids: tuple[int, ...] | None = None, request_ids: list[int] | None = None) -> Generation:
-    """Decode all prompts as one batch; each row stops at EOS or after `max_new_tokens`.
-
-    `eos_ids` defaults to the bundle's; () always generates `max_new_tokens` (comparisons, benchmarks).
-    """
-    b = len(prompts)
-    params = RowParams.of(sampling, request_ids if request_ids is not None else list(range(b)))
-    eos = set(target.info.eos_token_ids if eos_ids is None else eos_ids)
-    g = drafter.info.block_size if drafter else 0
-    capacity = max(len(p) for p in prompts) + max_new_tokens + g + 1  # room for a last verify pass
-    t0 = time.perf_counter()
-    cache = target.new_cache(b, capacity)
-    rounds = np.zeros(b, dtype=np.uint32)
-    first, pending = target.prefill(cache, [np.asarray(p, dtype=np.int64) for p in prompts], prefill_chunk,
-                                    params, rounds)
-    prefill_seconds = time.perf_counter() - t0
-    batch = Batch(target_cache=cache, draft_cache=drafter.new_cache(b, capacity) if drafter else None,
-                  pending=pending, anchor=first.astype(np.int64), params=params, rounds=rounds + 1,
-                  live=np.ones(b, dtype=bool), lag=[np.ones((b, g), np.float32)] * 2,
-                  tokens=[[] for _ in range(b)], stats=[RowStats() for _ in range(b)])
-    reasons = ["length"] * b
-    _emit(batch, first[:, None], np.ones(b, dtype=np.int64), eos, max_new_tokens, reasons, t0)
-    while batch.live.any():
-        out_tokens, kept = speculative_step(batch, drafter, scheduler, target)
-        _emit(batch, out_tokens, kept, eos, max_new_tokens, reasons, t0)
-    timings = {**batch.timings, "prefill": prefill_seconds, "total": time.perf_counter() - t0}
-    return Generation([Decoded(t, r, s) for t, r, s in zip(batch.tokens, reasons, batch.stats)], timings)
-
-
-def _emit(batch: Batch, out_tokens: np.ndarray, kept: np.ndarray, eos: set[int], limit: int,
-          reasons: list[str], t0: float) -> None:
-    """Hand each live row its new tokens, cut at EOS or the length limit (the row then stops)."""
-    now = time.perf_counter() - t0
-    for b in np.flatnonzero(batch.live):
+def emit(batch: Batch, out_tokens: np.ndarray, kept: np.ndarray, now: float, rows=None) -> list[int]:
+    """Hand each live row (of `rows`, default all) its new tokens, cut at EOS or its length limit (the
+    row then stops). Returns the rows that received tokens."""
+    touched = []
+    for b in np.flatnonzero(batch.live) if rows is None else [r for r in rows if batch.live[r]]:
         row, stats = batch.tokens[b], batch.stats[b]
         if not row:
             stats.time_to_first_token = now
+        touched.append(int(b))
         for tok in out_tokens[b, : kept[b]].tolist():
             row.append(tok)
-            if tok in eos or len(row) == limit:
-                reasons[b] = "eos" if tok in eos else "length"
+            if tok in batch.eos or len(row) >= batch.limits[b]:
+                batch.reasons[b] = "eos" if tok in batch.eos else "length"
                 batch.live[b] = False
                 stats.seconds = now
                 break
+    return touched

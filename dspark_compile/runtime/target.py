@@ -118,13 +118,8 @@ class TargetModel:
         index = np.broadcast_to(np.arange(g + 1, dtype=np.int64), tokens.shape)  # [B, g+1] all positions
         return self.step(cache, tokens, index, verify_feeds(params, rounds, lengths, drafts))
 
-    def prefill(self, cache: KVCache, prompts: list[np.ndarray], chunk: int, params: RowParams | None = None,
-                rounds: np.ndarray | None = None) -> tuple[np.ndarray, Pending]:
-        """Commit whole prompts in chunks of `chunk` tokens.
-
-        Returns, per row, the last prompt token's logits [B, V] (plain graph) or the first generated
-        token [B] (fused graph: Verify with no drafts), and the prompts' taps for the drafter.
-        """
+    def start_prefill(self, cache: KVCache, prompts: list[np.ndarray]) -> "Prefill":
+        """Check prompts against the cache rows they will fill; nothing runs yet."""
         if len(prompts) != cache.rows:
             raise ValueError("one prompt per cache row")
         lengths = np.array([len(p) for p in prompts], dtype=np.int64)  # [B]
@@ -136,17 +131,49 @@ class TargetModel:
                                   f"exceeds the context of {cache.capacity}")
         rows = cache.rows
         last = np.zeros((rows, self.info.vocab_size), np.float32) if not self.fused else np.zeros(rows, np.int64)
-        pending = Pending.empty(rows, len(self.info.tap_layers) * self.info.hidden_size, self.info.dtype)
+        width = len(self.info.tap_layers) * self.info.hidden_size
+        return Prefill(prompts, lengths, 0, last, Pending.empty(rows, width, self.info.dtype))
+
+    def prefill_chunk(self, cache: KVCache, pf: "Prefill", chunk: int, params: RowParams | None = None,
+                      rounds: np.ndarray | None = None) -> None:
+        """Commit the next `chunk` tokens of every prompt of `pf` (rows whose prompt ended add nothing)."""
+        rows = cache.rows
+        counts = np.clip(pf.lengths - pf.start, 0, chunk)  # [B] tokens of each row in this chunk
+        tokens = np.full((rows, int(counts.max())), self.info.pad_token_id, dtype=np.int64)  # [B, T]
+        for b, p in enumerate(pf.prompts):
+            tokens[b, : counts[b]] = p[pf.start : pf.start + counts[b]]
+        index = np.maximum(counts - 1, 0)[:, None]  # [B, 1]
         extra = verify_feeds(params, rounds, np.zeros(rows, np.int64), None) if self.fused else None
-        for start in range(0, int(lengths.max()), chunk):
-            counts = np.clip(lengths - start, 0, chunk)  # [B] tokens of each row in this chunk
-            tokens = np.full((rows, int(counts.max())), self.info.pad_token_id, dtype=np.int64)  # [B, T]
-            for b, p in enumerate(prompts):
-                tokens[b, : counts[b]] = p[start : start + counts[b]]
-            index = np.maximum(counts - 1, 0)[:, None]  # [B, 1]
-            out = self.step(cache, tokens, index, extra)
-            cache.commit(out.new_kv, counts)
-            pending = pending.extend(out.taps, counts)
-            ends_here = (counts > 0) & (start + counts == lengths)
-            last[ends_here] = out.logits[ends_here, 0] if not self.fused else out.out_tokens[ends_here, 0]
-        return last, pending
+        out = self.step(cache, tokens, index, extra)
+        cache.commit(out.new_kv, counts)
+        pf.pending = pf.pending.extend(out.taps, counts)
+        ends_here = (counts > 0) & (pf.start + counts == pf.lengths)
+        pf.last[ends_here] = out.logits[ends_here, 0] if not self.fused else out.out_tokens[ends_here, 0]
+        pf.start += chunk
+
+    def prefill(self, cache: KVCache, prompts: list[np.ndarray], chunk: int, params: RowParams | None = None,
+                rounds: np.ndarray | None = None) -> tuple[np.ndarray, Pending]:
+        """Commit whole prompts in chunks of `chunk` tokens.
+
+        Returns, per row, the last prompt token's logits [B, V] (plain graph) or the first generated
+        token [B] (fused graph: Verify with no drafts), and the prompts' taps for the drafter.
+        """
+        pf = self.start_prefill(cache, prompts)
+        while not pf.done:
+            self.prefill_chunk(cache, pf, chunk, params, rounds)
+        return pf.last, pf.pending
+
+
+@dataclass
+class Prefill:
+    """Prompts being committed chunk by chunk (so decoding rows need not wait for a long prompt)."""
+
+    prompts: list[np.ndarray]
+    lengths: np.ndarray  # [B]
+    start: int  # next prompt offset
+    last: np.ndarray  # [B, V] logits (plain graph) or [B] first tokens (fused graph), set as prompts end
+    pending: Pending  # the prompts' taps so far
+
+    @property
+    def done(self) -> bool:
+        return self.start >= int(self.lengths.max())

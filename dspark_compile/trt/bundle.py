@@ -63,8 +63,8 @@ def build_trt_engines(recipe: Recipe, root: Path, graphs: dict[str, Any], block_
     entries = {}
     for role, graph in graphs.items():
         profiles = build_profiles(graph.inputs, dim_ranges(recipe, role, block_size, vocab))
-        plan = root / f"{role}.plan"
-        info = build_engine(root / graph.files[0], plan, graph.inputs, profiles, options)
-        entries[f"{role}_tensorrt"] = {"backend": "tensorrt", "files": [plan.name, plan.name + ".json", plugin.name],
+        plan_file = f"{role}.plan"
+        info = build_engine(root / graph.files[0], root / plan_file, graph.inputs, profiles, options)
+        entries[f"{role}_tensorrt"] = {"backend": "tensorrt", "files": [plan_file, plan_file + ".json", plugin.name],
                                        "tensorrt": info}
     return entries

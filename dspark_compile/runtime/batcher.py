@@ -1,0 +1,247 @@
+"""Continuous batching: requests join and leave between speculative steps.
+
+Cache rows are laid out [decoding rows | joining group | free]. A joining group's prompts are committed
+one chunk per step (so decoding rows never wait for a long prompt), then the group joins the decoding
+rows; rows that finish or are cancelled are closed up by moving the last decoding row into the gap.
+Requests beyond `max_batch` wait in a queue (never dropped).
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dspark_compile.errors import GenerationError
+from dspark_compile.runtime.drafter import DrafterModel
+from dspark_compile.runtime.rows import Pending, RowParams, RowStats
+from dspark_compile.runtime.sampling import SamplingParams
+from dspark_compile.runtime.scheduler import Scheduler
+from dspark_compile.runtime.speculative import Batch, emit, speculative_step
+from dspark_compile.runtime.target import Prefill, TargetModel
+
+
+@dataclass(eq=False)
+class Request:
+    """One generation request and what it has produced so far."""
+
+    id: int
+    prompt: list[int]
+    max_new_tokens: int
+    sampling: SamplingParams
+    tokens: list[int] = field(default_factory=list)
+    stats: RowStats = field(default_factory=RowStats)
+    finish_reason: str | None = None  # "eos" | "length" | "cancelled" once finished
+    submitted: float = field(default_factory=time.perf_counter)
+
+    @property
+    def finished(self) -> bool:
+        return self.finish_reason is not None
+
+
+def _cat_pending(a: Pending, b: Pending) -> Pending:
+    width = max(a.taps.shape[1], b.taps.shape[1])
+    pad = lambda p: np.pad(p.taps, ((0, 0), (0, width - p.taps.shape[1]), (0, 0)))  # noqa: E731
+    return Pending(np.concatenate([pad(a), pad(b)]), np.concatenate([a.counts, b.counts]))
+
+
+class Batcher:
+    """Runs requests through `speculative_step` with rows joining and leaving between steps."""
+
+    def __init__(self, target: TargetModel, drafter: DrafterModel | None, scheduler: Scheduler, max_batch: int,
+                 prefill_chunk: int, eos_ids: tuple[int, ...] | None = None):
+        self.target, self.drafter, self.scheduler = target, drafter, scheduler
+        self.max_batch, self.prefill_chunk = max_batch, prefill_chunk
+        self.eos = frozenset(target.info.eos_token_ids if eos_ids is None else eos_ids)
+        self.block = drafter.info.block_size if drafter else 0
+        self.tcache = target.new_cache(max_batch, 16)
+        self.dcache = drafter.new_cache(max_batch, 16) if drafter else None
+        self.queue: deque[Request] = deque()
+        self.rows: list[Request] = []  # decoding rows, in cache row order
+        self.joining: list[Request] = []
+        self.prefill: Prefill | None = None
+        self.batch = self._empty_batch()
+        self.prefill_seconds = 0.0
+        self._ids = itertools.count()
+        self.t0 = time.perf_counter()
+
+    # ------------------------------------------------------------------ requests in and out
+    def submit(self, prompt: list[int], max_new_tokens: int, sampling: SamplingParams = SamplingParams()) -> Request:
+        """Queue a request; it joins the batch when a row is free."""
+        if not prompt:
+            raise GenerationError("the prompt is empty: at least one token is needed")
+        if max_new_tokens < 1:
+            raise GenerationError(f"max_new_tokens = {max_new_tokens}: must be >= 1")
+        need = len(prompt) + max_new_tokens + self.block + 1
+        if need > self.target.info.max_context:
+            raise GenerationError(f"a prompt of {len(prompt)} tokens plus {max_new_tokens} new tokens needs a "
+                                  f"context of {need}; this bundle holds {self.target.info.max_context} "
+                                  "(shapes.max_context in the recipe)")
+        req = Request(next(self._ids), list(prompt), max_new_tokens, sampling)
+        self.queue.append(req)
+        return req
+
+    def cancel(self, req: Request) -> None:
+        """Stop a request; its row is freed at the next step."""
+        if req.finished:
+            return
+        if req in self.queue:
+            self.queue.remove(req)
+        elif req in self.rows:
+            self.batch.live[self.rows.index(req)] = False
+        req.finish_reason = "cancelled"
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.queue or self.joining or any(not r.finished for r in self.rows))
+
+    # ------------------------------------------------------------------ one step
+    def step(self) -> list[Request]:
+        """Close finished rows, admit queued requests, prefill one chunk, run one speculative round.
+        Returns the requests that received tokens (or finished) in this step."""
+        touched: list[Request] = []
+        if not self.joining:
+            self._close_finished()
+            self._admit()
+        if self.joining:
+            touched += self._prefill_step()
+        if self.rows and self.batch.live.any():
+            out_tokens, kept = speculative_step(self.batch, self.drafter, self.scheduler, self.target)
+            touched += [self.rows[b] for b in emit(self.batch, out_tokens, kept, self._now())]
+        self._sync_finished()
+        return list(dict.fromkeys(touched))
+
+    def run(self) -> None:
+        while self.busy:
+            self.step()
+
+    # ------------------------------------------------------------------ internals
+    def _now(self) -> float:
+        return time.perf_counter() - self.t0
+
+    def _empty_batch(self) -> Batch:
+        g = self.block
+        width = len(self.target.info.tap_layers) * self.target.info.hidden_size
+        return Batch(target_cache=self.tcache.view(0, 0), draft_cache=self.dcache.view(0, 0) if self.dcache else None,
+                     pending=Pending.empty(0, width, self.target.info.dtype), anchor=np.zeros(0, np.int64),
+                     params=RowParams.of([], []), rounds=np.zeros(0, np.uint32), live=np.zeros(0, bool),
+                     lag=[np.ones((0, g), np.float32)] * 2, limits=np.zeros(0, np.int64), eos=self.eos)
+
+    def _admit(self) -> None:
+        free = self.max_batch - len(self.rows)
+        if not self.queue or free <= 0:
+            return
+        group = [self.queue.popleft() for _ in range(min(free, len(self.queue)))]
+        need = max(len(r.prompt) + r.max_new_tokens + self.block + 1 for r in group)
+        for cache in filter(None, (self.tcache, self.dcache)):
+            cache.grow(need)
+        lo, hi = len(self.rows), len(self.rows) + len(group)
+        for cache in filter(None, (self.tcache, self.dcache)):
+            cache.lengths[lo:hi] = 0
+        self._refresh_views()
+        self.joining = group
+        self.prefill = self.target.start_prefill(self.tcache.view(lo, hi), [np.array(r.prompt) for r in group])
+
+    def _prefill_step(self) -> list[Request]:
+        lo, hi = len(self.rows), len(self.rows) + len(self.joining)
+        params = RowParams.of([r.sampling for r in self.joining], [r.id for r in self.joining])
+        t0 = time.perf_counter()
+        self.target.prefill_chunk(self.tcache.view(lo, hi), self.prefill, self.prefill_chunk, params,
+                                  np.zeros(hi - lo, np.uint32))
+        self.prefill_seconds += time.perf_counter() - t0
+        if not self.prefill.done:
+            return []
+        group, pf = self.joining, self.prefill
+        self.joining, self.prefill = [], None
+        self._join(group, pf, params)
+        first = np.zeros((hi, 1), np.int64)  # [n, 1]: the joiners' first tokens, from the prefill
+        first[lo:, 0] = pf.last
+        rows = list(range(lo, hi))
+        emit(self.batch, first, np.ones(hi, np.int64), self._now(), rows=rows)
+        return [self.rows[i] for i in rows]
+
+    def _join(self, group: list[Request], pf: Prefill, params: RowParams) -> None:
+        b, k, g = self.batch, len(group), self.block
+        self.rows = self.rows + group
+        self.batch = Batch(
+            target_cache=None, draft_cache=None, pending=_cat_pending(b.pending, pf.pending),
+            anchor=np.concatenate([b.anchor, pf.last.astype(np.int64)]),
+            params=RowParams(*(np.concatenate([x, y]) for x, y in zip(
+                (b.params.temperature, b.params.top_k, b.params.top_p, b.params.seeds, b.params.requests),
+                (params.temperature, params.top_k, params.top_p, params.seeds, params.requests)))),
+            rounds=np.concatenate([b.rounds, np.ones(k, np.uint32)]),
+            live=np.concatenate([b.live, [not r.finished for r in group]]).astype(bool),  # (cancelled while joining)
+            lag=[np.concatenate([x, np.ones((k, g), np.float32)]) for x in b.lag],
+            limits=np.concatenate([b.limits, [r.max_new_tokens for r in group]]).astype(np.int64), eos=self.eos,
+            tokens=b.tokens + [r.tokens for r in group], reasons=b.reasons + ["length"] * k,
+            stats=b.stats + [r.stats for r in group], timings=b.timings)
+        self._refresh_views()
+
+    def _refresh_views(self) -> None:
+        n = len(self.rows)
+        self.batch.target_cache = self.tcache.view(0, n)
+        self.batch.draft_cache = self.dcache.view(0, n) if self.dcache else None
+
+    def _sync_finished(self) -> None:
+        for i, req in enumerate(self.rows):
+            if not req.finished and not self.batch.live[i]:
+                req.finish_reason = self.batch.reasons[i]
+
+    def _close_finished(self) -> None:
+        """Move the last decoding row into each finished row's slot, then shrink the batch."""
+        b = self.batch
+        for i in sorted((i for i, r in enumerate(self.rows) if r.finished), reverse=True):
+            last = len(self.rows) - 1
+            if i != last:
+                for cache in filter(None, (self.tcache, self.dcache)):
+                    cache.move_row(last, i)
+                for arr in (b.anchor, b.rounds, b.live, b.limits, b.params.temperature, b.params.top_k,
+                            b.params.top_p, b.params.seeds, b.params.requests, b.pending.counts, b.pending.taps,
+                            *b.lag):
+                    arr[i] = arr[last]
+                for lst in (self.rows, b.tokens, b.reasons, b.stats):
+                    lst[i] = lst[last]
+            keep = slice(0, last)
+            for name in ("anchor", "rounds", "live", "limits"):
+                setattr(b, name, getattr(b, name)[keep])
+            b.params = RowParams(b.params.temperature[keep], b.params.top_k[keep], b.params.top_p[keep],
+                                 b.params.seeds[keep], b.params.requests[keep])
+            b.pending = Pending(b.pending.taps[keep], b.pending.counts[keep])
+            b.lag = [x[keep] for x in b.lag]
+            for lst in (self.rows, b.tokens, b.reasons, b.stats):
+                del lst[last]
+        self._refresh_views()
+
+
+@dataclass
+class Decoded:
+    """One request's result."""
+
+    tokens: list[int]
+    finish_reason: str  # "eos" | "length" | "cancelled"
+    stats: RowStats
+
+
+@dataclass
+class Generation:
+    """Requests' results and where the time went (seconds: draft, schedule, verify, host, prefill, total)."""
+
+    rows: list[Decoded]
+    timings: dict[str, float]
+
+
+def generate(target: TargetModel, drafter: DrafterModel | None, scheduler: Scheduler, prompts: list[list[int]],
+             max_new_tokens: int, sampling: list[SamplingParams], prefill_chunk: int = 256,
+             eos_ids: tuple[int, ...] | None = None, max_batch: int | None = None) -> Generation:
+    """Run all prompts to completion (at most `max_batch` at a time; the rest wait their turn).
+
+    `eos_ids` defaults to the bundle's; () always generates `max_new_tokens` (comparisons, benchmarks).
+    """
+    batcher = Batcher(target, drafter, scheduler, max_batch or len(prompts), prefill_chunk, eos_ids)
+    requests = [batcher.submit(p, max_new_tokens, s) for p, s in zip(prompts, sampling)]
+    batcher.run()
+    timings = {**batcher.batch.timings, "prefill": batcher.prefill_seconds, "total": batcher._now()}
+    return Generation([Decoded(r.tokens, r.finish_reason, r.stats) for r in requests], timings)
