@@ -110,12 +110,23 @@ class Runtime:
         return [int(i) for i in ids]
 
     def generate(self, prompts: list[str], max_new_tokens: int = 64, sampling: SamplingParams = SamplingParams(),
-                 chat: bool = False, scheduler: SchedulerConfig | None = None) -> Results:
-        """Generate for all prompts as one batch."""
+                 chat: bool = False, scheduler: SchedulerConfig | None = None, stop: tuple[str, ...] = ()) -> Results:
+        """Generate for all prompts (batched, at most the bundle's max_batch at a time); a request ends at
+        EOS, after `max_new_tokens`, or where its text completes a `stop` string (cut before it)."""
         if not prompts:
             raise GenerationError("no prompts given")
         ids = [self.encode(p, chat) for p in prompts]
-        return self.generate_ids(ids, max_new_tokens, [sampling] * len(ids), scheduler=scheduler)
+        return self.generate_ids(ids, max_new_tokens, [sampling] * len(ids), scheduler=scheduler, stop=stop)
+
+    def _detokenize(self, tokens: list[int]) -> str:
+        return self.tokenizer.decode(tokens, skip_special_tokens=True)
+
+    def _text(self, tokens: list[int], reason: str, stop: tuple[str, ...]) -> str:
+        """The completion's text; a stop string and what follows it are not part of it."""
+        text = self._detokenize(tokens)
+        if reason == "stop":
+            text = text[: min(text.index(s) for s in stop if s in text)]
+        return text
 
     def batcher(self, scheduler: SchedulerConfig | None = None, ignore_eos: bool = False):
         """A continuous batcher over this bundle: `submit` requests at any time, `step` it, `cancel` requests."""
@@ -123,7 +134,7 @@ class Runtime:
 
         sched = self.scheduler(scheduler)
         return Batcher(self.target, self.drafter if sched.speculates else None, sched, self.max_batch,
-                       self.prefill_chunk, eos_ids=() if ignore_eos else None)
+                       self.prefill_chunk, eos_ids=() if ignore_eos else None, detokenize=self._detokenize)
 
     def stream(self, prompts: list[str], max_new_tokens: int = 64, sampling: SamplingParams = SamplingParams(),
                chat: bool = False, scheduler: SchedulerConfig | None = None):
@@ -143,17 +154,19 @@ class Runtime:
                     shown[i] = stable
 
     def generate_ids(self, ids: list[list[int]], max_new_tokens: int, sampling: list[SamplingParams],
-                     ignore_eos: bool = False, scheduler: SchedulerConfig | None = None) -> Results:
+                     ignore_eos: bool = False, scheduler: SchedulerConfig | None = None,
+                     stop: tuple[str, ...] = ()) -> Results:
         """Like `generate`, from token ids, with sampling settings per request; `ignore_eos` always
         generates `max_new_tokens` (for benchmarks and comparisons)."""
         if max_new_tokens < 1:
             raise GenerationError(f"max_new_tokens = {max_new_tokens}: must be >= 1")
         sched = self.scheduler(scheduler)
         gen = generate(self.target, self.drafter if sched.speculates else None, sched, ids, max_new_tokens,
-                       sampling, self.prefill_chunk, eos_ids=() if ignore_eos else None, max_batch=self.max_batch)
+                       sampling, self.prefill_chunk, eos_ids=() if ignore_eos else None, max_batch=self.max_batch,
+                       stop=tuple(stop), detokenize=self._detokenize)
         completions = [
             Completion(prompt_tokens=len(p), tokens=d.tokens, finish_reason=d.finish_reason,
-                       text=self.tokenizer.decode(d.tokens, skip_special_tokens=True), stats=d.stats)
+                       text=self._text(d.tokens, d.finish_reason, stop), stats=d.stats)
             for p, d in zip(ids, gen.rows)
         ]
         return Results(completions, gen.timings, sched.block_size)

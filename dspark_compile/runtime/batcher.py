@@ -12,6 +12,7 @@ import itertools
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -34,8 +35,9 @@ class Request:
     sampling: SamplingParams
     tokens: list[int] = field(default_factory=list)
     stats: RowStats = field(default_factory=RowStats)
-    finish_reason: str | None = None  # "eos" | "length" | "cancelled" once finished
-    submitted: float = field(default_factory=time.perf_counter)
+    finish_reason: str | None = None  # "eos" | "length" | "stop" | "cancelled" once finished
+    stop: tuple[str, ...] = ()
+    """Stop strings: the request ends at the first token whose text completes one of them."""
 
     @property
     def finished(self) -> bool:
@@ -52,10 +54,12 @@ class Batcher:
     """Runs requests through `speculative_step` with rows joining and leaving between steps."""
 
     def __init__(self, target: TargetModel, drafter: DrafterModel | None, scheduler: Scheduler, max_batch: int,
-                 prefill_chunk: int, eos_ids: tuple[int, ...] | None = None):
+                 prefill_chunk: int, eos_ids: tuple[int, ...] | None = None,
+                 detokenize: Callable[[list[int]], str] | None = None):
         self.target, self.drafter, self.scheduler = target, drafter, scheduler
         self.max_batch, self.prefill_chunk = max_batch, prefill_chunk
         self.eos = frozenset(target.info.eos_token_ids if eos_ids is None else eos_ids)
+        self.detokenize = detokenize
         self.block = drafter.info.block_size if drafter else 0
         self.tcache = target.new_cache(max_batch, 16)
         self.dcache = drafter.new_cache(max_batch, 16) if drafter else None
@@ -69,8 +73,13 @@ class Batcher:
         self.t0 = time.perf_counter()
 
     # ------------------------------------------------------------------ requests in and out
-    def submit(self, prompt: list[int], max_new_tokens: int, sampling: SamplingParams = SamplingParams()) -> Request:
+    def submit(self, prompt: list[int], max_new_tokens: int, sampling: SamplingParams = SamplingParams(),
+               stop: tuple[str, ...] = ()) -> Request:
         """Queue a request; it joins the batch when a row is free."""
+        if stop and self.detokenize is None:
+            raise GenerationError("stop strings need a tokenizer to read the text (use Runtime.batcher)")
+        if any(not s for s in stop):
+            raise GenerationError("a stop string is empty")
         if not prompt:
             raise GenerationError("the prompt is empty: at least one token is needed")
         if max_new_tokens < 1:
@@ -80,7 +89,7 @@ class Batcher:
             raise GenerationError(f"a prompt of {len(prompt)} tokens plus {max_new_tokens} new tokens needs a "
                                   f"context of {need}; this bundle holds {self.target.info.max_context} "
                                   "(shapes.max_context in the recipe)")
-        req = Request(next(self._ids), list(prompt), max_new_tokens, sampling)
+        req = Request(next(self._ids), list(prompt), max_new_tokens, sampling, stop=tuple(stop))
         self.queue.append(req)
         return req
 
@@ -111,8 +120,10 @@ class Batcher:
         if self.rows and self.batch.live.any():
             out_tokens, kept = speculative_step(self.batch, self.drafter, self.scheduler, self.target)
             touched += [self.rows[b] for b in emit(self.batch, out_tokens, kept, self._now())]
+        touched = list(dict.fromkeys(touched))
+        self._check_stop_strings(touched)
         self._sync_finished()
-        return list(dict.fromkeys(touched))
+        return touched
 
     def run(self) -> None:
         while self.busy:
@@ -185,6 +196,22 @@ class Batcher:
         self.batch.target_cache = self.tcache.view(0, n)
         self.batch.draft_cache = self.dcache.view(0, n) if self.dcache else None
 
+    def _check_stop_strings(self, touched: list[Request]) -> None:
+        """End requests whose text now contains a stop string, keeping tokens up to the one completing it."""
+        for req in touched:
+            if not req.stop or req.finish_reason in ("cancelled",):
+                continue
+            text = self.detokenize(req.tokens)
+            if not any(s in text for s in req.stop):
+                continue
+            keep = next(k for k in range(1, len(req.tokens) + 1)
+                        if any(s in self.detokenize(req.tokens[:k]) for s in req.stop))
+            del req.tokens[keep:]
+            req.finish_reason = "stop"
+            if req in self.rows:
+                i = self.rows.index(req)
+                self.batch.live[i], self.batch.reasons[i] = False, "stop"
+
     def _sync_finished(self) -> None:
         for i, req in enumerate(self.rows):
             if not req.finished and not self.batch.live[i]:
@@ -235,13 +262,14 @@ class Generation:
 
 def generate(target: TargetModel, drafter: DrafterModel | None, scheduler: Scheduler, prompts: list[list[int]],
              max_new_tokens: int, sampling: list[SamplingParams], prefill_chunk: int = 256,
-             eos_ids: tuple[int, ...] | None = None, max_batch: int | None = None) -> Generation:
+             eos_ids: tuple[int, ...] | None = None, max_batch: int | None = None,
+             stop: tuple[str, ...] = (), detokenize: Callable[[list[int]], str] | None = None) -> Generation:
     """Run all prompts to completion (at most `max_batch` at a time; the rest wait their turn).
 
     `eos_ids` defaults to the bundle's; () always generates `max_new_tokens` (comparisons, benchmarks).
     """
-    batcher = Batcher(target, drafter, scheduler, max_batch or len(prompts), prefill_chunk, eos_ids)
-    requests = [batcher.submit(p, max_new_tokens, s) for p, s in zip(prompts, sampling)]
+    batcher = Batcher(target, drafter, scheduler, max_batch or len(prompts), prefill_chunk, eos_ids, detokenize)
+    requests = [batcher.submit(p, max_new_tokens, s, stop) for p, s in zip(prompts, sampling)]
     batcher.run()
     timings = {**batcher.batch.timings, "prefill": batcher.prefill_seconds, "total": batcher._now()}
     return Generation([Decoded(r.tokens, r.finish_reason, r.stats) for r in requests], timings)

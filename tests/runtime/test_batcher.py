@@ -108,3 +108,20 @@ def test_bad_submissions(setup):
         b.submit([5], 0)
     with pytest.raises(GenerationError, match="needs a context of"):
         b.submit([5] * 250, 64)
+
+
+def test_stop_strings_end_a_request_cleanly(tiny_bundles):
+    rt = Runtime.load(tiny_bundles("llama"))
+    prompts = ["Once upon a time", "1 2 3"]  # the tiny llama answers the first with one letter, repeated
+    sched = SchedulerConfig(mode="fixed")
+    full = rt.generate(prompts, max_new_tokens=24, scheduler=sched)
+    text = full[0].text
+    assert len(text) >= 10 and len(set(text)) == 1, text
+    res = rt.generate(prompts, max_new_tokens=24, scheduler=sched, stop=(text[:5], "never appears"))
+    # ends at the 5th token (the one completing the stop string); the stop string is cut from the text
+    assert res[0].finish_reason == "stop" and res[0].tokens == full[0].tokens[:5] and res[0].text == ""
+    assert res[1].tokens == full[1].tokens and res[1].finish_reason == full[1].finish_reason
+    res = rt.generate(prompts[:1], max_new_tokens=24, scheduler=sched, stop=(text[:1] + "!",))
+    assert res[0].finish_reason == full[0].finish_reason and res[0].tokens == full[0].tokens
+    with pytest.raises(GenerationError, match="stop string is empty"):
+        rt.generate(prompts, stop=("",))
