@@ -137,16 +137,16 @@ class Runtime:
                        self.prefill_chunk, eos_ids=() if ignore_eos else None, detokenize=self._detokenize)
 
     def stream(self, prompts: list[str], max_new_tokens: int = 64, sampling: SamplingParams = SamplingParams(),
-               chat: bool = False, scheduler: SchedulerConfig | None = None):
+               chat: bool = False, scheduler: SchedulerConfig | None = None, stop: tuple[str, ...] = ()):
         """Yield (prompt index, new text, finish reason or None) as tokens arrive, all prompts batched."""
         batcher = self.batcher(scheduler)
-        requests = [batcher.submit(self.encode(p, chat), max_new_tokens, sampling) for p in prompts]
+        requests = [batcher.submit(self.encode(p, chat), max_new_tokens, sampling, tuple(stop)) for p in prompts]
         index = {id(r): i for i, r in enumerate(requests)}
         shown = [""] * len(requests)
         while batcher.busy:
             for req in batcher.step():
                 i = index[id(req)]
-                text = self.tokenizer.decode(req.tokens, skip_special_tokens=True)
+                text = self._text(req.tokens, req.finish_reason, tuple(stop))
                 # hold back a trailing partial UTF-8 character until the next token completes it
                 stable = text if req.finished else text.rstrip("\ufffd")
                 if len(stable) > len(shown[i]) or req.finished:
