@@ -163,57 +163,27 @@ def _schedule_body(b: Builder) -> None:
 
 # ----------------------------------------------------------------------------- Verify
 
-def _probs_unless_all_greedy(b: Builder, L: str, greedy: str, t: str, k: str, p: str) -> str:
-    """filter(L) for sampling rows; when every row is greedy, L itself (only its argmax is ever read).
-
-    The filter sorts each of the B*(G+1) rows of V logits: a batch of greedy rows must not pay for it.
-    """
-    all_greedy = b.Cast(b.ReduceMin(b.Cast(greedy, to=INT64), keepdims=0), to=BOOL)  # scalar
-    then = b.sub()
-    then.Identity(L, outputs=[then.fresh("p_greedy")])
-    other = b.sub()
-    other.Identity(_probs(other, L, t, k, p), outputs=[other.fresh("p_sampled")])
-    return b.If(all_greedy, then_branch=then.graph("all_greedy", [], [(then.nodes[-1].output[0], FLOAT)]),
-                else_branch=other.graph("some_sampling", [], [(other.nodes[-1].output[0], FLOAT)]))
-
-
 def _verify_body(b: Builder) -> None:
     i64 = lambda v: b.const(v, np.int64)  # noqa: E731
     L = b.Cast("target_logits", to=FLOAT)                               # [B, G+1, V]
     greedy, t, k, p = _row_params(b, [1, 2])                            # [B, 1, 1]
     greedy = b.Squeeze(greedy, i64([2]))                                # [B, 1]
-    P = _probs_unless_all_greedy(b, L, greedy, t, k, p)                 # [B, G+1, V]
     G = _dim(b, "draft_tokens", 1)                                      # [1]
     d = b.Cast("draft_tokens", to=INT64)                                # [B, G]
-    head = lambda x: b.Slice(x, i64([0]), G, i64([1]))  # noqa: E731  x[:, :G]
-
     target = b.ArgMax(L, axis=2, keepdims=0)                            # [B, G+1] int64
-    p_d = b.Squeeze(b.GatherElements(head(P), b.Unsqueeze(d, i64([2])), axis=2), i64([2]))  # [B, G]
-    u = "uniforms"                                                      # [B, 2G+1]
-    accept = b.Or(b.GreaterOrEqual(p_d, "draft_q"), b.Less(b.Mul(head(u), "draft_q"), p_d))
-    ok = b.Or(b.And(greedy, b.Equal(d, head(target))), b.And(b.Not(greedy), accept))  # [B, G] (no bool Where in ORT)
     n_ver = b.Min(b.Max(b.Cast("verify_lengths", to=INT64), i64(0)), G)  # [B]
     n_ver = b.Unsqueeze(n_ver, i64([1]))                                # [B, 1]
-    ok = b.And(ok, b.Less(b.Range(i64(0), b.Squeeze(G), i64(1)), n_ver))
-    n = b.Unsqueeze(_leading_count(b, ok), i64([1]))                    # [B, 1] accepted
+    in_range = b.Less(b.Range(i64(0), b.Squeeze(G), i64(1)), n_ver)     # [B, G]
 
-    # q_full gains one zero row so that row n always exists (G = 0, or every draft accepted); it is
-    # only used when a draft was rejected, i.e. n < n_ver <= G, where it is a real row.
-    q_rows = b.Concat("q_full", b.Expand(b.const(0.0), b.Concat(_dim(b, "q_full", 0), i64([1]),
-                                                                _dim(b, "q_full", 2), axis=0)), axis=1)  # [B, G+1, Vq]
-    n_q = n                                                             # [B, 1] q_full row (if rejected)
-    pick = lambda x, i: b.Squeeze(b.GatherElements(  # noqa: E731  x[b, i[b], :]
-        x, b.Expand(b.Unsqueeze(i, i64([2])), b.Concat(_dim(b, x, 0), i64([1]), _dim(b, x, 2), axis=0)),
-        axis=1), i64([1]))
-    p_n = pick(P, n)                                                    # [B, V]
-    residual = _residual(b, p_n, pick(q_rows, n_q))                     # [B, V]
-    rejected = b.Less(n, n_ver)                                         # [B, 1]
-    use_residual = b.And(rejected, b.Greater(b.last(b.CumSum(residual, i64(-1))), b.attr("residual_eps",
-                                                                                        AttributeProto.FLOAT)))
-    u_next = b.Where(rejected, b.GatherElements(u, b.Add(n_q, G), axis=1),
-                     b.GatherElements(u, b.Expand(b.Mul(G, i64(2)), b.Shape(n)), axis=1))  # [B, 1]
-    sampled = _sample(b, b.Where(use_residual, residual, p_n), u_next)  # [B, 1]
-    token = b.Where(greedy, b.GatherElements(target, n, axis=1), sampled)  # [B, 1]
+    # A batch of greedy rows needs neither the filtered softmax (a sort of V per position) nor the
+    # sampling draws: the If keeps their cost out of greedy decoding.
+    all_greedy = b.Cast(b.ReduceMin(b.Cast(greedy, to=INT64), keepdims=0), to=BOOL)  # scalar
+    then, other = b.sub(), b.sub()
+    n_t, token_t = _accept_greedy(then, d, target, G, in_range)
+    n_e, token_e = _accept_any(other, L, d, target, greedy, t, k, p, G, n_ver, in_range)
+    n, token = b.If(all_greedy, outputs=2,
+                    then_branch=then.graph("all_greedy", [], [(n_t, INT64), (token_t, INT64)]),
+                    else_branch=other.graph("some_sampling", [], [(n_e, INT64), (token_e, INT64)]))
 
     pad = b.Expand(i64(PAD_TOKEN), b.Shape(token))                      # [B, 1]
     drafts = b.Concat(d, pad, axis=1)                                   # [B, G+1]
@@ -221,6 +191,47 @@ def _verify_body(b: Builder) -> None:
     out = b.Where(b.Less(pos, n), drafts, b.Where(b.Equal(pos, n), token, i64(PAD_TOKEN)))
     b.Cast(b.Squeeze(n, i64([1])), to=INT32, outputs=["accepted"])
     b.Cast(out, to=INT32, outputs=["out_tokens"])
+
+
+def _head(b: Builder, x: str, G: str) -> str:
+    """x[:, :G]."""
+    return b.Slice(x, b.const([0], np.int64), G, b.const([1], np.int64))
+
+
+def _accept_greedy(b: Builder, d: str, target: str, G: str, in_range: str) -> tuple[str, str]:
+    """Every row greedy: accept while d_i == argmax; next = argmax at the first miss. -> n, token [B, 1]."""
+    ok = b.And(b.Equal(d, _head(b, target, G)), in_range)               # [B, G]
+    n = b.Unsqueeze(_leading_count(b, ok), b.const([1], np.int64))      # [B, 1]
+    return n, b.GatherElements(target, n, axis=1)
+
+
+def _accept_any(b: Builder, L, d, target, greedy, t, k, p, G, n_ver, in_range) -> tuple[str, str]:
+    """Greedy and sampling rows mixed: the full rule (spec.VERIFY.doc). -> n, token [B, 1]."""
+    i64 = lambda v: b.const(v, np.int64)  # noqa: E731
+    P = _probs(b, L, t, k, p)                                           # [B, G+1, V]
+    p_d = b.Squeeze(b.GatherElements(_head(b, P, G), b.Unsqueeze(d, i64([2])), axis=2), i64([2]))  # [B, G]
+    u = "uniforms"                                                      # [B, 2G+1]
+    accept = b.Or(b.GreaterOrEqual(p_d, "draft_q"), b.Less(b.Mul(_head(b, u, G), "draft_q"), p_d))
+    ok = b.Or(b.And(greedy, b.Equal(d, _head(b, target, G))), b.And(b.Not(greedy), accept))  # [B, G]
+    ok = b.And(ok, in_range)
+    n = b.Unsqueeze(_leading_count(b, ok), i64([1]))                    # [B, 1] accepted
+
+    # q_full gains one zero row so that row n always exists (G = 0, or every draft accepted); it is
+    # only used when a draft was rejected, i.e. n < n_ver <= G, where it is a real row.
+    q_rows = b.Concat("q_full", b.Expand(b.const(0.0), b.Concat(_dim(b, "q_full", 0), i64([1]),
+                                                                _dim(b, "q_full", 2), axis=0)), axis=1)  # [B, G+1, Vq]
+    pick = lambda x, i: b.Squeeze(b.GatherElements(  # noqa: E731  x[b, i[b], :]
+        x, b.Expand(b.Unsqueeze(i, i64([2])), b.Concat(_dim(b, x, 0), i64([1]), _dim(b, x, 2), axis=0)),
+        axis=1), i64([1]))
+    p_n = pick(P, n)                                                    # [B, V]
+    residual = _residual(b, p_n, pick(q_rows, n))                       # [B, V]
+    rejected = b.Less(n, n_ver)                                         # [B, 1]
+    use_residual = b.And(rejected, b.Greater(b.last(b.CumSum(residual, i64(-1))), b.attr("residual_eps",
+                                                                                        AttributeProto.FLOAT)))
+    u_next = b.Where(rejected, b.GatherElements(u, b.Add(n, G), axis=1),
+                     b.GatherElements(u, b.Expand(b.Mul(G, i64(2)), b.Shape(n)), axis=1))  # [B, 1]
+    sampled = _sample(b, b.Where(use_residual, residual, p_n), u_next)  # [B, 1]
+    return n, b.Where(greedy, b.GatherElements(target, n, axis=1), sampled)  # [B, 1]
 
 
 _BODIES = {DRAFT_SAMPLE.name: _draft_sample_body, SCHEDULE.name: _schedule_body, VERIFY.name: _verify_body}
