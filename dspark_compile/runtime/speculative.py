@@ -1,7 +1,8 @@
-"""Speculative decoding: the step (draft → schedule → verify → accept → commit) and the loop around it.
+"""Speculative decoding: the step (draft → schedule → verify → accept → commit) over a batch of rows.
 
 The step knows no backend: it talks to a drafter, a scheduler and a target, each of which wraps an
 engine. With the scheduler off it is plain autoregressive decoding through the same fused graph.
+The loop around it, with requests joining and leaving, is `batcher.Batcher`.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ class Batch:
     rounds: np.ndarray  # [B] uint32, RNG round counter per row
     live: np.ndarray  # [B] bool
     lag: list[np.ndarray]  # survivals of the last two rounds, oldest first, each [B, G]
-    limits: np.ndarray = None  # [B] int64, max new tokens per row
+    limits: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # [B] max new tokens per row
     eos: frozenset[int] = frozenset()
     tokens: list[list[int]] = field(default_factory=list)  # emitted tokens per row
     reasons: list[str] = field(default_factory=list)  # "length" until a row stops otherwise
