@@ -141,6 +141,9 @@ def inspect(bundle: Path, as_json: bool, no_verify: bool) -> None:
     console.print("versions: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()))
 
 
+from dspark_compile.bench.cli import bench as _bench; cli.add_command(_bench)  # noqa: E402, E702
+
+
 def main() -> None:
     """Console entry point: typed errors become one line on stderr and exit status 2."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -1,0 +1,81 @@
+"""`dspark-compile bench BUNDLE`: a thin layer over `run_bench`, `render` and `write_plots`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from dspark_compile.bench.config import DEFAULT_PROMPTS, MODES, PEERS, BenchConfig
+
+
+def _ints(ctx, param, value: str) -> tuple[int, ...] | None:
+    if value is None:
+        return None
+    try:
+        return tuple(int(v) for v in value.split(",") if v.strip())
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: expected comma-separated integers, e.g. 1,4,16") from None
+
+
+def _names(value: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+@click.command()
+@click.argument("bundle", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--levels", default="1,4,16", show_default=True, callback=_ints, help="Concurrent clients per load level.")
+@click.option("--new-tokens", default=64, show_default=True, type=click.IntRange(2), help="Tokens per request (EOS ignored).")
+@click.option("--requests-per-client", default=2, show_default=True, type=click.IntRange(1))
+@click.option("--repeats", default=2, show_default=True, type=click.IntRange(1), help="Interleaved passes over all arms.")
+@click.option("--fixed", "fixed", default=None, callback=_ints, help="γ of the fixed arms [default: 2,4,block size].")
+@click.option("--modes", default=",".join(MODES), show_default=True, help="greedy, sampled, or both.")
+@click.option("--temperature", default=0.7, show_default=True, type=float, help="Of the sampled mode.")
+@click.option("--top-p", default=1.0, show_default=True, type=float, help="Of the sampled mode.")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**32 - 1))
+@click.option("--peers", default=",".join(PEERS), show_default=True,
+              help="transformers arms (at concurrency 1): generate, prompt-lookup; '' for none.")
+@click.option("--prompt-lookup-tokens", default=10, show_default=True, type=click.IntRange(1))
+@click.option("--arms", "arm_names", default="", help="Only these arms, e.g. plain,fixed-4,cost [default: all].")
+@click.option("--prompts", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_PROMPTS,
+              show_default="benchmarks/prompts.txt", help="One prompt per line.")
+@click.option("--chat/--no-chat", default=None, help="Wrap prompts in the chat template [default: if the tokenizer has one].")
+@click.option("--threads", type=click.IntRange(0), default=None, help="Engine and torch threads [default: the recipe's].")
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path),
+              help="Write results.json and the PNG figures into this folder.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON on stdout instead of the table.")
+def bench(bundle: Path, levels, new_tokens, requests_per_client, repeats, fixed, modes, temperature, top_p, seed, peers,
+          prompt_lookup_tokens, arm_names, prompts, chat, threads, output, as_json) -> None:
+    """Per-user speed and throughput of BUNDLE's arms under closed-loop load, side by side."""
+    from rich.console import Console
+
+    from dspark_compile.bench.report import render
+    from dspark_compile.bench.runner import run_bench
+
+    config = BenchConfig(levels=levels, new_tokens=new_tokens, requests_per_client=requests_per_client, repeats=repeats,
+                         fixed_lens=fixed, modes=_names(modes), temperature=temperature, top_p=top_p, seed=seed,
+                         peers=_names(peers), prompt_lookup_tokens=prompt_lookup_tokens, threads=threads,
+                         prompts=prompts, chat=chat, arm_names=_names(arm_names))
+    console = Console(stderr=True)
+    with console.status("loading ...") as status:
+        def progress(what: str, done: int, total: int) -> None:
+            if console.is_terminal:
+                status.update(f"[{done}/{total}] {what}")
+            else:  # a log file: one line per cell
+                console.print(f"[{done}/{total}] {what}", highlight=False)
+
+        result = run_bench(bundle, config, progress=progress)
+    data = result.to_dict()
+    if output:
+        from dspark_compile.bench.plots import write_plots
+
+        output.mkdir(parents=True, exist_ok=True)
+        (output / "results.json").write_text(json.dumps(data, indent=2) + "\n")
+        figures = write_plots(result, output)
+        console.print(f"wrote {output / 'results.json'} and {len(figures)} figures to {output}")
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+    else:
+        render(result, Console() if sys.stdout.isatty() else Console(width=160))  # a file: no wrapping at 80
