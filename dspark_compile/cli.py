@@ -70,9 +70,12 @@ def build(recipe: Path, output: Path, force: bool) -> None:
 @click.option("--scheduler", "mode", type=click.Choice(["recipe", "off", "fixed", "threshold", "cost"]),
               default="recipe", show_default=True, help="Verification depth policy; 'off' decodes plainly.")
 @click.option("--stats", is_flag=True, help="Print τ, acceptance, verify lengths, time split and speed.")
+@click.option("--stream", is_flag=True, help="Print text as it is generated (one prompt).")
+@click.option("--stop", "stops", multiple=True, help="A stop string; repeat for several.")
 @click.option("--json", "as_json", is_flag=True, help="Print results (and --stats) as JSON.")
 def run(bundle: Path, prompts: tuple[str, ...], chat: bool, max_new_tokens: int, temperature: float,
-        top_k: int, top_p: float, seed: int, threads: int | None, mode: str, stats: bool, as_json: bool) -> None:
+        top_k: int, top_p: float, seed: int, threads: int | None, mode: str, stats: bool, stream: bool,
+        stops: tuple[str, ...], as_json: bool) -> None:
     """Generate text for one or more prompts with BUNDLE."""
     from dspark_compile.config import SchedulerConfig
     from dspark_compile.runtime.api import Runtime
@@ -81,8 +84,15 @@ def run(bundle: Path, prompts: tuple[str, ...], chat: bool, max_new_tokens: int,
     sampling = SamplingParams(temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
     rt = Runtime.load(bundle, threads=threads)
     sched = None if mode == "recipe" else rt.scheduler_config.model_copy(update={"mode": mode})
+    if stream:
+        if len(prompts) != 1 or as_json:
+            raise click.UsageError("--stream takes exactly one --prompt and no --json")
+        for _, text, _ in rt.stream(list(prompts), max_new_tokens, sampling, chat, sched, stop=stops):
+            click.echo(text, nl=False)
+        click.echo()
+        return
     results = rt.generate(list(prompts), max_new_tokens=max_new_tokens, sampling=sampling, chat=chat,
-                          scheduler=sched)
+                          scheduler=sched, stop=stops)
     if as_json:
         rows = [{"prompt": p, **r.to_dict()} for p, r in zip(prompts, results)]
         click.echo(json.dumps({"results": rows, "stats": results.metrics()} if stats else rows, indent=2))
