@@ -31,6 +31,7 @@ class LoadRun:
     # (survival of slot k, whether slots 1..k were all accepted) for every verified slot: [N] each
     survivals: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     outcomes: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    timings: dict[str, float] = field(default_factory=dict)  # seconds in draft, schedule, verify, host, prefill
 
 
 def schedule(clients: int, per_client: int, n_prompts: int) -> list[list[int]]:
@@ -96,4 +97,5 @@ def closed_loop(batcher, log: SurvivalLog | None, prompts: list[list[int]], plan
                 submit(client)
     wall = time.perf_counter() - t_start
     assert len(served) == sum(len(p) for p in plan), "every planned request is served"
-    return LoadRun(served, wall, np.array(pairs_s, np.float32), np.array(pairs_ok, bool))
+    timings = {**batcher.batch.timings, "prefill": batcher.prefill_seconds}
+    return LoadRun(served, wall, np.array(pairs_s, np.float32), np.array(pairs_ok, bool), timings)

@@ -56,6 +56,8 @@ def _row(mode: str, arm: Arm, level: int, runs: list[LoadRun], block: int) -> di
     tpot = [(s.latency - s.ttft) / (len(s.tokens) - 1) for s in served]
     ttft = [s.ttft for s in served]
     lengths = [v for s in served for v in s.stats.verify_lengths]
+    spent = {k: sum(r.timings.get(k, 0.0) for r in runs) for k in ("draft", "schedule", "verify", "host", "prefill")}
+    wall = sum(r.wall for r in runs)
     return {
         "mode": mode, "arm": arm.name, "level": level, "speculative": arm.speculative, "peer": arm.peer is not None,
         "repeats": len(runs), "requests": len(served), "tokens": sum(len(s.tokens) for s in served),
@@ -70,6 +72,8 @@ def _row(mode: str, arm: Arm, level: int, runs: list[LoadRun], block: int) -> di
         "mean_verify_length": m["mean_verify_length"],
         "zero_verify_share": round(sum(v == 0 for v in lengths) / len(lengths), 4) if arm.speculative and lengths else None,
         "verify_length_histogram": m["verify_length_histogram"] if arm.speculative else {},
+        # where the wall time went (the rest: the benchmark's own bookkeeping and, for peers, everything)
+        "time_share": {k: round(v / wall, 4) for k, v in spent.items()} if arm.peer is None else {},
     }
 
 
@@ -172,7 +176,7 @@ def render(result: BenchResult, console) -> None:
         console.print(f"[yellow]note:[/yellow] {note}")
     table = Table(title="closed-loop load: C clients, each sends its next prompt when the last one is done")
     cols = ("mode", "C", "arm", "user tok/s", "× plain", "total tok/s", "× plain", "TTFT p50/p99 ms",
-            "TPOT p50/p99 ms", "τ", "mean ℓ", "ℓ=0")
+            "TPOT p50/p99 ms", "τ", "mean ℓ", "ℓ=0", "draft/verify time")
     for c in cols:
         table.add_column(c, justify="left" if c in ("mode", "arm") else "right")
     ms = lambda a, b: f"{a * 1e3:.0f}/{b * 1e3:.0f}"  # noqa: E731
@@ -186,7 +190,8 @@ def render(result: BenchResult, console) -> None:
                       f"{r['throughput_tokens_per_s']:.1f}", f"[red]{_x(r['throughput_speedup'])}[/red]" if slower else _x(r["throughput_speedup"]),
                       ms(r["ttft_p50_s"], r["ttft_p99_s"]), ms(r["tpot_p50_s"], r["tpot_p99_s"]),
                       f"{r['tau']:.2f}" if r["tau"] else "-", f"{r['mean_verify_length']:.2f}" if r["speculative"] else "-",
-                      f"{r['zero_verify_share']:.0%}" if r["zero_verify_share"] is not None else "-")
+                      f"{r['zero_verify_share']:.0%}" if r["zero_verify_share"] is not None else "-",
+                      f"{r['time_share']['draft']:.0%}/{r['time_share']['verify']:.0%}" if r["time_share"] else "-")
     console.print(table)
     g = result.greedy_check
     console.print(f"greedy tokens identical across runtime arms: {'[green]yes' if g['identical_across_runtime_arms'] else '[red]NO'}"

@@ -52,7 +52,11 @@ def test_counts(result):
             assert r["mean_verify_length"] == int(r["arm"].split("-")[1])
             assert r["verify_length_histogram"] == {int(r["arm"].split("-")[1]): sum(r["verify_length_histogram"].values())}
         if r["arm"] == "plain":
-            assert r["tau"] == 1.0 and r["user_speedup"] == 1.0
+            assert r["tau"] == 1.0 and r["user_speedup"] == 1.0 and r["time_share"]["draft"] == 0.0
+        if r["peer"]:
+            assert r["time_share"] == {} and r["acceptance_per_position"] == []
+        else:
+            assert set(r["time_share"]) == {"draft", "schedule", "verify", "host", "prefill"}
 
 
 def test_greedy_outputs_are_identical_across_arms(result):
