@@ -159,7 +159,22 @@ def summarise(config: BenchConfig, meta: dict, arms: list[Arm], runs: dict[tuple
                 cal = _calibration([x for (m, n, _), cell in runs.items() if (m, n) == (mode, a.name) for x in cell])
                 if cal:
                     calibration[f"{mode}/{a.name}"] = cal
+    meta = {**meta, "notes": meta["notes"] + _stale_costs(meta.get("cost_table"), rows)}
     return BenchResult(config, meta, rows, calibration, _greedy_check(runs, arms), _headline(rows, config.levels))
+
+
+def _stale_costs(costs: dict | None, rows: list[dict]) -> list[str]:
+    """A note when the cost table's one-row, one-token step disagrees with this run's plain step by over 2x:
+    the cost scheduler then budgets against another machine's (or another load's) costs."""
+    plain = next((r for r in rows if r["arm"] == "plain" and r["level"] == 1 and r["mode"] == "greedy"), None)
+    if not costs or not plain or not plain["tpot_p50_s"]:
+        return []
+    table, measured = costs["ms"][0][0], plain["tpot_p50_s"] * 1e3
+    if 0.5 <= table / measured <= 2:
+        return []
+    return [f"the bundle's cost table says {table:.1f} ms for a one-row, one-token step; plain decoding took "
+            f"{measured:.1f} ms per token here: the cost scheduler budgets with stale costs (re-measure with "
+            "dspark-compile measure-costs BUNDLE on a quiet machine)"]
 
 
 def render(result: BenchResult, console) -> None:
