@@ -27,7 +27,7 @@ def _names(value: str) -> tuple[str, ...]:
 @click.command()
 @click.argument("bundle", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--levels", default="1,4,16", show_default=True, callback=_ints, help="Concurrent clients per load level.")
-@click.option("--new-tokens", default=64, show_default=True, type=click.IntRange(2), help="Tokens per request (EOS ignored).")
+@click.option("--new-tokens", default=32, show_default=True, type=click.IntRange(2), help="Tokens per request (EOS ignored).")
 @click.option("--requests-per-client", default=2, show_default=True, type=click.IntRange(1))
 @click.option("--repeats", default=2, show_default=True, type=click.IntRange(1), help="Interleaved passes over all arms.")
 @click.option("--fixed", "fixed", default=None, callback=_ints, help="γ of the fixed arms [default: 2,4,block size].")
