@@ -91,15 +91,23 @@ def _draft_sample_body(b: Builder) -> None:
     vocab = b.Range(b.const(0, np.int64), b.Squeeze(_dim(b, U, 2)), b.const(1, np.int64))  # [V]
     G = b.Squeeze(_dim(b, U, 1))                                        # []
     survival0 = b.ConstantOfShape(b.Shape("anchor"), value=helper.make_tensor("one", FLOAT, [1], [1.0]))
+    # A batch of greedy rows skips the filtered softmax (a sort of V per slot) and the sampling draw.
+    all_greedy = b.Cast(b.ReduceMin(b.Cast(greedy, to=INT64), keepdims=0), to=BOOL)  # scalar
 
     s = b.sub()                                                         # loop body: one slot
     it, cond, prev, survival = (s.fresh(n) for n in ("slot", "cond", "prev", "survival"))
     e = s.Gather(W1, prev, axis=0)                                      # [B, r]
     z = s.Add(s.Gather(U, it, axis=1), s.MatMul(e, W2T))                # [B, V]
-    q_sampled = _probs(s, z, t, k, p)                                   # [B, V]
-    u = s.Unsqueeze(s.Gather("uniforms", it, axis=1), s.const([1], np.int64))  # [B, 1]
-    token = s.Where(greedy, s.ArgMax(z, axis=1, keepdims=1), _sample(s, q_sampled, u))  # [B, 1] int64
-    q = s.Where(greedy, s.Cast(s.Equal(vocab, token), to=FLOAT), q_sampled)  # [B, V]
+    argmax = s.ArgMax(z, axis=1, keepdims=1)                            # [B, 1] int64, lowest index on ties
+    then, other = s.sub(), s.sub()
+    q_t = then.Cast(then.Equal(vocab, argmax), to=FLOAT)                # [B, V] one-hot
+    q_sampled = _probs(other, z, t, k, p)                               # [B, V]
+    u = other.Unsqueeze(other.Gather("uniforms", it, axis=1), other.const([1], np.int64))  # [B, 1]
+    token_e = other.Where(greedy, argmax, _sample(other, q_sampled, u))  # [B, 1] int64
+    q_e = other.Where(greedy, other.Cast(other.Equal(vocab, token_e), to=FLOAT), q_sampled)  # [B, V]
+    token, q = s.If(all_greedy, outputs=2,
+                    then_branch=then.graph("slot_greedy", [], [(then.Identity(argmax), INT64), (q_t, FLOAT)]),
+                    else_branch=other.graph("slot_sampling", [], [(token_e, INT64), (q_e, FLOAT)]))
     q_token = s.Squeeze(s.GatherElements(q, token, axis=1), s.const([1], np.int64))  # [B]
     logit = s.Add(s.MatMul(s.Concat(s.Gather(Hs, it, axis=1), e, axis=1), cw), cb)  # [B]
     conf = _sigmoid(s, s.Div(logit, s.Gather("sts_temps", it)))         # [B]
