@@ -151,6 +151,136 @@ def inspect(bundle: Path, as_json: bool, no_verify: bool) -> None:
     console.print("versions: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()))
 
 
+class _Reporter:
+    """Progress of long training runs: live bars on a terminal, one line every few updates in a log file."""
+
+    def __init__(self, console, every: int = 10):
+        self.console, self.every = console, every
+        self.live = console.is_terminal
+        self._progress = None
+        self._task = None
+
+    @contextlib.contextmanager
+    def bars(self):
+        if not self.live:
+            yield self
+            return
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                      console=self.console, transient=True) as self._progress:
+            yield self
+        self._progress = None
+
+    def work(self, done: int, total: int) -> None:
+        """Generation/extraction progress (done of total sequences)."""
+        if self._progress is not None:
+            if self._task is None or self._progress.tasks[-1].total != total or done == 0:
+                self._task = self._progress.add_task("sequences", total=total)
+            self._progress.update(self._task, completed=done)
+        elif done == total or done % (self.every * 8) < 16:
+            self.console.print(f"  {done}/{total} sequences")
+
+    def train(self, log) -> None:
+        """One training step's StepLog."""
+        text = (f"step {log.step}/{log.steps}  loss {log.loss:.4f} (ce {log.ce:.3f} l1 {log.l1:.3f} "
+                f"bce {log.bce:.3f})  acc {log.accuracy:.3f}  lr {log.lr:.2e}  {log.slots_per_s:.0f} tok/s  "
+                f"ETA {log.eta_s / 60:.1f} min")
+        if self._progress is not None:
+            if self._task is None or self._progress.tasks[-1].description.startswith("seq"):
+                self._task = self._progress.add_task("train", total=log.steps, completed=log.step)
+            self._progress.update(self._task, completed=log.step, description=text)
+            if log.step % (self.every * 10) == 0:
+                self._progress.console.print(text)
+        elif log.step % self.every == 0 or log.step in (1, log.steps):
+            self.console.print(text)
+
+
+@cli.command("train-draft")
+@click.argument("recipe", type=click.Path(path_type=Path))
+@click.option("-o", "--output", "output", required=True, type=click.Path(path_type=Path),
+              help="Drafter directory to write (config.json + model.safetensors).")
+@click.option("--work", required=True, type=click.Path(path_type=Path),
+              help="Folder for the target bundle, answers, features and checkpoints (reused: a rerun resumes).")
+@click.option("--bundle", type=click.Path(path_type=Path), help="Use this bundle of the recipe's target instead of building one.")
+@click.option("--steps", type=click.IntRange(1), help="Override training.steps of the recipe.")
+def train_draft(recipe: Path, output: Path, work: Path, bundle: Path | None, steps: int | None) -> None:
+    """Self-distil a DSpark drafter for RECIPE's target (settings: the recipe's `training` section)."""
+    from dspark_compile.config import load_recipe
+    from dspark_compile.train.pipeline import train_draft as run_training
+
+    rec = load_recipe(recipe)
+    console = _console()
+    reporter = _Reporter(console)
+    with _step_printer(console) as step, reporter.bars():
+        rep = run_training(rec, output, work, bundle=bundle, steps=steps, step=step, progress=reporter.work,
+                           on_step=reporter.train)
+    console.print(f"[bold green]drafter ready:[/bold green] {rep.out}  ({rep.steps} steps, loss {rep.final_loss:.4f}, "
+                  f"slot accuracy {rep.final_accuracy:.3f}, {rep.trainable_params:,} trainable parameters, "
+                  f"{rep.bytes_on_disk / 1e6:.1f} MB on disk, {rep.train_positions:,} training positions, "
+                  f"mean target mass outside the stored top-K {rep.mean_dropped_mass:.4f})")
+
+
+@cli.command()
+@click.argument("recipe", type=click.Path(path_type=Path))
+@click.option("--drafter", "drafter", type=click.Path(path_type=Path),
+              help="Drafter directory (default: the recipe's draft.path).")
+@click.option("--work", required=True, type=click.Path(path_type=Path), help="Folder for the held-out answers and features.")
+@click.option("--bundle", type=click.Path(path_type=Path), help="Use this bundle of the recipe's target instead of building one.")
+@click.option("--dry-run", is_flag=True, help="Report only; leave the drafter's config.json unchanged.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def calibrate(recipe: Path, drafter: Path | None, work: Path, bundle: Path | None, dry_run: bool, as_json: bool) -> None:
+    """Fit STS temperatures on held-out prompts and store them in the drafter's config.json."""
+    import dataclasses
+
+    from dspark_compile.config import load_recipe
+    from dspark_compile.errors import TrainingError
+    from dspark_compile.train.pipeline import calibrate_drafter
+
+    rec = load_recipe(recipe)
+    if drafter is None:
+        if rec.draft.source != "checkpoint":
+            raise TrainingError(f"{recipe}: draft.source is '{rec.draft.source}'; name the drafter with --drafter DIR")
+        drafter = rec.resolve(rec.draft.path)
+    console = _console()
+    reporter = _Reporter(console)
+    with _step_printer(console) as step, reporter.bars():
+        rep = calibrate_drafter(rec, drafter, work, bundle=bundle, step=step, progress=reporter.work, write=not dry_run)
+    if as_json:
+        click.echo(json.dumps(dataclasses.asdict(rep), indent=2, default=str))
+        return
+    from rich.table import Table
+
+    table = Table(title=f"cumulative survivals vs prefix acceptance ({rep.blocks} full blocks, {rep.sequences} "
+                        "held-out sequences; fitted on 'fit', checked on 'eval')")
+    for col in ("half", "blocks", "ECE before", "ECE after", "AUROC before", "AUROC after", "Brier before", "Brier after"):
+        table.add_column(col)
+    for half in rep.before:
+        b, a = rep.before[half], rep.after[half]
+        table.add_row(half, str(b.blocks), f"{b.ece:.4f}", f"{a.ece:.4f}", f"{b.auroc:.4f}", f"{a.auroc:.4f}",
+                      f"{b.brier:.4f}", f"{a.brier:.4f}")
+    console.print(table)
+    console.print(f"STS temperatures: {list(rep.temperatures)}" + ("" if dry_run else f"  (written to {drafter})"))
+    console.print(f"P(slots 0..k accepted), greedy, full blocks: {rep.acceptance}")
+    console.print(f"τ with the full block verified (greedy, every anchor): {rep.tau_full_block:.3f}")
+
+
+@cli.command("measure-costs")
+@click.argument("bundle", type=click.Path(path_type=Path))
+@click.option("--repeats", default=5, show_default=True, type=click.IntRange(1), help="Timed runs per point (median).")
+@click.option("--threads", default=0, show_default=True, type=click.IntRange(0), help="Engine threads (0: the backend chooses).")
+def measure_costs(bundle: Path, repeats: int, threads: int) -> None:
+    """Re-measure BUNDLE's verify cost table on this machine and store it in the manifest."""
+    from dspark_compile.costs import remeasure
+
+    console = _console()
+    with console.status("measuring the verify step ..."):
+        costs = remeasure(bundle, repeats=repeats, threads=threads)
+    console.print(f"cost table for batch sizes {costs['batch_sizes']} x {costs['tokens_per_row'][-1]} tokens per row "
+                  f"written to {bundle}/manifest.json (1 row: {costs['ms'][0][0]:.2f} ms for 1 token, "
+                  f"{costs['ms'][0][-1]:.2f} ms for {costs['tokens_per_row'][-1]})")
+
+
 from dspark_compile.bench.cli import bench as _bench; cli.add_command(_bench)  # noqa: E402, E702
 
 

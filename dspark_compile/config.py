@@ -109,6 +109,35 @@ class TensorRTConfig(_Section):
     optimization_level: Annotated[int, Field(ge=0, le=5)] = 3
 
 
+class TrainingConfig(_Section):
+    """Self-distillation of the drafter (`dspark-compile train-draft`) and its held-out set (`calibrate`)."""
+
+    num_layers: Annotated[int, Field(ge=1, le=16)] = 2
+    markov_rank: Annotated[int, Field(ge=1, le=4096)] = 32
+    max_new_tokens: Annotated[int, Field(ge=1, le=4096)] = 160
+    """Tokens the target writes per prompt (training: sampled; held-out: greedy)."""
+    temperature: Annotated[float, Field(ge=0.0, le=10.0)] = 0.7
+    top_p: Annotated[float, Field(gt=0.0, le=1.0)] = 0.8
+    max_prompts: PositiveInt | None = None
+    """Use only the first N prompts of each split (quick runs and tests); all when unset."""
+    top_k_probs: Annotated[int, Field(ge=1, le=1024)] = 64
+    """How many of the target's most likely next tokens are kept per position (the rest count as 0)."""
+    train_vocab: PositiveInt | None = None
+    """Train the softmax over this many tokens with the most target mass (plus every label): cheaper
+    steps on CPUs; drafting still uses the whole vocabulary. Unset: the whole vocabulary."""
+    steps: PositiveInt = 1000
+    sequences_per_step: PositiveInt = 8
+    anchors_per_sequence: PositiveInt = 32
+    lr: Annotated[float, Field(gt=0.0, le=1.0)] = 6e-4
+    warmup: Annotated[float, Field(ge=0.0, le=1.0)] = 0.04
+    """Fraction of the steps with a linear warmup; cosine decay to 0 after it."""
+    grad_clip: Annotated[float, Field(gt=0.0)] = 1.0
+    bf16: bool = True
+    """bfloat16 autocast for the backbone and lm_head (fp32 master weights, losses in fp32)."""
+    checkpoint_every: PositiveInt = 50
+    seed: Annotated[int, Field(ge=0)] = 0
+
+
 class RuntimeConfig(_Section):
     threads: Annotated[int, Field(ge=0, le=1024)] = 0
     """ONNX Runtime intra-op threads; 0 lets it choose."""
@@ -125,6 +154,7 @@ class Recipe(_Section):
     backends: tuple[Literal["onnxruntime", "tensorrt"], ...] = ("onnxruntime",)
     tensorrt: TensorRTConfig = TensorRTConfig()
     runtime: RuntimeConfig = RuntimeConfig()
+    training: TrainingConfig = TrainingConfig()
     base_dir: str = Field(".", exclude=True)
     """Folder of the recipe file; relative paths in the recipe resolve against it."""
 

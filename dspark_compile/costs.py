@@ -65,3 +65,30 @@ def check_binding(costs: dict[str, Any], manifest: dict[str, Any], role: str = "
         raise GenerationError(f"the bundle's cost table was measured on another engine (sha256 "
                               f"{str(costs.get('engine_sha256'))[:12]}…, this engine is {digest[:12]}…); "
                               "re-measure it with: dspark-compile measure-costs BUNDLE")
+
+
+def remeasure(bundle_root, repeats: int = 5, threads: int = 0) -> dict[str, Any]:
+    """Measure the cost table again on this machine with the bundle's verify engine and store it in the
+    manifest (replaced atomically; the other files and their checksums are untouched)."""
+    import json
+    import os
+
+    from dspark_compile.bundle import MANIFEST, load_bundle
+    from dspark_compile.engine.base import EngineOptions, load_engine
+    from dspark_compile.errors import BundleError
+    from dspark_compile.runtime.target import ModelInfo
+
+    bundle = load_bundle(bundle_root)
+    manifest = bundle.manifest
+    if "drafter" not in manifest:
+        raise BundleError(f"{bundle.root}: the bundle has no drafter; its cost table only serves speculation")
+    spec = bundle.engine("verify")
+    engine = load_engine(spec["backend"], bundle.path(spec["files"][0]), EngineOptions(threads=threads))
+    manifest["costs"] = measure_costs(TargetModel(engine, ModelInfo.from_manifest(manifest["model"])),
+                                      int(manifest["drafter"]["block_size"]), int(manifest["recipe"]["shapes"]["max_batch"]),
+                                      repeats=repeats, digest=engine_digest(manifest, "verify"))
+    tmp = bundle.path(MANIFEST + ".tmp")
+    tmp.write_text(json.dumps(manifest, indent=2) + "\n")
+    tmp.chmod(0o644)
+    os.replace(tmp, bundle.path(MANIFEST))
+    return manifest["costs"]

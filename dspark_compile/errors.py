@@ -31,3 +31,7 @@ class EngineError(DSparkError):
 
 class GenerationError(DSparkError):
     """A generation request is invalid (empty prompt, beyond capacity, ...)."""
+
+
+class TrainingError(DSparkError):
+    """Drafter training or calibration cannot proceed: missing data, a mismatched checkpoint, a bad setting."""

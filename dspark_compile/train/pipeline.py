@@ -1,0 +1,223 @@
+"""Recipe-level training and calibration, as `dspark-compile train-draft` and `calibrate` run them.
+
+A work folder holds everything a run produces and reuses it when run again (an interrupted run resumes):
+
+    WORK/bundle/                       the recipe's target without a drafter (built unless --bundle is given)
+    WORK/{train,heldout}/responses.jsonl   the target's answers (train: sampled; held-out: greedy)
+    WORK/{train,heldout}/features/     taps and top-K target distributions (`data.Features`)
+    WORK/checkpoints/checkpoint.pt     the training state (`loop`)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from dspark_compile.config import DraftConfig, Recipe, TrainingConfig
+from dspark_compile.errors import TrainingError
+from dspark_compile.train.data import (Features, GenerationSettings, Progress, extract_features, generate_responses,
+                                       load_prompts)
+
+Step = Callable[[str], contextlib.AbstractContextManager]
+MAX_DRAFTER_BYTES = 25_000_000
+
+
+@contextlib.contextmanager
+def _quiet(name: str):
+    yield
+
+
+def generation_settings(cfg: TrainingConfig, split: str) -> GenerationSettings:
+    """Training answers are sampled (cfg temperature/top-p); held-out answers greedy, as τ is measured."""
+    if split == "train":
+        return GenerationSettings(cfg.max_new_tokens, cfg.temperature, cfg.top_p, cfg.seed)
+    return GenerationSettings(cfg.max_new_tokens, 0.0, 1.0, cfg.seed)
+
+
+def target_bundle(recipe: Recipe, work: Path, bundle: Path | None = None, step: Step = _quiet) -> Path:
+    """A bundle of the recipe's target: `bundle` if given (checked against the recipe), else WORK/bundle,
+    built without a drafter when missing."""
+    from dspark_compile.build import build_bundle
+    from dspark_compile.bundle import load_bundle
+    from dspark_compile.errors import BundleError
+
+    path = Path(bundle) if bundle is not None else Path(work) / "bundle"
+    if bundle is None and not (path / "manifest.json").is_file():
+        with step("build the target bundle (no drafter)"):
+            build_bundle(recipe.model_copy(update={"draft": DraftConfig()}), path, force=True)
+    b = load_bundle(path, verify=False)
+    ours = recipe.to_dict()["target"]
+    theirs = b.recipe.get("target")
+    if theirs != ours:
+        raise (TrainingError if bundle is not None else BundleError)(
+            f"{path}: the bundle was built for another target ({theirs}); the recipe names {ours}")
+    return path
+
+
+def prepare_features(recipe: Recipe, split: str, work: Path, bundle: Path, step: Step = _quiet,
+                     progress: Progress | None = None) -> Features:
+    """The split's features: loaded from WORK when extracted before, else generated and extracted."""
+    from dspark_compile.bundle import load_bundle
+    from dspark_compile.engine.base import load_engine
+    from dspark_compile.runtime.api import Runtime
+    from dspark_compile.runtime.target import ModelInfo, TargetModel
+
+    folder = Path(work) / split
+    if (folder / "features" / "meta.json").is_file():
+        return Features.load(folder / "features")
+    cfg = recipe.training
+    rt = Runtime.load(bundle)
+    with step(f"answer the {split} prompts with the target"):
+        seqs = generate_responses(rt, load_prompts(split)[: cfg.max_prompts], generation_settings(cfg, split),
+                                  folder / "responses.jsonl", progress)
+    del rt
+    b = load_bundle(bundle, verify=False)
+    engine = load_engine("onnxruntime", b.path(b.engine("target")["files"][0]))
+    plain = TargetModel(engine, ModelInfo.from_manifest(b.model))  # the unfused graph: logits at every position
+    with step(f"extract taps and target distributions ({split})"):
+        feats = extract_features(plain, seqs, top_k=cfg.top_k_probs, progress=progress)
+        feats.save(folder / "features")
+    return feats
+
+
+def load_target_model(recipe: Recipe):
+    """The recipe's target as a PyTorch `DecoderLM` (fp32): the drafter shares its embedding and lm_head."""
+    from dspark_compile.build import resolve_taps
+    from dspark_compile.models import from_hf_model
+    from dspark_compile.sources import load_target
+
+    loaded = load_target(recipe.target, recipe.resolve)
+    model = from_hf_model(loaded.model, resolve_taps(recipe, loaded.config.num_hidden_layers))
+    model.requires_grad_(False)
+    return model, loaded.config
+
+
+def write_drafter(drafter, out: Path, dtype: str = "float16") -> Path:
+    """The drafter in the reference format, its own tensors stored as `dtype`, written atomically."""
+    import torch
+    from safetensors.torch import save_file
+
+    from dspark_compile.drafter.checkpoint import CONFIG_FILE, WEIGHTS_FILE
+
+    out = Path(out)
+    tmp = out.with_name(f".{out.name}.partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    (tmp / CONFIG_FILE).write_text(json.dumps(drafter.config.to_json(), indent=2) + "\n")
+    tensors = {k: v.detach().to(getattr(torch, dtype)).contiguous() for k, v in drafter.own_state_dict().items()}
+    save_file(tensors, str(tmp / WEIGHTS_FILE), metadata={"format": "pt"})
+    if out.exists():
+        for f in (CONFIG_FILE, WEIGHTS_FILE):
+            os.replace(tmp / f, out / f)  # keeps other files (a README) in place
+        shutil.rmtree(tmp)
+    else:
+        tmp.rename(out)
+    return out
+
+
+@dataclass
+class TrainReport:
+    out: Path
+    steps: int
+    final_loss: float
+    final_accuracy: float
+    trainable_params: int
+    bytes_on_disk: int
+    train_positions: int
+    mean_dropped_mass: float
+
+
+def train_draft(recipe: Recipe, out: Path, work: Path, bundle: Path | None = None, steps: int | None = None,
+                stop_after: int | None = None, step: Step = _quiet, progress: Progress | None = None,
+                on_step=None) -> TrainReport:
+    """Self-distil a drafter for the recipe's target into `out` (reference format, fp16 tensors)."""
+    from dspark_compile.drafter.checkpoint import init_drafter
+    from dspark_compile.drafter.config import DrafterConfig
+    from dspark_compile.train.loop import train, trainable
+
+    cfg = recipe.training if steps is None else recipe.training.model_copy(update={"steps": steps})
+    work = Path(work)
+    path = target_bundle(recipe, work, bundle, step)
+    feats = prepare_features(recipe, "train", work, path, step, progress)
+    if feats.response_positions().size == 0:
+        raise TrainingError(f"{work / 'train'}: the target's answers hold no tokens to train on")
+    with step("load the target (shared embedding and lm_head)"):
+        model, hf_config = load_target_model(recipe)
+        dcfg = DrafterConfig.for_target(hf_config, num_layers=cfg.num_layers, block_size=recipe.speculation.block_size,
+                                        target_layer_ids=model.tap_layers, markov_rank=cfg.markov_rank)
+        drafter = init_drafter(dcfg, model, seed=cfg.seed)
+    history = train(drafter, feats, cfg, work / "checkpoints", on_step=on_step, stop_after=stop_after)
+    with step(f"write the drafter to {out}"):
+        write_drafter(drafter, out)
+    size = sum(f.stat().st_size for f in Path(out).iterdir() if f.is_file())
+    last = history[-1] if history else None
+    return TrainReport(out=Path(out), steps=last.step if last else 0, final_loss=last.loss if last else float("nan"),
+                       final_accuracy=last.accuracy if last else float("nan"),
+                       trainable_params=sum(p.numel() for _, p in trainable(drafter)), bytes_on_disk=size,
+                       train_positions=int(feats.response_positions().size),
+                       mean_dropped_mass=float(feats.meta.get("mean_dropped_mass", 0.0)))
+
+
+@dataclass
+class CalibrationReport:
+    temperatures: tuple[float, ...]
+    before: dict  # split name ("fit", "eval") -> Calibration
+    after: dict
+    tau_full_block: float  # greedy, γ drafts verified every round, all held-out anchors
+    acceptance: list[float]  # P(slots 0..k accepted), all held-out anchors
+    blocks: int
+    sequences: int
+    extras: dict = field(default_factory=dict)
+
+
+def calibrate_drafter(recipe: Recipe, drafter_path: Path, work: Path, bundle: Path | None = None,
+                      step: Step = _quiet, progress: Progress | None = None, write: bool = True) -> CalibrationReport:
+    """Fit STS temperatures on half of the held-out sequences (even ones), measure before/after on both
+    halves, and (with `write`) store the temperatures in the drafter's config.json."""
+    from dspark_compile.drafter.checkpoint import load_drafter
+    from dspark_compile.train.calibration import Calibration, collect, fit_sts
+
+    work = Path(work)
+    path = target_bundle(recipe, work, bundle, step)
+    feats = prepare_features(recipe, "heldout", work, path, step, progress)
+    with step("draft at every held-out anchor (full blocks)"):
+        model, _ = load_target_model(recipe)
+        drafter = load_drafter(drafter_path, model)
+        held = collect(drafter, feats)
+    if held.labels.shape[0] == 0:
+        raise TrainingError("no held-out sequence is long enough for one full block")
+    halves = {"fit": held.subset(held.sequence % 2 == 0), "eval": held.subset(held.sequence % 2 == 1)}
+    temps = fit_sts(halves["fit"].logits, halves["fit"].labels)
+    ones = (1.0,) * drafter.block_size
+    report = CalibrationReport(
+        temperatures=temps,
+        before={k: Calibration.measure(h.logits, h.labels, ones) for k, h in halves.items()},
+        after={k: Calibration.measure(h.logits, h.labels, temps) for k, h in halves.items()},
+        tau_full_block=held.tau(), acceptance=held.acceptance(), blocks=int(held.labels.shape[0]),
+        sequences=int(np.unique(held.sequence).size))
+    if write:
+        set_temperatures(drafter_path, temps)
+    return report
+
+
+def set_temperatures(drafter_path: Path, temperatures) -> None:
+    """Store `sts_temperatures` in a drafter's config.json (validated, replaced atomically)."""
+    from dspark_compile.drafter.checkpoint import CONFIG_FILE
+    from dspark_compile.drafter.config import DrafterConfig
+
+    cfg_path = Path(drafter_path) / CONFIG_FILE
+    raw = json.loads(cfg_path.read_text())
+    if isinstance(raw.get("dspark_config"), dict):
+        raw["dspark_config"].pop("sts_temperatures", None)
+    raw["sts_temperatures"] = [float(t) for t in temperatures]
+    DrafterConfig.from_json(raw, where=str(cfg_path))  # refuses a wrong count or a value <= 0
+    tmp = cfg_path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(raw, indent=2) + "\n")
+    os.replace(tmp, cfg_path)

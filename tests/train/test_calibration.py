@@ -1,0 +1,55 @@
+"""STS fitting and the calibration measures."""
+
+import numpy as np
+import pytest
+
+from dspark_compile.train.calibration import Calibration, auroc, brier, collect, ece, fit_sts, survivals
+from tests.train.conftest import new_drafter
+
+TRUE_T = (2.5, 0.5, 1.6, 3.0)
+
+
+def _synthetic(n, seed):
+    """Raw logits whose true conditional acceptance is sigmoid(logit / TRUE_T[k]); prefix labels."""
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(1.0, 2.5, size=(n, len(TRUE_T)))
+    accept = rng.random(logits.shape) < 1 / (1 + np.exp(-logits / np.array(TRUE_T)))
+    return logits, np.cumprod(accept, axis=1).astype(bool)
+
+
+def test_sts_reduces_ece_on_miscalibrated_data():
+    logits, labels = _synthetic(20000, 0)
+    temps = fit_sts(logits, labels)
+    assert np.allclose(temps, TRUE_T, rtol=0.25), temps
+    test_logits, test_labels = _synthetic(20000, 1)  # measured on data the fit did not see
+    raw = Calibration.measure(test_logits, test_labels, (1.0,) * 4)
+    cal = Calibration.measure(test_logits, test_labels, temps)
+    assert raw.ece > 0.04 and cal.ece < 0.015 and cal.ece < raw.ece / 3
+    assert cal.brier < raw.brier
+    assert all(np.diff(survivals(test_logits, temps), axis=1).ravel() <= 0)  # survivals never increase
+
+
+def test_measures_against_definitions():
+    rng = np.random.default_rng(0)
+    pred, label = rng.random(300), rng.random(300) < 0.4
+    pos, neg = pred[label], pred[~label]
+    pairs = (pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean()
+    assert auroc(pred, label) == pytest.approx(pairs)
+    assert auroc(np.array([0.5, 0.5, 0.5]), np.array([True, False, True])) == pytest.approx(0.5)  # ties count half
+    assert brier(pred, label) == pytest.approx(np.mean((pred - label) ** 2))
+    # ECE: one bin [0.5, 0.55) holding predictions 0.52 with half positive labels -> |0.52 - 0.5|
+    assert ece(np.full(4, 0.52), np.array([1, 0, 1, 0])) == pytest.approx(0.02)
+    assert ece(np.array([0.0, 1.0]), np.array([0, 1])) == 0.0
+
+
+def test_collect_labels_prefix_acceptance(tiny_data, tiny_target):
+    feats = tiny_data[3]
+    d = new_drafter(tiny_target)
+    held = collect(d, feats, anchors_per_chunk=5)
+    G = d.block_size
+    assert held.logits.shape == held.labels.shape and held.labels.shape[1] == G
+    lengths = np.diff(feats.starts)
+    first = np.maximum(feats.prompt_lengths, 1)
+    assert held.labels.shape[0] == int(np.maximum(lengths - G - first, 0).sum())  # anchors with a full block
+    assert np.all(np.diff(held.labels.astype(int), axis=1) <= 0)  # a prefix: once rejected, never again
+    assert held.tau() == pytest.approx(1 + held.labels.sum(1).mean())

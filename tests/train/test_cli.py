@@ -1,0 +1,73 @@
+"""train-draft, calibrate and measure-costs from the command line; user errors are one clean line."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import yaml
+from click.testing import CliRunner
+
+from dspark_compile.cli import cli
+from tests.helpers import RECIPES
+
+TRAINING = {"max_prompts": 6, "max_new_tokens": 12, "steps": 3, "sequences_per_step": 3, "anchors_per_sequence": 4,
+            "top_k_probs": 8, "markov_rank": 8, "num_layers": 1, "bf16": False}
+
+
+def _recipe(tmp_path, name="r.yaml", **changes):
+    data = yaml.safe_load((RECIPES / "tiny-llama.yaml").read_text())
+    data.update(training=TRAINING, **changes)
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def _main(*args):
+    return subprocess.run([sys.executable, "-m", "dspark_compile.cli", *args], capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_train_calibrate_and_measure_costs(tiny_bundles, tmp_path):
+    bundle = tiny_bundles("llama")
+    recipe, out, work = _recipe(tmp_path), tmp_path / "drafter", tmp_path / "work"
+    res = CliRunner().invoke(cli, ["train-draft", str(recipe), "-o", str(out), "--work", str(work),
+                                   "--bundle", str(bundle)])
+    assert res.exit_code == 0, res.output
+    assert "step 3/3" in res.stderr and "drafter ready" in res.stderr
+    assert (out / "model.safetensors").is_file() and (work / "checkpoints" / "checkpoint.pt").is_file()
+
+    res = CliRunner().invoke(cli, ["calibrate", str(recipe), "--drafter", str(out), "--work", str(work),
+                                   "--bundle", str(bundle), "--json"])
+    assert res.exit_code == 0, res.output
+    report = json.loads(res.stdout)
+    temps = json.loads((out / "config.json").read_text())["sts_temperatures"]
+    assert temps == report["temperatures"] and len(temps) == 4
+    assert set(report["before"]) == {"fit", "eval"} and report["tau_full_block"] >= 1.0
+
+    copy = tmp_path / "bundle"
+    shutil.copytree(bundle, copy)
+    before = json.loads((copy / "manifest.json").read_text())
+    res = CliRunner().invoke(cli, ["measure-costs", str(copy), "--repeats", "1"])
+    assert res.exit_code == 0, res.output
+    after = json.loads((copy / "manifest.json").read_text())
+    assert after["costs"]["repeats"] == 1 and after["costs"]["engine_sha256"] == before["costs"]["engine_sha256"]
+    assert {k: v for k, v in after.items() if k != "costs"} == {k: v for k, v in before.items() if k != "costs"}
+    assert CliRunner().invoke(cli, ["run", str(copy), "--prompt", "hi", "--max-new-tokens", "3"]).exit_code == 0
+
+
+def test_user_errors_are_clean(tmp_path, tiny_bundles):
+    res = _main("train-draft", str(tmp_path / "none.yaml"), "-o", str(tmp_path / "d"), "--work", str(tmp_path / "w"))
+    assert res.returncode == 2 and "Traceback" not in res.stderr and "recipe file not found" in res.stderr
+    recipe = _recipe(tmp_path, draft={"source": "none"})
+    res = _main("calibrate", str(recipe), "--work", str(tmp_path / "w"))
+    assert res.returncode == 2 and "Traceback" not in res.stderr and "--drafter DIR" in res.stderr
+    bad = _recipe(tmp_path, "bad.yaml", draft={"source": "none"})
+    bad.write_text(bad.read_text().replace("steps: 3", "stepz: 3"))
+    res = _main("train-draft", str(bad), "-o", str(tmp_path / "d"), "--work", str(tmp_path / "w"))
+    assert res.returncode == 2 and "training.stepz: unknown key" in res.stderr
+    plain = tmp_path / "plain"
+    res = CliRunner().invoke(cli, ["build", str(recipe), "-o", str(plain)])
+    assert res.exit_code == 0, res.output
+    res = _main("measure-costs", str(plain))
+    assert res.returncode == 2 and "Traceback" not in res.stderr and "has no drafter" in res.stderr

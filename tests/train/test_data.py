@@ -1,0 +1,98 @@
+"""Prompt set, generation through the runtime, and feature extraction by the target engine."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from dspark_compile.errors import TrainingError
+from dspark_compile.train.blocks import anchor_counts, sample_blocks
+from dspark_compile.train.data import (Features, GenerationSettings, generate_responses, load_prompts,
+                                       read_sequences)
+from tests.train.conftest import PROMPTS
+
+
+def test_prompt_set_is_varied_and_split_is_disjoint():
+    train, held = load_prompts("train"), load_prompts("heldout")
+    assert len(train) + len(held) >= 500 and 40 <= len(held) <= 100
+    assert not {p.prompt for p in train} & {p.prompt for p in held}
+    assert {p.category for p in held} == {p.category for p in train} == {"chat", "explanation", "code", "math",
+                                                                          "list", "prose"}
+    assert len({p.id for p in train + held}) == len(train) + len(held)
+    with pytest.raises(TrainingError, match="does not exist"):
+        load_prompts("test")
+
+
+def test_generation_resumes_and_is_seeded(tiny_data, tiny_bundles, tmp_path):
+    from dspark_compile.runtime.api import Runtime
+
+    path, out, seqs, _ = tiny_data
+    assert [s.id for s in seqs] == [p.id for p in PROMPTS]
+    assert all(1 <= len(s.response_ids) <= 24 for s in seqs)
+    # a rerun reads the answers back instead of generating again (the file is unchanged)
+    before = out.read_text()
+    again = generate_responses(Runtime.load(path), PROMPTS, GenerationSettings(max_new_tokens=24, batch_size=3), out)
+    assert again == seqs and out.read_text() == before
+    # a fresh run with the same settings writes the same answers (seeded sampling)
+    fresh = generate_responses(Runtime.load(path), PROMPTS, GenerationSettings(max_new_tokens=24, batch_size=3),
+                               tmp_path / "r.jsonl")
+    assert fresh == seqs
+    assert sorted(read_sequences(tmp_path / "r.jsonl"), key=lambda s: s.id) == sorted(fresh, key=lambda s: s.id)
+
+
+def test_features_shapes_and_values(tiny_data, tiny_target, tmp_path):
+    _, _, seqs, feats = tiny_data
+    model, _ = tiny_target
+    n = sum(len(s.prompt_ids) + len(s.response_ids) for s in seqs)
+    width = len(model.tap_layers) * model.hidden_size
+    assert feats.tokens.shape == (n,) and feats.taps.shape == (n, width) and feats.taps.dtype == np.float16
+    assert feats.topk_ids.shape == feats.topk_probs.shape == (n, 16)
+    assert feats.starts[-1] == n and feats.num_sequences == len(seqs)
+    assert np.all(np.diff(feats.topk_probs.astype(np.float32), axis=1) <= 1e-3)  # sorted, descending
+    assert 0 <= feats.meta["mean_dropped_mass"] < 1
+    # the engine's taps and distribution equal the PyTorch target's on one whole sequence
+    s = seqs[1]
+    ids = torch.tensor([s.prompt_ids + s.response_ids])
+    T = ids.shape[1]
+    past = [torch.zeros(1, model.num_kv_heads, 0, model.head_dim) for _ in model.kv_names()]
+    with torch.no_grad():
+        logits, taps, *_ = model(ids, torch.arange(T)[None], torch.zeros(1, dtype=torch.long),
+                                 torch.arange(T)[None], *past)
+    a = feats.starts[1]
+    np.testing.assert_allclose(feats.taps[a : a + T], taps[0].numpy(), rtol=2e-3, atol=2e-3)
+    top = torch.topk(torch.softmax(logits[0], -1), 16)
+    np.testing.assert_allclose(feats.topk_probs[a : a + T], top.values.numpy(), atol=2e-3)
+    assert (feats.topk_ids[a : a + T, 0] == top.indices[:, 0].numpy()).all()
+    # save / load round trip
+    again = Features.load(feats.save(tmp_path / "f"))
+    assert all(np.array_equal(getattr(again, k), getattr(feats, k)) for k in ("tokens", "taps", "topk_ids", "starts"))
+    meta = json.loads((tmp_path / "f" / "meta.json").read_text())
+    meta["version"] = 99
+    (tmp_path / "f" / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(TrainingError, match="version 99"):
+        Features.load(tmp_path / "f")
+
+
+def test_blocks_labels_and_teacher_forcing(tiny_data):
+    feats = tiny_data[3]
+    G = 4
+    b = sample_blocks(feats, np.random.default_rng(0), sequences=3, anchors=50, block_size=G)
+    S, n = b.anchors.shape
+    assert b.prev.shape == b.labels.shape == b.valid.shape == (S, n, G) and b.p_ids.shape == (S, n, G, 16)
+    assert len(set(b.sequence.tolist())) == S and all(anchor_counts(feats)[b.sequence] > 0)
+    for i, s in enumerate(b.sequence.tolist()):
+        np.testing.assert_array_equal(b.taps[i, : feats.starts[s + 1] - feats.starts[s]].numpy(),
+                                      feats.taps[feats.starts[s] : feats.starts[s + 1]].astype(np.float32))
+        x = feats.tokens[feats.starts[s] : feats.starts[s + 1]]
+        for j in range(n):
+            if not b.valid[i, j, 0]:
+                continue
+            a = int(b.anchors[i, j])
+            assert a >= feats.prompt_lengths[s]  # anchors are response positions
+            assert b.anchor_tokens[i, j] == x[a] == b.prev[i, j, 0]
+            for k in range(G):
+                assert bool(b.valid[i, j, k]) == (a + k + 1 < len(x))  # the chain stops at the end
+                if b.valid[i, j, k]:
+                    assert b.prev[i, j, k] == x[a + k] and b.labels[i, j, k] == x[a + k + 1]
+                    assert b.p_ids[i, j, k, 0] == feats.topk_ids[feats.starts[s] + a + k, 0]
