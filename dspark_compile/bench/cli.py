@@ -29,7 +29,8 @@ def _names(value: str) -> tuple[str, ...]:
 @click.option("--levels", default="1,4,16", show_default=True, callback=_ints, help="Concurrent clients per load level.")
 @click.option("--new-tokens", default=32, show_default=True, type=click.IntRange(2), help="Tokens per request (EOS ignored).")
 @click.option("--requests-per-client", default=2, show_default=True, type=click.IntRange(1))
-@click.option("--repeats", default=2, show_default=True, type=click.IntRange(1), help="Interleaved passes over all arms.")
+@click.option("--repeats", default=1, show_default=True, type=click.IntRange(1),
+              help="Passes over all arms (their order rotated per pass); rows are medians over passes.")
 @click.option("--fixed", "fixed", default=None, callback=_ints, help="γ of the fixed arms [default: 2,4,block size].")
 @click.option("--modes", default=",".join(MODES), show_default=True, help="greedy, sampled, or both.")
 @click.option("--temperature", default=0.7, show_default=True, type=float, help="Of the sampled mode.")

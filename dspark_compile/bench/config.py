@@ -21,8 +21,8 @@ class BenchError(DSparkError):
 class BenchConfig:
     """Settings of one benchmark run.
 
-    The defaults keep a SmolLM2-135M run with a trained drafter near 10 minutes on 2 CPU cores (an untrained
-    drafter, τ ≈ 1, needs about twice as many rounds).
+    The defaults aim at a SmolLM2-135M run within about 15 minutes on 2 CPU cores; the drafter pass dominates
+    speculative rounds there (an untrained drafter, τ ≈ 1, also needs the most rounds).
     """
 
     levels: tuple[int, ...] = (1, 4, 16)
@@ -30,8 +30,9 @@ class BenchConfig:
     new_tokens: int = 32
     """Tokens generated per request (EOS ignored, so every arm does the same work)."""
     requests_per_client: int = 2
-    repeats: int = 2
-    """Passes over all (level, mode, arm) cells; arms are interleaved within a pass, their order rotated."""
+    repeats: int = 1
+    """Passes over all (level, mode, arm) cells. Within a pass the arms of a cell run back to back; from one
+    pass to the next their order rotates. Rows report medians over passes."""
     fixed_lens: tuple[int, ...] | None = None
     """γ of the fixed-length arms; None: 2, 4 and the bundle's block size (those that fit in the block)."""
     modes: tuple[str, ...] = MODES
