@@ -2,7 +2,9 @@
 
 Step t draws its blocks from a generator seeded by (seed, t), so a run resumed from a checkpoint sees the
 same batches as an uninterrupted one; the checkpoint holds the trainable tensors, the optimiser and the
-scheduler state. Embedding and lm_head are the target's own modules and stay frozen.
+scheduler state. Every setting must match to resume except `steps`: a run may be shortened or extended,
+and the cosine schedule then follows the new total from the step reached. Embedding and lm_head are the
+target's own modules and stay frozen.
 """
 
 from __future__ import annotations
@@ -136,8 +138,9 @@ def _resume(drafter, opt, sched, cfg, ckpt_dir: Path) -> tuple[int, list[StepLog
     if not path.is_file():
         return 0, []
     state = torch.load(path, weights_only=False)
-    theirs = {k: v for k, v in state["config"].items() if k != "checkpoint_every"}
-    ours = {k: v for k, v in _fingerprint(cfg).items() if k != "checkpoint_every"}
+    free = ("checkpoint_every", "steps")  # a run may be shortened or extended: the schedule follows cfg.steps
+    theirs = {k: v for k, v in state["config"].items() if k not in free}
+    ours = {k: v for k, v in _fingerprint(cfg).items() if k not in free}
     if theirs != ours:
         diff = sorted(k for k in ours if theirs.get(k) != ours[k])
         raise TrainingError(f"{path} was written with other training settings ({', '.join(diff)} differ); "

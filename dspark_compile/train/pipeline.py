@@ -113,6 +113,8 @@ def write_drafter(drafter, out: Path, dtype: str = "float16") -> Path:
     (tmp / CONFIG_FILE).write_text(json.dumps(drafter.config.to_json(), indent=2) + "\n")
     tensors = {k: v.detach().to(getattr(torch, dtype)).contiguous() for k, v in drafter.own_state_dict().items()}
     save_file(tensors, str(tmp / WEIGHTS_FILE), metadata={"format": "pt"})
+    for f in (CONFIG_FILE, WEIGHTS_FILE):
+        (tmp / f).chmod(0o644)  # a checkpoint is meant to be shared (and committed)
     if out.exists():
         for f in (CONFIG_FILE, WEIGHTS_FILE):
             os.replace(tmp / f, out / f)  # keeps other files (a README) in place

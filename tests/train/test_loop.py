@@ -50,6 +50,9 @@ def test_resume_equals_uninterrupted(tiny_data, tiny_target, tmp_path):
     with pytest.raises(TrainingError, match="lr"):
         train(new_drafter(tiny_target), feats, CFG.model_copy(update={"lr": 1e-3}), tmp_path / "b")
     assert (tmp_path / "b" / CHECKPOINT).is_file() and not (tmp_path / "b" / (CHECKPOINT + ".tmp")).exists()
+    # `steps` alone may change: the run is extended from where it stopped
+    longer = train(new_drafter(tiny_target), feats, CFG.model_copy(update={"steps": 10}), tmp_path / "b")
+    assert [h.step for h in longer] == list(range(1, 11)) and longer[-1].steps == 10
 
 
 def test_vocab_subset_loss(tiny_data, tiny_target):
