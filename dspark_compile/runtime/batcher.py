@@ -180,9 +180,7 @@ class Batcher:
         self.batch = Batch(
             target_cache=None, draft_cache=None, pending=_cat_pending(b.pending, pf.pending),
             anchor=np.concatenate([b.anchor, pf.last.astype(np.int64)]),
-            params=RowParams(*(np.concatenate([x, y]) for x, y in zip(
-                (b.params.temperature, b.params.top_k, b.params.top_p, b.params.seeds, b.params.requests),
-                (params.temperature, params.top_k, params.top_p, params.seeds, params.requests)))),
+            params=b.params.concat(params),
             rounds=np.concatenate([b.rounds, np.ones(k, np.uint32)]),
             live=np.concatenate([b.live, [not r.finished for r in group]]).astype(bool),  # (cancelled while joining)
             lag=[np.concatenate([x, np.ones((k, g), np.float32)]) for x in b.lag],
@@ -225,17 +223,15 @@ class Batcher:
             if i != last:
                 for cache in filter(None, (self.tcache, self.dcache)):
                     cache.move_row(last, i)
-                for arr in (b.anchor, b.rounds, b.live, b.limits, b.params.temperature, b.params.top_k,
-                            b.params.top_p, b.params.seeds, b.params.requests, b.pending.counts, b.pending.taps,
-                            *b.lag):
+                for arr in (b.anchor, b.rounds, b.live, b.limits, *b.params.arrays(), b.pending.counts,
+                            b.pending.taps, *b.lag):
                     arr[i] = arr[last]
                 for lst in (self.rows, b.tokens, b.reasons, b.stats):
                     lst[i] = lst[last]
             keep = slice(0, last)
             for name in ("anchor", "rounds", "live", "limits"):
                 setattr(b, name, getattr(b, name)[keep])
-            b.params = RowParams(b.params.temperature[keep], b.params.top_k[keep], b.params.top_p[keep],
-                                 b.params.seeds[keep], b.params.requests[keep])
+            b.params = b.params.rows(keep)
             b.pending = Pending(b.pending.taps[keep], b.pending.counts[keep])
             b.lag = [x[keep] for x in b.lag]
             for lst in (self.rows, b.tokens, b.reasons, b.stats):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -35,6 +35,16 @@ class RowParams:
 
     def feeds(self) -> dict[str, np.ndarray]:
         return {"temperature": self.temperature, "top_k": self.top_k, "top_p": self.top_p}
+
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        """Every per-row array, in field order (for joining, moving and dropping rows)."""
+        return tuple(getattr(self, f.name) for f in fields(self))
+
+    def concat(self, other: "RowParams") -> "RowParams":
+        return RowParams(*(np.concatenate([x, y]) for x, y in zip(self.arrays(), other.arrays())))
+
+    def rows(self, index) -> "RowParams":
+        return RowParams(*(a[index] for a in self.arrays()))
 
 
 @dataclass
