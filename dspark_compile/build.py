@@ -116,6 +116,7 @@ def build_bundle(recipe: Recipe, out: Path, force: bool = False, step: StepRepor
     from dspark_compile.engine.base import load_engine
     from dspark_compile.export.target import export_target, fuse_verify_graph
     from dspark_compile.models import from_hf_model
+    from dspark_compile.runtime.drafter import DrafterInfo, DrafterModel
     from dspark_compile.runtime.target import ModelInfo, TargetModel
     from dspark_compile.sources import load_target
 
@@ -163,12 +164,15 @@ def build_bundle(recipe: Recipe, out: Path, force: bool = False, step: StepRepor
                 "kv_names": list(drafter.kv_names()), "dtype": manifest["model"]["dtype"],
                 "sts_temperatures": list(drafter.config.sts_temperatures),
             }
-            with step("measure the verify cost curve"):
+            with step("measure the verify and drafter costs"):
                 engine = load_engine("onnxruntime", writer.root / verify.files[0])
+                draft_model = DrafterModel(load_engine("onnxruntime", writer.root / dgraph.files[0]),
+                                           DrafterInfo.from_manifest(manifest["drafter"]))
                 manifest["costs"] = measure_costs(
                     TargetModel(engine, ModelInfo.from_manifest(manifest["model"])), dgraph.block_size,
-                    recipe.shapes.max_batch, digest=_files_digest(writer.root, verify.files))
-                del engine
+                    recipe.shapes.max_batch, digest=_files_digest(writer.root, verify.files),
+                    drafter=draft_model, drafter_digest=_files_digest(writer.root, dgraph.files))
+                del engine, draft_model
         if "tensorrt" in recipe.backends:
             from dspark_compile.trt.bundle import build_trt_engines
 
