@@ -81,6 +81,10 @@ class SchedulerConfig(_Section):
     threshold: Annotated[float, Field(ge=0.0, le=1.0)] = 0.3
     min_len: Annotated[int, Field(ge=0, le=32)] = 0
     max_len: Annotated[int, Field(ge=0, le=32)] = 32
+    fallback: bool = True
+    """Mode `cost` only: skip the drafter pass (a plain decode round) when the measured costs say
+    speculating would be slower, judged from past rounds' survivals; it drafts anyway every 4th..32nd
+    round to notice when speculation pays again. Output stays lossless either way."""
 
 
 class SpeculationConfig(_Section):

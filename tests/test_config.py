@@ -19,6 +19,7 @@ def test_shipped_recipes_parse(path):
 def test_defaults_are_filled_and_frozen():
     r = parse_recipe(BASE)
     assert r.speculation.block_size == 7 and r.precision == "fp32" and r.backends == ("onnxruntime",)
+    assert r.speculation.scheduler.mode == "cost" and r.speculation.scheduler.fallback is True
     with pytest.raises(Exception):
         r.name = "other"  # frozen
 
@@ -30,6 +31,7 @@ def test_defaults_are_filled_and_frozen():
         ({"shapes": {"max_batch": 0}}, "shapes.max_batch = 0: Input should be greater than or equal to 1"),
         ({"shapes": {"max_batchh": 4}}, "shapes.max_batchh: unknown key"),
         ({"speculation": {"block_size": "7"}}, "speculation.block_size = '7': Input should be a valid integer"),
+        ({"speculation": {"scheduler": {"fallback": "no"}}}, "speculation.scheduler.fallback = 'no': Input should be a valid boolean"),
         ({"target": {"source": "hf"}}, "source 'hf' needs the key 'path'"),
         ({"target": {"source": "random", "family": "llama", "tap_layers": [1, "a"]}}, "target.tap_layers.1 = 'a'"),
         ({"backends": ["cuda"]}, "backends.0 = 'cuda': Input should be 'onnxruntime' or 'tensorrt'"),

@@ -186,7 +186,7 @@ class Batcher:
             lag=[np.concatenate([x, np.ones((k, g), np.float32)]) for x in b.lag],
             limits=np.concatenate([b.limits, [r.max_new_tokens for r in group]]).astype(np.int64), eos=self.eos,
             tokens=b.tokens + [r.tokens for r in group], reasons=b.reasons + ["length"] * k,
-            stats=b.stats + [r.stats for r in group], timings=b.timings)
+            stats=b.stats + [r.stats for r in group], timings=b.timings, guard=b.guard)
         self._refresh_views()
 
     def _refresh_views(self) -> None:

@@ -14,6 +14,7 @@ def summarise(tokens: list[list[int]], stats: list[RowStats], timings: dict[str,
     """Aggregate metrics over a batch's requests (see the README for definitions)."""
     emitted = sum(len(t) for t in tokens)
     rounds = sum(s.rounds for s in stats)
+    drafted = sum(s.drafted_rounds for s in stats)
     lengths = [v for s in stats for v in s.verify_lengths]
     accepted = [a for s in stats for a in s.accepted]
     per_position = []
@@ -29,6 +30,8 @@ def summarise(tokens: list[list[int]], stats: list[RowStats], timings: dict[str,
         "rounds": rounds,
         # τ: tokens emitted per verify round, the bonus/correction included (the prefill's token excluded)
         "tau": round((emitted - len(tokens)) / rounds, 4) if rounds else None,
+        # share of rounds that ran the drafter (below 1: the cost scheduler's guard decoded plainly)
+        "drafted_share": round(drafted / rounds, 4) if rounds else None,
         "acceptance_per_position": per_position,
         "mean_verify_length": round(float(np.mean(lengths)), 4) if lengths else 0.0,
         "verify_length_histogram": {int(k): v for k, v in sorted(Counter(lengths).items())},

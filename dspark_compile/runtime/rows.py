@@ -74,6 +74,7 @@ class RowStats:
     """What one request went through; aggregated by `metrics.summarise`."""
 
     rounds: int = 0
+    drafted_rounds: int = 0  # rounds in which the drafter ran (the cost scheduler's guard may skip it)
     drafted_verified: int = 0
     accepted: list[int] = field(default_factory=list)  # accepted drafts per round
     verify_lengths: list[int] = field(default_factory=list)

@@ -15,17 +15,20 @@ _MODES = {"fixed": 0, "threshold": 1, "cost": 2}
 
 @dataclass(frozen=True)
 class CostTable:
-    """Median verify step time (ms) measured at build, per batch size, for 1..G+1 tokens per row."""
+    """Median step times (ms) measured at build, per batch size: the verify pass for 1..G+1 tokens per row
+    and, in bundles built since the guard rail, the drafter pass (one block)."""
 
     batch_sizes: tuple[int, ...]
     tokens_per_row: tuple[int, ...]
     ms: tuple[tuple[float, ...], ...]  # [len(batch_sizes)][len(tokens_per_row)], monotone in both
     engine_sha256: str
+    draft_ms: tuple[float, ...] | None = None  # [len(batch_sizes)], monotone; None in older bundles
 
     @classmethod
     def from_manifest(cls, d: dict[str, Any]) -> "CostTable":
+        draft = d.get("draft_ms")
         return cls(tuple(d["batch_sizes"]), tuple(d["tokens_per_row"]), tuple(tuple(r) for r in d["ms"]),
-                   d["engine_sha256"])
+                   d["engine_sha256"], tuple(draft) if draft else None)
 
     def for_rows(self, rows: int, block_size: int) -> np.ndarray:
         """Step time for n = 1 .. rows*(block_size+1) tokens in a batch of `rows` rows: [N] float32.
@@ -37,6 +40,12 @@ class CostTable:
         n_measured = np.array([b * t for t in self.tokens_per_row], dtype=np.float64) * rows / b
         n = np.arange(1, rows * (block_size + 1) + 1, dtype=np.float64)
         return np.interp(n, n_measured, np.array(self.ms[i])).astype(np.float32)
+
+    def draft_for_rows(self, rows: int) -> float | None:
+        """The drafter's step time for `rows` rows, interpolated linearly in batch size (None: not measured)."""
+        if self.draft_ms is None:
+            return None
+        return float(np.interp(rows, self.batch_sizes, self.draft_ms))
 
 
 class Scheduler:
@@ -54,6 +63,11 @@ class Scheduler:
     @property
     def speculates(self) -> bool:
         return self.config.mode != "off"
+
+    @property
+    def guarded(self) -> bool:
+        """Whether a round may skip the drafter when plain decoding is expected to be faster (see guard.py)."""
+        return self.config.mode == "cost" and self.config.fallback
 
     def _graph(self):
         if self._session is None:
@@ -82,3 +96,8 @@ class Scheduler:
             "active": live.astype(np.int32),
         })[0]
         return out.astype(np.int64)
+
+    def predict(self, survivals: np.ndarray, live: np.ndarray) -> np.ndarray:
+        """The lengths [B] the op would choose if the next draft had these survivals [B, G] (budget and
+        allocation both from them): the guard's forecast, before any drafting."""
+        return self.lengths(survivals, survivals, live)

@@ -1,62 +1,22 @@
 """Speculative decoding is lossless: greedy output equals plain greedy decoding token for token, and
 sampled output follows the same distribution as plain sampling.
 
-The drafter here is a "copy drafter": random layers, but a Markov head (W2 = W1, W1 ~ N(0, 1), rank 64)
-whose bias makes every slot propose the previous token. Tiny random targets repeat themselves often,
-so drafts are accepted often enough to exercise long accepted runs, rejections and bonus tokens.
+The drafter here is a "copy drafter" (see conftest.py): it proposes the previous token.
 """
 
 import numpy as np
 import pytest
-import torch
 
-from dspark_compile.build import build_bundle, resolve_taps
-from dspark_compile.config import SchedulerConfig, parse_recipe
-from dspark_compile.drafter.checkpoint import init_drafter, save_drafter
-from dspark_compile.drafter.config import DrafterConfig
-from dspark_compile.models import from_hf_model
+from dspark_compile.config import SchedulerConfig
 from dspark_compile.runtime.api import Runtime
 from dspark_compile.runtime.autoregressive import decode_autoregressive
 from dspark_compile.runtime.rows import RowParams
 from dspark_compile.runtime.sampling import SamplingParams
 from tests.conftest import FAMILIES
-from tests.helpers import plain_target, tiny_hf_model, tiny_recipe
 
 GREEDY = SamplingParams()
 MODES = ("fixed", "threshold", "cost", "off")
 PROMPTS = ["The cat", "Once upon a time, in a land far away,", "x", "1, 2, 3, 4, 5,", "Hello, world. Hello"]
-
-
-def _copy_drafter_bundle(root, family: str, gamma: int):
-    recipe = tiny_recipe(family)
-    loaded = tiny_hf_model(family)
-    model = from_hf_model(loaded.model, resolve_taps(recipe, loaded.config.num_hidden_layers))
-    cfg = DrafterConfig.for_target(loaded.config, num_layers=1, markov_rank=64, block_size=gamma,
-                                   target_layer_ids=model.tap_layers)
-    drafter = init_drafter(cfg, model, seed=0)
-    with torch.no_grad():
-        w1 = torch.randn(drafter.markov_head.markov_w1.weight.shape, generator=torch.Generator().manual_seed(0))
-        drafter.markov_head.markov_w1.weight.copy_(w1)
-        drafter.markov_head.markov_w2.weight.copy_(w1)
-    ckpt = save_drafter(drafter, root / f"{family}-{gamma}-drafter")
-    data = recipe.to_dict()
-    data["draft"] = {"source": "checkpoint", "path": str(ckpt)}
-    data["speculation"]["block_size"] = gamma
-    return build_bundle(parse_recipe(data, source=f"tiny-{family} (γ={gamma})"), root / f"{family}-{gamma}")
-
-
-@pytest.fixture(scope="module")
-def bundles(tmp_path_factory):
-    root = tmp_path_factory.mktemp("spec")
-    built = {}
-
-    def get(family: str, gamma: int = 4):
-        if (family, gamma) not in built:
-            path = _copy_drafter_bundle(root, family, gamma)
-            built[family, gamma] = (Runtime.load(path), plain_target(path))
-        return built[family, gamma]
-
-    return get
 
 
 def _plain(plain, ids, n, sampling=None):
