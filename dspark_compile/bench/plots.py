@@ -102,8 +102,9 @@ def write_plots(result: BenchResult, out: Path) -> list[Path]:
 
     if spec:
         panels = [("mean_verify_length", "mean verified drafts per round"), ("tau", "τ (tokens per round)"),
-                  ("zero_verify_share", "share of rounds verifying nothing")]
-        fig, axes, modes = _grid(plt, result, panels, "verification depth and τ vs load")
+                  ("zero_verify_share", "share of rounds verifying nothing"),
+                  ("drafted_share", "share of rounds that ran the drafter")]
+        fig, axes, modes = _grid(plt, result, panels, "verification depth, τ and drafter use vs load")
         for j, mode in enumerate(modes):
             for i, (key, _) in enumerate(panels):
                 for arm, (x, y) in _series(result, mode, key, spec).items():

@@ -71,6 +71,8 @@ def _row(mode: str, arm: Arm, level: int, runs: list[LoadRun], block: int) -> di
         "acceptance_per_position": m["acceptance_per_position"] if arm.speculative else [],
         "mean_verify_length": m["mean_verify_length"],
         "zero_verify_share": round(sum(v == 0 for v in lengths) / len(lengths), 4) if arm.speculative and lengths else None,
+        # rounds that ran the drafter (the cost arm's guard decodes plainly when drafting does not pay)
+        "drafted_share": m["drafted_share"] if arm.peer is None else None,
         "verify_length_histogram": m["verify_length_histogram"] if arm.speculative else {},
         # where the wall time went (the rest: the benchmark's own bookkeeping and, for peers, everything)
         "time_share": {k: round(v / wall, 4) for k, v in spent.items()} if arm.peer is None else {},
@@ -138,6 +140,7 @@ def _headline(rows: list[dict], levels: tuple[int, ...]) -> dict[str, Any]:
         h["net_negative"] = [f"{r['arm']}@C={r['level']}" for r in spec
                              if plain.get(r["level"]) and r["throughput_tokens_per_s"] < plain[r["level"]]["throughput_tokens_per_s"]]
         h["cost_mean_verify_length_by_level"] = {r["level"]: r["mean_verify_length"] for r in spec if r["arm"] == "cost"}
+        h["cost_drafted_share_by_level"] = {r["level"]: r["drafted_share"] for r in spec if r["arm"] == "cost"}
         out[mode] = h
     return out
 
@@ -191,7 +194,7 @@ def render(result: BenchResult, console) -> None:
         console.print(f"[yellow]note:[/yellow] {note}")
     table = Table(title="closed-loop load: C clients, each sends its next prompt when the last one is done")
     cols = ("mode", "C", "arm", "user tok/s", "× plain", "total tok/s", "× plain", "TTFT p50/p99 ms",
-            "TPOT p50/p99 ms", "τ", "mean ℓ", "ℓ=0", "draft/verify time")
+            "TPOT p50/p99 ms", "τ", "mean ℓ", "ℓ=0", "drafted", "draft/verify time")
     for c in cols:
         table.add_column(c, justify="left" if c in ("mode", "arm") else "right")
     ms = lambda a, b: f"{a * 1e3:.0f}/{b * 1e3:.0f}"  # noqa: E731
@@ -206,6 +209,7 @@ def render(result: BenchResult, console) -> None:
                       ms(r["ttft_p50_s"], r["ttft_p99_s"]), ms(r["tpot_p50_s"], r["tpot_p99_s"]),
                       f"{r['tau']:.2f}" if r["tau"] else "-", f"{r['mean_verify_length']:.2f}" if r["speculative"] else "-",
                       f"{r['zero_verify_share']:.0%}" if r["zero_verify_share"] is not None else "-",
+                      f"{r['drafted_share']:.0%}" if r["speculative"] and r.get("drafted_share") is not None else "-",
                       f"{r['time_share']['draft']:.0%}/{r['time_share']['verify']:.0%}" if r["time_share"] else "-")
     console.print(table)
     g = result.greedy_check
@@ -230,6 +234,10 @@ def render(result: BenchResult, console) -> None:
         if h["cost_mean_verify_length_by_level"]:
             console.print("  cost arm's mean verified drafts by load: "
                           + ", ".join(f"C={c}: {v:.2f}" for c, v in h["cost_mean_verify_length_by_level"].items()))
+        drafted = {c: v for c, v in h.get("cost_drafted_share_by_level", {}).items() if v is not None}
+        if drafted:
+            console.print("  cost arm's rounds that ran the drafter by load (the rest fell back to plain): "
+                          + ", ".join(f"C={c}: {v:.0%}" for c, v in drafted.items()))
         console.print("  net-negative (throughput below plain): " + (", ".join(h["net_negative"]) or "nowhere"))
 
 

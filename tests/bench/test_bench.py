@@ -53,8 +53,13 @@ def test_counts(result):
             assert r["verify_length_histogram"] == {int(r["arm"].split("-")[1]): sum(r["verify_length_histogram"].values())}
         if r["arm"] == "plain":
             assert r["tau"] == 1.0 and r["user_speedup"] == 1.0 and r["time_share"]["draft"] == 0.0
+            assert r["drafted_share"] == 0.0
+        if r["arm"].startswith("fixed-") or r["arm"] == "threshold":
+            assert r["drafted_share"] == 1.0  # only the cost arm's guard skips the drafter
+        if r["arm"] == "cost":
+            assert 0 < r["drafted_share"] <= 1  # its first round always drafts (no survivals yet)
         if r["peer"]:
-            assert r["time_share"] == {} and r["acceptance_per_position"] == []
+            assert r["time_share"] == {} and r["acceptance_per_position"] == [] and r["drafted_share"] is None
         else:
             assert set(r["time_share"]) == {"draft", "schedule", "verify", "host", "prefill"}
 
@@ -77,7 +82,7 @@ def test_calibration_and_headline(result):
         h = result.headline[mode]
         assert set(h["per_user_speedup_c1"]) == {"fixed-2", "fixed-4", "threshold", "cost", "hf-generate", "hf-prompt-lookup"}
         assert {"cost_throughput_vs_plain_c2", "cost_throughput_vs_best_fixed_c2", "net_negative"} <= set(h)
-        assert set(h["cost_mean_verify_length_by_level"]) == set(LEVELS)
+        assert set(h["cost_mean_verify_length_by_level"]) == set(LEVELS) == set(h["cost_drafted_share_by_level"])
 
 
 def test_json_and_plots(result, tmp_path):
@@ -99,6 +104,7 @@ def test_render(result):
     render(result, console)
     text = console.export_text()
     assert "hf-prompt-lookup" in text and "greedy tokens identical across runtime arms: yes" in text
+    assert "drafted" in text and "cost arm's rounds that ran the drafter by load" in text
 
 
 def test_schedule_shares_prompts_across_clients():
