@@ -227,10 +227,14 @@ def train_draft(recipe: Path, output: Path, work: Path, bundle: Path | None, ste
               help="Drafter directory (default: the recipe's draft.path).")
 @click.option("--work", required=True, type=click.Path(path_type=Path), help="Folder for the held-out answers and features.")
 @click.option("--bundle", type=click.Path(path_type=Path), help="Use this bundle of the recipe's target instead of building one.")
-@click.option("--dry-run", is_flag=True, help="Report only; leave the drafter's config.json unchanged.")
+@click.option("--dry-run", is_flag=True, help="Report only; leave the drafter unchanged.")
+@click.option("--offset/--no-offset", default=True, show_default=True,
+              help="Also fit one shift of the confidence logit shared by all slots (stored in the head's bias); "
+                   "--no-offset: STS temperatures only.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def calibrate(recipe: Path, drafter: Path | None, work: Path, bundle: Path | None, dry_run: bool, as_json: bool) -> None:
-    """Fit STS temperatures on held-out prompts and store them in the drafter's config.json."""
+def calibrate(recipe: Path, drafter: Path | None, work: Path, bundle: Path | None, dry_run: bool, offset: bool,
+              as_json: bool) -> None:
+    """Fit STS temperatures (and a confidence offset) on held-out prompts and store them with the drafter."""
     import dataclasses
 
     from dspark_compile.config import load_recipe
@@ -245,7 +249,8 @@ def calibrate(recipe: Path, drafter: Path | None, work: Path, bundle: Path | Non
     console = _console()
     reporter = _Reporter(console)
     with _step_printer(console) as step, reporter.bars():
-        rep = calibrate_drafter(rec, drafter, work, bundle=bundle, step=step, progress=reporter.work, write=not dry_run)
+        rep = calibrate_drafter(rec, drafter, work, bundle=bundle, step=step, progress=reporter.work,
+                                write=not dry_run, offset=offset)
     if as_json:
         click.echo(json.dumps(dataclasses.asdict(rep), indent=2, default=str))
         return
@@ -253,14 +258,17 @@ def calibrate(recipe: Path, drafter: Path | None, work: Path, bundle: Path | Non
 
     table = Table(title=f"cumulative survivals vs prefix acceptance ({rep.blocks} full blocks, {rep.sequences} "
                         "held-out sequences; fitted on 'fit', checked on 'eval')")
-    for col in ("half", "blocks", "ECE before", "ECE after", "AUROC before", "AUROC after", "Brier before", "Brier after"):
+    for col in ("half", "blocks", "ECE before", "ECE STS only", "ECE after", "AUROC before", "AUROC after",
+                "Brier before", "Brier after"):
         table.add_column(col)
     for half in rep.before:
-        b, a = rep.before[half], rep.after[half]
-        table.add_row(half, str(b.blocks), f"{b.ece:.4f}", f"{a.ece:.4f}", f"{b.auroc:.4f}", f"{a.auroc:.4f}",
-                      f"{b.brier:.4f}", f"{a.brier:.4f}")
+        b, s, a = rep.before[half], rep.sts_only[half], rep.after[half]
+        table.add_row(half, str(b.blocks), f"{b.ece:.4f}", f"{s.ece:.4f}", f"{a.ece:.4f}", f"{b.auroc:.4f}",
+                      f"{a.auroc:.4f}", f"{b.brier:.4f}", f"{a.brier:.4f}")
     console.print(table)
-    console.print(f"STS temperatures: {list(rep.temperatures)}" + ("" if dry_run else f"  (written to {drafter})"))
+    console.print(f"STS only: temperatures {list(rep.sts_only_temperatures)}")
+    console.print(f"written: confidence offset {rep.offset:+.2f}, STS temperatures {list(rep.temperatures)}"
+                  + (" (dry run: nothing written)" if dry_run else f"  (to {drafter})"))
     console.print(f"P(slots 0..k accepted), greedy, full blocks: {rep.acceptance}")
     console.print(f"τ with the full block verified (greedy, every anchor): {rep.tau_full_block:.3f}")
 

@@ -1,9 +1,16 @@
-"""Sequential Temperature Scaling (DSpark §2) and the measurements it is judged by.
+"""Sequential Temperature Scaling (DSpark §2), the shared confidence offset, and the measurements.
 
 Slot k's confidence is c_k = sigmoid(l_k / T_k), the prefix survival a_k = Π_{i<=k} c_i estimates
 P(slots 0..k all accepted). STS fits T_0, T_1, ... left to right: T_k minimises, over a 1-D grid, the
 Expected Calibration Error of a_k against the binary prefix-acceptance labels of slot k, with T_{<k}
 already fixed. A positive temperature keeps each slot's order, so AUROC per slot is unchanged.
+
+Offset. The confidence head is trained towards the *sampling* acceptance 1 − ½‖q − p‖₁ (§5), while the
+labels here are *greedy* acceptance (argmax q = argmax p), which is lower where the target is unsure: the
+raw confidences are too high by roughly a constant in logit space, which no temperature removes (it can
+only stretch logits around 0). `fit_offset_sts` therefore also fits one shift δ of the raw logit, shared
+by every slot, with STS on top of each candidate: l_k -> (l_k + δ) / T_k. δ folds into the head's bias
+(`confidence_head.proj.bias`), so the checkpoint format, the fused ops and the kernels stay as they are.
 
 Labels come from blocks verified in full (scheduler off): `collect` drafts greedily at every anchor of
 held-out sequences the target answered greedily, exactly as the runtime's greedy step would, and marks
@@ -79,6 +86,23 @@ def fit_sts(logits: np.ndarray, labels: np.ndarray, grid: np.ndarray = GRID) -> 
         temps.append(round(best, 4))
         prefix = prefix / (1.0 + np.exp(-logits[:, k] / best))
     return tuple(temps)
+
+
+OFFSETS = np.round(np.arange(-3.0, 3.0001, 0.1), 4)
+"""Candidate shifts of the raw confidence logit (0 is on the grid)."""
+
+
+def fit_offset_sts(logits: np.ndarray, labels: np.ndarray, offsets: np.ndarray = OFFSETS,
+                   grid: np.ndarray = GRID) -> tuple[float, tuple[float, ...]]:
+    """(δ, temperatures): for every δ on `offsets`, STS on logits + δ; keeps the pair whose survivals have
+    the lowest pooled ECE on these data (ties: the δ closest to 0)."""
+    best = None
+    for delta in sorted(offsets, key=abs):
+        temps = fit_sts(logits + delta, labels, grid)
+        err = ece(survivals(logits + delta, temps), labels)
+        if best is None or err < best[0] - 1e-12:
+            best = (err, float(delta), temps)
+    return best[1], best[2]
 
 
 @dataclass

@@ -170,8 +170,11 @@ def train_draft(recipe: Recipe, out: Path, work: Path, bundle: Path | None = Non
 @dataclass
 class CalibrationReport:
     temperatures: tuple[float, ...]
+    offset: float  # δ added to the confidence head's bias (0 with offset=False)
     before: dict  # split name ("fit", "eval") -> Calibration
-    after: dict
+    after: dict  # with δ and the temperatures written
+    sts_only: dict  # with STS alone (the reference method), for comparison
+    sts_only_temperatures: tuple[float, ...]
     tau_full_block: float  # greedy, γ drafts verified every round, all held-out anchors
     acceptance: list[float]  # P(slots 0..k accepted), all held-out anchors
     blocks: int
@@ -180,11 +183,13 @@ class CalibrationReport:
 
 
 def calibrate_drafter(recipe: Recipe, drafter_path: Path, work: Path, bundle: Path | None = None,
-                      step: Step = _quiet, progress: Progress | None = None, write: bool = True) -> CalibrationReport:
-    """Fit STS temperatures on half of the held-out sequences (even ones), measure before/after on both
-    halves, and (with `write`) store the temperatures in the drafter's config.json."""
+                      step: Step = _quiet, progress: Progress | None = None, write: bool = True,
+                      offset: bool = True) -> CalibrationReport:
+    """Fit the confidence offset δ (with `offset`) and STS temperatures on half of the held-out sequences
+    (even ones), measure before/after on both halves, and (with `write`) store the temperatures in the
+    drafter's config.json and δ in its confidence-head bias."""
     from dspark_compile.drafter.checkpoint import load_drafter
-    from dspark_compile.train.calibration import Calibration, collect, fit_sts
+    from dspark_compile.train.calibration import Calibration, collect, fit_offset_sts, fit_sts
 
     work = Path(work)
     path = target_bundle(recipe, work, bundle, step)
@@ -196,17 +201,43 @@ def calibrate_drafter(recipe: Recipe, drafter_path: Path, work: Path, bundle: Pa
     if held.labels.shape[0] == 0:
         raise TrainingError("no held-out sequence is long enough for one full block")
     halves = {"fit": held.subset(held.sequence % 2 == 0), "eval": held.subset(held.sequence % 2 == 1)}
-    temps = fit_sts(halves["fit"].logits, halves["fit"].labels)
+    fit = halves["fit"]
+    sts = fit_sts(fit.logits, fit.labels)
+    delta, temps = fit_offset_sts(fit.logits, fit.labels) if offset else (0.0, sts)
     ones = (1.0,) * drafter.block_size
     report = CalibrationReport(
-        temperatures=temps,
+        temperatures=temps, offset=delta,
         before={k: Calibration.measure(h.logits, h.labels, ones) for k, h in halves.items()},
-        after={k: Calibration.measure(h.logits, h.labels, temps) for k, h in halves.items()},
+        after={k: Calibration.measure(h.logits + delta, h.labels, temps) for k, h in halves.items()},
+        sts_only={k: Calibration.measure(h.logits, h.labels, sts) for k, h in halves.items()},
+        sts_only_temperatures=sts,
         tau_full_block=held.tau(), acceptance=held.acceptance(), blocks=int(held.labels.shape[0]),
         sequences=int(np.unique(held.sequence).size))
     if write:
+        shift_confidence_bias(drafter_path, delta)
         set_temperatures(drafter_path, temps)
     return report
+
+
+def shift_confidence_bias(drafter_path: Path, delta: float) -> None:
+    """Add δ to `confidence_head.proj.bias` in the drafter's model.safetensors (replaced atomically)."""
+    if delta == 0.0:
+        return
+    from safetensors.torch import load_file, save_file
+
+    from dspark_compile.drafter.checkpoint import WEIGHTS_FILE
+
+    path = Path(drafter_path) / WEIGHTS_FILE
+    tensors = load_file(str(path))
+    key = "confidence_head.proj.bias"
+    if key not in tensors:
+        raise TrainingError(f"{path}: no tensor {key!r} to shift (a drafter without a confidence head?)")
+    bias = tensors[key]
+    tensors[key] = (bias.float() + delta).to(bias.dtype)
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(tensors, str(tmp), metadata={"format": "pt"})
+    tmp.chmod(0o644)
+    os.replace(tmp, path)
 
 
 def set_temperatures(drafter_path: Path, temperatures) -> None:

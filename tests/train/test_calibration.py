@@ -1,6 +1,7 @@
 """STS fitting and the calibration measures."""
 
 import numpy as np
+import torch
 import pytest
 
 from dspark_compile.train.calibration import Calibration, auroc, brier, collect, ece, fit_sts, survivals
@@ -53,3 +54,41 @@ def test_collect_labels_prefix_acceptance(tiny_data, tiny_target):
     assert held.labels.shape[0] == int(np.maximum(lengths - G - first, 0).sum())  # anchors with a full block
     assert np.all(np.diff(held.labels.astype(int), axis=1) <= 0)  # a prefix: once rejected, never again
     assert held.tau() == pytest.approx(1 + held.labels.sum(1).mean())
+
+
+def test_offset_and_sts_remove_a_shift_temperatures_cannot():
+    """True acceptance sigmoid((l - 1.2) / T_k): STS alone leaves a bias, the shared offset removes it."""
+    from dspark_compile.train.calibration import fit_offset_sts
+
+    def data(n, seed):
+        rng = np.random.default_rng(seed)
+        logits = rng.normal(1.0, 2.5, size=(n, len(TRUE_T)))
+        accept = rng.random(logits.shape) < 1 / (1 + np.exp(-(logits - 1.2) / np.array(TRUE_T)))
+        return logits, np.cumprod(accept, axis=1).astype(bool)
+
+    logits, labels = data(20000, 0)
+    delta, temps = fit_offset_sts(logits, labels)
+    assert delta == pytest.approx(-1.2, abs=0.35), delta
+    test_logits, test_labels = data(20000, 1)
+    sts_only = Calibration.measure(test_logits, test_labels, fit_sts(logits, labels))
+    both = Calibration.measure(test_logits + delta, test_labels, temps)
+    assert both.ece < 0.012 and both.ece < sts_only.ece / 2, (both.ece, sts_only.ece)
+    # data without a shift keep δ near 0
+    delta0, _ = fit_offset_sts(*_synthetic(20000, 2))
+    assert abs(delta0) <= 0.3
+
+
+def test_shift_confidence_bias_rewrites_only_the_bias(tmp_path, tiny_target):
+    from safetensors.torch import load_file
+
+    from dspark_compile.drafter.checkpoint import WEIGHTS_FILE
+    from dspark_compile.train.pipeline import shift_confidence_bias, write_drafter
+
+    out = write_drafter(new_drafter(tiny_target), tmp_path / "d")
+    before = load_file(str(out / WEIGHTS_FILE))
+    shift_confidence_bias(out, -0.5)
+    after = load_file(str(out / WEIGHTS_FILE))
+    key = "confidence_head.proj.bias"
+    assert float(after[key].float() - before[key].float()) == pytest.approx(-0.5, abs=1e-3)
+    assert all(torch.equal(after[k], before[k]) for k in before if k != key)
+    assert not list(out.glob("*.tmp"))
