@@ -63,6 +63,8 @@ def speculative_step(batch: Batch, drafter: DrafterModel | None, scheduler: Sche
     with clock("verify"):
         out = target.verify(batch.target_cache, batch.anchor, draft, lengths, batch.params, batch.rounds)
     with clock("host"):
+        if drafting:
+            batch.guard.verified(draft.survivals[batch.live], lengths[batch.live], out.accepted[batch.live])
         kept = np.where(batch.live, out.accepted.astype(np.int64) + 1, 0)  # [B] anchor + accepted drafts
         batch.target_cache.commit(out.new_kv, kept)  # rejected slots: only not counted (overwritten later)
         # the drafter absorbs these positions the next round it runs; until then they accumulate

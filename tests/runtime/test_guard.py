@@ -198,3 +198,20 @@ def test_drafter_context_is_the_same_after_skipped_rounds(bundles, monkeypatch):
         n = min(a.shape[1], skipping[name].shape[1])
         assert n > len(ids)
         np.testing.assert_allclose(skipping[name][:, :n], a[:, :n], rtol=1e-3, atol=1e-4, err_msg=name)
+
+
+def test_reality_scales_an_over_confident_forecast():
+    """Survivals promising 0.9 per slot while nothing is ever accepted: the guard stops trusting them."""
+    guard = Guard()
+    table = _table(draft_ms=0.3)  # flat verify cost 1 ms: with survivals at face value drafting pays
+    scheduler = Scheduler(COST, G, table)
+    assert _decide(guard, scheduler, 1) == [True]
+    survivals = np.full((2, G), 0.9, np.float32)
+    for _ in range(5):
+        guard.verified(survivals, np.full(2, G), np.zeros(2, np.int64))
+    assert guard.reality == 0.0
+    assert _decide(guard, scheduler, 3) == [False, False, False]
+    for _ in range(200):  # the drafts now land as promised: the ratio recovers and drafting resumes
+        guard.verified(survivals, np.full(2, G), np.full(2, 3))
+    assert guard.reality > 0.8
+    assert _decide(guard, scheduler, 4)[-1]
