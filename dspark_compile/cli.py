@@ -282,11 +282,13 @@ def measure_costs(bundle: Path, repeats: int, threads: int) -> None:
     from dspark_compile.costs import remeasure
 
     console = _console()
-    with console.status("measuring the verify step ..."):
+    with console.status("measuring the verify and drafter steps ..."):
         costs = remeasure(bundle, repeats=repeats, threads=threads)
+    drafter = "" if costs.get("draft_ms") is None else f"; drafter step {costs['draft_ms'][0]:.2f} ms at 1 row, " \
+        f"{costs['draft_ms'][-1]:.2f} ms at {costs['batch_sizes'][-1]}"
     console.print(f"cost table for batch sizes {costs['batch_sizes']} x {costs['tokens_per_row'][-1]} tokens per row "
-                  f"written to {bundle}/manifest.json (1 row: {costs['ms'][0][0]:.2f} ms for 1 token, "
-                  f"{costs['ms'][0][-1]:.2f} ms for {costs['tokens_per_row'][-1]})")
+                  f"written to {bundle}/manifest.json (verify, 1 row: {costs['ms'][0][0]:.2f} ms for 1 token, "
+                  f"{costs['ms'][0][-1]:.2f} ms for {costs['tokens_per_row'][-1]}{drafter})")
 
 
 from dspark_compile.bench.cli import bench as _bench; cli.add_command(_bench)  # noqa: E402, E702

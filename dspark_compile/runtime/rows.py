@@ -75,7 +75,6 @@ class RowStats:
 
     rounds: int = 0
     drafted_rounds: int = 0  # rounds in which the drafter ran (the cost scheduler's guard may skip it)
-    drafted_verified: int = 0
     accepted: list[int] = field(default_factory=list)  # accepted drafts per round
     verify_lengths: list[int] = field(default_factory=list)
     time_to_first_token: float = 0.0

@@ -44,6 +44,7 @@ def test_train_calibrate_and_measure_costs(tiny_bundles, tmp_path):
     temps = json.loads((out / "config.json").read_text())["sts_temperatures"]
     assert temps == report["temperatures"] and len(temps) == 4
     assert set(report["before"]) == {"fit", "eval"} and report["tau_full_block"] >= 1.0
+    assert set(report["sts_only"]) == {"fit", "eval"} and -3.0 <= report["offset"] <= 3.0
 
     copy = tmp_path / "bundle"
     shutil.copytree(bundle, copy)
@@ -52,6 +53,7 @@ def test_train_calibrate_and_measure_costs(tiny_bundles, tmp_path):
     assert res.exit_code == 0, res.output
     after = json.loads((copy / "manifest.json").read_text())
     assert after["costs"]["repeats"] == 1 and after["costs"]["engine_sha256"] == before["costs"]["engine_sha256"]
+    assert "drafter step" in res.output and len(after["costs"]["draft_ms"]) == len(after["costs"]["batch_sizes"])
     assert {k: v for k, v in after.items() if k != "costs"} == {k: v for k, v in before.items() if k != "costs"}
     assert CliRunner().invoke(cli, ["run", str(copy), "--prompt", "hi", "--max-new-tokens", "3"]).exit_code == 0
 
