@@ -204,7 +204,11 @@ class _Reporter:
               help="Folder for the target bundle, answers, features and checkpoints (reused: a rerun resumes).")
 @click.option("--bundle", type=click.Path(path_type=Path), help="Use this bundle of the recipe's target instead of building one.")
 @click.option("--steps", type=click.IntRange(1), help="Override training.steps of the recipe.")
-def train_draft(recipe: Path, output: Path, work: Path, bundle: Path | None, steps: int | None) -> None:
+@click.option("--init", "init", type=click.Path(path_type=Path),
+              help="Start from this drafter's weights (same shape) instead of a random init; a checkpoint "
+                   "already in --work is resumed instead.")
+def train_draft(recipe: Path, output: Path, work: Path, bundle: Path | None, steps: int | None,
+                init: Path | None) -> None:
     """Self-distil a DSpark drafter for RECIPE's target (settings: the recipe's `training` section)."""
     from dspark_compile.config import load_recipe
     from dspark_compile.train.pipeline import train_draft as run_training
@@ -214,7 +218,7 @@ def train_draft(recipe: Path, output: Path, work: Path, bundle: Path | None, ste
     reporter = _Reporter(console)
     with _step_printer(console) as step, reporter.bars():
         rep = run_training(rec, output, work, bundle=bundle, steps=steps, step=step, progress=reporter.work,
-                           on_step=reporter.train)
+                           on_step=reporter.train, init=init)
     console.print(f"[bold green]drafter ready:[/bold green] {rep.out}  ({rep.steps} steps, loss {rep.final_loss:.4f}, "
                   f"slot accuracy {rep.final_accuracy:.3f}, {rep.trainable_params:,} trainable parameters, "
                   f"{rep.bytes_on_disk / 1e6:.1f} MB on disk, {rep.train_positions:,} training positions, "

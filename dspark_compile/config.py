@@ -124,6 +124,8 @@ class TrainingConfig(_Section):
     top_p: Annotated[float, Field(gt=0.0, le=1.0)] = 0.8
     max_prompts: PositiveInt | None = None
     """Use only the first N prompts of each split (quick runs and tests); all when unset."""
+    answers_per_prompt: Annotated[int, Field(ge=1, le=64)] = 1
+    """Sampled answers per training prompt, each with its own seed (held-out prompts: one greedy answer)."""
     top_k_probs: Annotated[int, Field(ge=1, le=1024)] = 64
     """How many of the target's most likely next tokens are kept per position (the rest count as 0)."""
     train_vocab: PositiveInt | None = None

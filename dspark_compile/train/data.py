@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Callable, Iterable
@@ -88,6 +88,12 @@ class Sequence:
     id: str
     prompt_ids: tuple[int, ...]
     response_ids: tuple[int, ...]
+
+
+def repeat_prompts(prompts: list[Prompt], answers: int) -> list[Prompt]:
+    """Each prompt `answers` times: the originals first, then copies with ids `ID~1`, `ID~2`, ... (their own
+    sampling seeds), so the answers of a smaller count stay a prefix of a larger one."""
+    return [p if j == 0 else replace(p, id=f"{p.id}~{j}") for j in range(answers) for p in prompts]
 
 
 def prompt_seed(seed: int, prompt_id: str) -> int:

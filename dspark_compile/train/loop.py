@@ -139,7 +139,8 @@ def _resume(drafter, opt, sched, cfg, ckpt_dir: Path) -> tuple[int, list[StepLog
         return 0, []
     state = torch.load(path, weights_only=False)
     free = ("checkpoint_every", "steps")  # a run may be shortened or extended: the schedule follows cfg.steps
-    theirs = {k: v for k, v in state["config"].items() if k not in free}
+    written = {**TrainingConfig().model_dump(), **state["config"]}  # settings added since: their defaults
+    theirs = {k: v for k, v in written.items() if k not in free}
     ours = {k: v for k, v in _fingerprint(cfg).items() if k not in free}
     if theirs != ours:
         diff = sorted(k for k in ours if theirs.get(k) != ours[k])

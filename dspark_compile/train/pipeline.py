@@ -23,7 +23,7 @@ import numpy as np
 from dspark_compile.config import DraftConfig, Recipe, TrainingConfig
 from dspark_compile.errors import TrainingError
 from dspark_compile.train.data import (Features, GenerationSettings, Progress, extract_features, generate_responses,
-                                       load_prompts)
+                                       load_prompts, repeat_prompts)
 
 Step = Callable[[str], contextlib.AbstractContextManager]
 MAX_DRAFTER_BYTES = 25_000_000
@@ -70,19 +70,24 @@ def prepare_features(recipe: Recipe, split: str, work: Path, bundle: Path, step:
     from dspark_compile.runtime.target import ModelInfo, TargetModel
 
     folder = Path(work) / split
-    if (folder / "features" / "meta.json").is_file():
-        return Features.load(folder / "features")
     cfg = recipe.training
+    prompts = load_prompts(split)[: cfg.max_prompts]
+    if split == "train":
+        prompts = repeat_prompts(prompts, cfg.answers_per_prompt)
+    if (folder / "features" / "meta.json").is_file():
+        feats = Features.load(folder / "features")
+        if feats.meta.get("prompts", len(prompts) if cfg.answers_per_prompt == 1 else None) == len(prompts):
+            return feats  # (features written before `prompts` was recorded held one answer per prompt)
     rt = Runtime.load(bundle)
-    with step(f"answer the {split} prompts with the target"):
-        seqs = generate_responses(rt, load_prompts(split)[: cfg.max_prompts], generation_settings(cfg, split),
-                                  folder / "responses.jsonl", progress)
+    with step(f"answer the {split} prompts with the target ({len(prompts)} answers)"):
+        seqs = generate_responses(rt, prompts, generation_settings(cfg, split), folder / "responses.jsonl", progress)
     del rt
     b = load_bundle(bundle, verify=False)
     engine = load_engine("onnxruntime", b.path(b.engine("target")["files"][0]))
     plain = TargetModel(engine, ModelInfo.from_manifest(b.model))  # the unfused graph: logits at every position
     with step(f"extract taps and target distributions ({split})"):
         feats = extract_features(plain, seqs, top_k=cfg.top_k_probs, progress=progress)
+        feats.meta["prompts"] = len(prompts)
         feats.save(folder / "features")
     return feats
 
@@ -138,8 +143,9 @@ class TrainReport:
 
 def train_draft(recipe: Recipe, out: Path, work: Path, bundle: Path | None = None, steps: int | None = None,
                 stop_after: int | None = None, step: Step = _quiet, progress: Progress | None = None,
-                on_step=None) -> TrainReport:
-    """Self-distil a drafter for the recipe's target into `out` (reference format, fp16 tensors)."""
+                on_step=None, init: Path | None = None) -> TrainReport:
+    """Self-distil a drafter for the recipe's target into `out` (reference format, fp16 tensors), starting
+    from the trainable tensors of the drafter at `init` when given (a checkpoint in WORK still wins)."""
     from dspark_compile.drafter.checkpoint import init_drafter
     from dspark_compile.drafter.config import DrafterConfig
     from dspark_compile.train.loop import train, trainable
@@ -155,6 +161,8 @@ def train_draft(recipe: Recipe, out: Path, work: Path, bundle: Path | None = Non
         dcfg = DrafterConfig.for_target(hf_config, num_layers=cfg.num_layers, block_size=recipe.speculation.block_size,
                                         target_layer_ids=model.tap_layers, markov_rank=cfg.markov_rank)
         drafter = init_drafter(dcfg, model, seed=cfg.seed)
+        if init is not None:
+            warm_start(drafter, Path(init))
     history = train(drafter, feats, cfg, work / "checkpoints", on_step=on_step, stop_after=stop_after)
     with step(f"write the drafter to {out}"):
         write_drafter(drafter, out)
@@ -165,6 +173,28 @@ def train_draft(recipe: Recipe, out: Path, work: Path, bundle: Path | None = Non
                        trainable_params=sum(p.numel() for _, p in trainable(drafter)), bytes_on_disk=size,
                        train_positions=int(feats.response_positions().size),
                        mean_dropped_mass=float(feats.meta.get("mean_dropped_mass", 0.0)))
+
+
+def warm_start(drafter, init: Path) -> None:
+    """Copy the trainable tensors of the drafter checkpoint at `init` into `drafter` (fp32 master weights);
+    every tensor must be there with the same shape."""
+    import torch
+    from safetensors.torch import load_file
+
+    from dspark_compile.drafter.checkpoint import WEIGHTS_FILE
+    from dspark_compile.train.loop import trainable
+
+    path = Path(init) / WEIGHTS_FILE
+    if not path.is_file():
+        raise TrainingError(f"{path}: no drafter weights to start from (--init names a drafter directory)")
+    tensors = load_file(str(path))
+    with torch.no_grad():
+        for name, param in trainable(drafter):
+            if name not in tensors or tuple(tensors[name].shape) != tuple(param.shape):
+                got = "missing" if name not in tensors else f"shape {tuple(tensors[name].shape)}"
+                raise TrainingError(f"{path}: tensor {name!r} is {got}; this drafter needs {tuple(param.shape)} "
+                                    "(the recipe's num_layers/markov_rank must match the drafter's)")
+            param.copy_(tensors[name].float())
 
 
 @dataclass

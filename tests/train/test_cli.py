@@ -17,7 +17,7 @@ TRAINING = {"max_prompts": 6, "max_new_tokens": 12, "steps": 3, "sequences_per_s
 
 def _recipe(tmp_path, name="r.yaml", **changes):
     data = yaml.safe_load((RECIPES / "tiny-llama.yaml").read_text())
-    data.update(training=TRAINING, **changes)
+    data.update({"training": TRAINING, **changes})
     path = tmp_path / name
     path.write_text(yaml.safe_dump(data))
     return path
@@ -73,3 +73,30 @@ def test_user_errors_are_clean(tmp_path, tiny_bundles):
     assert res.exit_code == 0, res.output
     res = _main("measure-costs", str(plain))
     assert res.returncode == 2 and "Traceback" not in res.stderr and "has no drafter" in res.stderr
+
+
+def test_more_answers_per_prompt_and_warm_start(tiny_bundles, tmp_path):
+    """answers_per_prompt: 2 answers the prompts again under new ids (reusing the first answers) and
+    re-extracts the features; --init starts from a drafter's weights; a wrong-shaped one is refused."""
+    bundle = tiny_bundles("llama")
+    first, out = tmp_path / "w1", tmp_path / "d1"
+    res = CliRunner().invoke(cli, ["train-draft", str(_recipe(tmp_path)), "-o", str(out), "--work", str(first),
+                                   "--bundle", str(bundle)])
+    assert res.exit_code == 0, res.output
+    work = tmp_path / "w2"
+    (work / "train").mkdir(parents=True)
+    shutil.copy(first / "train" / "responses.jsonl", work / "train")
+    twice = _recipe(tmp_path, "twice.yaml", training={**TRAINING, "answers_per_prompt": 2})
+    res = CliRunner().invoke(cli, ["train-draft", str(twice), "-o", str(tmp_path / "d2"), "--work", str(work),
+                                   "--bundle", str(bundle), "--init", str(out)])
+    assert res.exit_code == 0, res.output
+    ids = [json.loads(line)["id"] for line in (work / "train" / "responses.jsonl").read_text().splitlines()]
+    assert len(ids) == 12 and ids[:6] == [json.loads(line)["id"] for line in
+                                          (first / "train" / "responses.jsonl").read_text().splitlines()]
+    assert sorted(ids[6:]) == sorted(f"{i}~1" for i in ids[:6])
+    meta = json.loads((work / "train" / "features" / "meta.json").read_text())
+    assert meta["prompts"] == 12
+    wrong = _recipe(tmp_path, "wrong.yaml", training={**TRAINING, "markov_rank": 4})
+    res = _main("train-draft", str(wrong), "-o", str(tmp_path / "d3"), "--work", str(tmp_path / "w3"), "--bundle",
+                str(bundle), "--init", str(out))
+    assert res.returncode == 2 and "markov_head.markov_w1.weight" in res.stderr and "Traceback" not in res.stderr

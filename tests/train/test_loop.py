@@ -72,3 +72,28 @@ def test_vocab_subset_loss(tiny_data, tiny_target):
         full, same, sub = (blocks_loss(d, blocks, vocab=v) for v in (None, everything, vocab))
     assert math.isclose(float(full.total), float(same.total), rel_tol=1e-5)
     assert sub.ce <= full.ce + 1e-6  # a softmax over fewer tokens gives the labels more mass
+
+
+def test_warm_start_copies_the_trainable_tensors(tiny_target, tmp_path):
+    from dspark_compile.train.pipeline import warm_start, write_drafter
+
+    src = new_drafter(tiny_target, seed=1)
+    write_drafter(src, tmp_path / "d")
+    dst = new_drafter(tiny_target, seed=2)
+    warm_start(dst, tmp_path / "d")
+    for (name, a), (_, b) in zip(trainable(src), trainable(dst)):
+        torch.testing.assert_close(a.half().float(), b, rtol=0, atol=0, msg=name)  # stored as fp16
+    with pytest.raises(TrainingError, match="no drafter weights"):
+        warm_start(dst, tmp_path / "none")
+
+
+def test_checkpoints_without_newer_settings_resume(tiny_data, tiny_target, tmp_path):
+    """A checkpoint written before a setting existed resumes when the setting keeps its default."""
+    feats = tiny_data[3]
+    train(new_drafter(tiny_target), feats, CFG, tmp_path, stop_after=2)
+    state = torch.load(tmp_path / CHECKPOINT, weights_only=False)
+    del state["config"]["answers_per_prompt"]
+    torch.save(state, tmp_path / CHECKPOINT)
+    assert [h.step for h in train(new_drafter(tiny_target), feats, CFG, tmp_path)][-1] == 8
+    with pytest.raises(TrainingError, match="answers_per_prompt"):
+        train(new_drafter(tiny_target), feats, CFG.model_copy(update={"answers_per_prompt": 2}), tmp_path)
