@@ -76,7 +76,8 @@ def prepare_features(recipe: Recipe, split: str, work: Path, bundle: Path, step:
         prompts = repeat_prompts(prompts, cfg.answers_per_prompt)
     if (folder / "features" / "meta.json").is_file():
         feats = Features.load(folder / "features")
-        if feats.meta.get("prompts", len(prompts) if cfg.answers_per_prompt == 1 else None) == len(prompts):
+        once = split != "train" or cfg.answers_per_prompt == 1
+        if feats.meta.get("prompts", len(prompts) if once else None) == len(prompts):
             return feats  # (features written before `prompts` was recorded held one answer per prompt)
     rt = Runtime.load(bundle)
     with step(f"answer the {split} prompts with the target ({len(prompts)} answers)"):
