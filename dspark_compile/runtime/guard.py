@@ -13,7 +13,7 @@ many the survivals promised (`reality`, a running ratio over the rounds that dra
 is over-confident in the serving mode (its calibration fitted for greedy, the requests sampled; or no
 training at all) cannot talk the guard into drafting. When plain is at least as fast, the round skips
 the drafter. Every `every`-th such round it drafts anyway
-(a probe, to refresh the survivals), `every` doubling from 4 to 32 while plain keeps winning and starting
+(a probe, to refresh the survivals), `every` doubling from 4 to 64 while plain keeps winning and starting
 again at 4 once speculation wins. The decision reads only past rounds, never this round's draft, so the
 output is distributed as plain decoding's whatever it decides (greedy: the same tokens).
 """
@@ -26,7 +26,7 @@ import numpy as np
 
 from dspark_compile.runtime.scheduler import Scheduler
 
-PROBE_FIRST, PROBE_MAX = 4, 32
+PROBE_FIRST, PROBE_MAX = 4, 64
 EMA_WEIGHT = 0.3  # of the newest drafter step, when the bundle's cost table has no drafter times
 REALITY_DECAY = 0.05  # per drafting round, of the accepted/promised tallies (about the last 20 rounds)
 REALITY_MIN_PROMISED = 2.0  # promised drafts before the ratio is trusted
@@ -56,7 +56,8 @@ class Guard:
 
     def drafts(self, scheduler: Scheduler, survivals: np.ndarray, live: np.ndarray, known: np.ndarray) -> bool:
         """Whether this round drafts. survivals [B, G]: each row's newest survivals; live [B] bool;
-        known [B] bool: whether the row has survivals yet (a row that just joined has none: then it drafts)."""
+        known [B] bool: whether the row has survivals yet (a row that just joined has none: it borrows the
+        known rows' mean; with no known row at all, the round drafts)."""
         if not scheduler.guarded:
             return True
         speeds = self._forecast(scheduler, survivals, live, known)
@@ -94,8 +95,10 @@ class Guard:
                   known: np.ndarray) -> tuple[float, float] | None:
         rows = int(live.sum())
         draft_ms = self._draft_ms(scheduler, rows)
-        if rows == 0 or draft_ms is None or not known[live].all():
+        if rows == 0 or draft_ms is None or not known[live].any():
             return None
+        if not known[live].all():  # rows that joined since the last draft: the known rows' mean survivals
+            survivals = np.where((live & ~known)[:, None], survivals[live & known].mean(0), survivals)  # [B, G]
         lengths = scheduler.predict(survivals, live)[live]  # [R]
         verify_ms = scheduler.cost.for_rows(rows, scheduler.block_size)  # [R*(G+1)]
         return expected_speeds(survivals[live], lengths, verify_ms, draft_ms, self.reality)

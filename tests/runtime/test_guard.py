@@ -46,19 +46,25 @@ def test_expected_speeds():
 def test_probes_double_while_plain_wins_and_reset_when_speculation_wins():
     expensive = Scheduler(COST, G, _table(draft_ms=1e6))
     guard = Guard()
-    drafted = np.flatnonzero(_decide(guard, expensive, 100)).tolist()
-    assert drafted == [3, 11, 27, 59, 91]  # every 4th, 8th, 16th, then 32nd round
+    drafted = np.flatnonzero(_decide(guard, expensive, 200)).tolist()
+    assert drafted == [3, 11, 27, 59, 123, 187]  # every 4th, 8th, 16th, 32nd, then 64th round
     assert _decide(guard, Scheduler(COST, G, _table(draft_ms=0.01)), 3) == [True] * 3  # speculation pays again
     assert (guard.every, guard.waited) == (4, 0)
     assert _decide(guard, expensive, 4) == [False, False, False, True]
 
 
-def test_rows_without_survivals_draft_and_other_modes_always_draft():
+def test_rows_without_survivals_borrow_the_others_and_other_modes_always_draft():
     expensive = Scheduler(COST, G, _table(draft_ms=1e6))
     guard = Guard()
     _decide(guard, expensive, 2)
-    assert _decide(guard, expensive, 1, known=False) == [True]  # a row just joined: a probe
+    assert _decide(guard, expensive, 1, known=False) == [True]  # no row has survivals: a probe
     assert guard.waited == 0 and guard.every == 4
+    live, known = np.ones(3, bool), np.array([True, True, False])  # one row just joined
+    survivals = np.full((3, G), 0.9, np.float32)
+    survivals[2] = 0.0  # (its stale slot: ignored)
+    assert not guard.drafts(expensive, survivals, live, known)  # borrows the others' survivals: still plain
+    cheap = Scheduler(COST, G, _table(draft_ms=0.01))
+    assert guard.drafts(cheap, survivals, live, known)
     off = Scheduler(COST.model_copy(update={"fallback": False}), G, _table(draft_ms=1e6))
     assert _decide(Guard(), off, 6) == [True] * 6
     assert _decide(Guard(), Scheduler(SchedulerConfig(mode="fixed"), G), 6) == [True] * 6
@@ -121,14 +127,14 @@ def test_expensive_drafter_falls_back_to_plain(bundles, monkeypatch):
     ids = [rt.encode(p) for p in PROMPTS]
     res = rt.generate_ids(ids, 40, [GREEDY] * len(ids), ignore_eos=True, scheduler=COST)
     assert [r.tokens for r in res] == _plain(plain, ids, 40)
-    probes = [1, 5, 13, 29, 61]  # round 1: no survivals yet; then every 4th, 8th, 16th, 32nd round
+    probes = [1, 5, 13, 29, 61, 125]  # round 1: no survivals yet; then every 4th, 8th, 16th, 32nd, 64th round
     assert len(calls) == len([p for p in probes if p <= max(r.stats.rounds for r in res)])
     for r in res:
         assert r.stats.drafted_rounds == len([p for p in probes if p <= r.stats.rounds])
     assert res.metrics()["drafted_share"] < 0.25
 
 
-def test_a_request_joining_a_falling_back_batch_is_drafted_for(bundles, monkeypatch):
+def test_a_request_joining_a_falling_back_batch_stays_lossless(bundles, monkeypatch):
     rt, plain = bundles("llama")
     monkeypatch.setattr(rt, "costs", replace(rt.costs, draft_ms=(1e6,) * len(rt.costs.batch_sizes)))
     b = Batcher(rt.target, rt.drafter, rt.scheduler(COST), 2, prefill_chunk=8, eos_ids=())
@@ -138,7 +144,7 @@ def test_a_request_joining_a_falling_back_batch_is_drafted_for(bundles, monkeypa
     late = b.submit(rt.encode(PROMPTS[3]), 12)
     while late.stats.rounds < 1:
         b.step()
-    assert late.stats.drafted_rounds == 1  # its first round drafted: it had no survivals
+    assert late.stats.drafted_rounds == 0  # it borrows the first row's survivals: still no draft pays
     b.run()
     for req, p in ((first, PROMPTS[1]), (late, PROMPTS[3])):
         assert req.tokens == _plain(plain, [rt.encode(p)], req.max_new_tokens)[0]
