@@ -12,10 +12,12 @@ The survivals' expected accepted drafts are scaled by how many were actually acc
 many the survivals promised (`reality`, a running ratio over the rounds that drafted), so a drafter that
 is over-confident in the serving mode (its calibration fitted for greedy, the requests sampled; or no
 training at all) cannot talk the guard into drafting. When plain is at least as fast, the round skips
-the drafter. Every `every`-th such round it drafts anyway
-(a probe, to refresh the survivals), `every` doubling from 4 to 64 while plain keeps winning and starting
-again at 4 once speculation wins. The decision reads only past rounds, never this round's draft, so the
-output is distributed as plain decoding's whatever it decides (greedy: the same tokens).
+the drafter. While plain wins, probes still draft now and then to refresh the survivals: each plain round earns `PROBE_BUDGET` (3%) of its step time as credit, and a probe
+runs when the credit covers its cost (a drafter pass plus the longest verify, over the plain step), so
+probing costs at most about 3% of the decode time whatever the load. Rows that joined since the last
+draft borrow the other rows' survivals, or the last drafting round's. The decision reads only past rounds,
+never this round's draft, so the output is distributed as plain decoding's whatever it decides (greedy:
+the same tokens).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import numpy as np
 
 from dspark_compile.runtime.scheduler import Scheduler
 
-PROBE_FIRST, PROBE_MAX = 4, 64
+PROBE_BUDGET = 0.03  # share of the plain decode time that probes may cost while plain wins
 EMA_WEIGHT = 0.3  # of the newest drafter step, when the bundle's cost table has no drafter times
 REALITY_DECAY = 0.05  # per drafting round, of the accepted/promised tallies (about the last 20 rounds)
 REALITY_MIN_PROMISED = 2.0  # promised drafts before the ratio is trusted
@@ -44,12 +46,20 @@ def expected_speeds(survivals: np.ndarray, lengths: np.ndarray, verify_ms: np.nd
     return speculating, rows / float(verify_ms[rows - 1])
 
 
+@dataclass(frozen=True)
+class Forecast:
+    speculating: float  # expected tokens per ms
+    plain: float
+    plain_ms: float  # one plain step of the live rows
+    probe_ms: float  # what a probe costs over a plain step: the drafter pass and the longest verify
+
+
 @dataclass
 class Guard:
     """Decides, round by round, whether the drafter runs; lives with the batch across rounds."""
 
-    every: int = PROBE_FIRST  # while plain wins, the drafter still runs every `every`-th round
-    waited: int = 0  # rounds decided plain since the drafter last ran
+    credit_ms: float = 0.0  # probe budget earned by plain rounds since the drafter last ran
+    prior: np.ndarray | None = None  # [G] mean survivals of the last drafting round (for rows without any)
     draft_ema_ms: dict[int, float] = field(default_factory=dict)  # live rows -> drafter step time (ms), EMA
     promised: float = 0.0  # Σ survivals of the drafts verified so far (decayed like an EMA)
     accepted: float = 0.0  # drafts actually accepted among them (same decay)
@@ -57,21 +67,17 @@ class Guard:
     def drafts(self, scheduler: Scheduler, survivals: np.ndarray, live: np.ndarray, known: np.ndarray) -> bool:
         """Whether this round drafts. survivals [B, G]: each row's newest survivals; live [B] bool;
         known [B] bool: whether the row has survivals yet (a row that just joined has none: it borrows the
-        known rows' mean; with no known row at all, the round drafts)."""
+        known rows' mean, or the last drafting round's; with neither, the round drafts)."""
         if not scheduler.guarded:
             return True
-        speeds = self._forecast(scheduler, survivals, live, known)
-        if speeds is None:  # nothing to forecast from: a probe
-            self.waited = 0
+        forecast = self._forecast(scheduler, survivals, live, known)
+        if forecast is None or forecast.speculating > forecast.plain:  # nothing to forecast from, or it pays
+            self.credit_ms = 0.0
             return True
-        speculating, plain = speeds
-        if speculating > plain:
-            self.every, self.waited = PROBE_FIRST, 0
-            return True
-        self.waited += 1
-        if self.waited < self.every:
+        self.credit_ms += PROBE_BUDGET * forecast.plain_ms
+        if self.credit_ms < forecast.probe_ms:
             return False
-        self.every, self.waited = min(2 * self.every, PROBE_MAX), 0
+        self.credit_ms = 0.0  # a probe
         return True
 
     def observe(self, rows: int, seconds: float) -> None:
@@ -85,6 +91,8 @@ class Guard:
         keep = 1.0 - REALITY_DECAY
         self.promised = keep * self.promised + float(np.sum(survivals, where=verified))
         self.accepted = keep * self.accepted + float(accepted.sum())
+        if survivals.shape[0]:
+            self.prior = survivals.mean(0)
 
     @property
     def reality(self) -> float:
@@ -92,16 +100,21 @@ class Guard:
         return min(1.0, self.accepted / self.promised) if self.promised > REALITY_MIN_PROMISED else 1.0
 
     def _forecast(self, scheduler: Scheduler, survivals: np.ndarray, live: np.ndarray,
-                  known: np.ndarray) -> tuple[float, float] | None:
+                  known: np.ndarray) -> "Forecast | None":
         rows = int(live.sum())
         draft_ms = self._draft_ms(scheduler, rows)
-        if rows == 0 or draft_ms is None or not known[live].any():
+        if rows == 0 or draft_ms is None:
             return None
-        if not known[live].all():  # rows that joined since the last draft: the known rows' mean survivals
-            survivals = np.where((live & ~known)[:, None], survivals[live & known].mean(0), survivals)  # [B, G]
+        if not known[live].all():  # rows that joined since the last draft borrow survivals
+            borrowed = survivals[live & known].mean(0) if known[live].any() else self.prior  # [G]
+            if borrowed is None:
+                return None
+            survivals = np.where((live & ~known)[:, None], borrowed, survivals)  # [B, G]
         lengths = scheduler.predict(survivals, live)[live]  # [R]
         verify_ms = scheduler.cost.for_rows(rows, scheduler.block_size)  # [R*(G+1)]
-        return expected_speeds(survivals[live], lengths, verify_ms, draft_ms, self.reality)
+        speculating, plain = expected_speeds(survivals[live], lengths, verify_ms, draft_ms, self.reality)
+        return Forecast(speculating, plain, plain_ms=float(verify_ms[rows - 1]),
+                        probe_ms=draft_ms + float(verify_ms[-1] - verify_ms[rows - 1]))
 
     def _draft_ms(self, scheduler: Scheduler, rows: int) -> float | None:
         """The bundle's measured drafter step for `rows` rows, else the running EMA at the nearest batch size."""
