@@ -78,40 +78,30 @@ def write_plots(result: BenchResult, out: Path) -> list[Path]:
     # the longest fixed arm verifies every slot; the cost arm is the one that budgets by survivals
     detail = [a for a in spec if a.startswith("fixed-")][-1:] + [a for a in spec if a == "cost"]
 
-    panels = [("user_speedup", "per-user tokens/s ÷ plain"), ("throughput_speedup", "total tokens/s ÷ plain")]
-    fig, axes, modes = _grid(plt, result, panels, "speed-up over plain decoding (below 1: speculation costs)")
-    for j, mode in enumerate(modes):
-        for i, (key, _) in enumerate(panels):
-            ax = axes[i][j]
-            ax.axhspan(0, 1, color="red", alpha=0.06)
-            for arm, (x, y) in _series(result, mode, key, everyone).items():
-                ax.plot(x, y, label=arm, **_style(arm, colors))
-            ax.set_ylim(bottom=0)
-    axes[0][-1].legend(fontsize=8)
-    save(fig, "speedup.png")
-
-    panels = [("user_tokens_per_s", "per-user tokens/s"), ("throughput_tokens_per_s", "total tokens/s")]
-    fig, axes, modes = _grid(plt, result, panels, "speed under load")
-    for j, mode in enumerate(modes):
-        for i, (key, _) in enumerate(panels):
-            for arm, (x, y) in _series(result, mode, key, everyone).items():
-                axes[i][j].plot(x, y, label=arm, **_style(arm, colors))
-            axes[i][j].set_ylim(bottom=0)
-    axes[0][-1].legend(fontsize=8)
-    save(fig, "throughput.png")
-
-    if spec:
-        panels = [("mean_verify_length", "mean verified drafts per round"), ("tau", "τ (tokens per round)"),
-                  ("zero_verify_share", "share of rounds verifying nothing"),
-                  ("drafted_share", "share of rounds that ran the drafter")]
-        fig, axes, modes = _grid(plt, result, panels, "verification depth, τ and drafter use vs load")
+    def lines(name: str, title: str, panels: list[tuple[str, str]], arms: list[str], shade_below_one: bool = False):
+        """One line per arm in every (mode, panel) cell, y from 0 (speed-ups: the area below 1 shaded)."""
+        fig, axes, modes = _grid(plt, result, panels, title)
         for j, mode in enumerate(modes):
             for i, (key, _) in enumerate(panels):
-                for arm, (x, y) in _series(result, mode, key, spec).items():
-                    axes[i][j].plot(x, y, label=arm, **_style(arm, colors))
-                axes[i][j].set_ylim(bottom=0)
+                ax = axes[i][j]
+                if shade_below_one:
+                    ax.axhspan(0, 1, color="red", alpha=0.06)
+                for arm, (x, y) in _series(result, mode, key, arms).items():
+                    ax.plot(x, y, label=arm, **_style(arm, colors))
+                ax.set_ylim(bottom=0)
         axes[0][-1].legend(fontsize=8)
-        save(fig, "verify_tau.png")
+        save(fig, name)
+
+    lines("speedup.png", "speed-up over plain decoding (below 1: speculation costs)",
+          [("user_speedup", "per-user tokens/s ÷ plain"), ("throughput_speedup", "total tokens/s ÷ plain")],
+          everyone, shade_below_one=True)
+    lines("throughput.png", "speed under load",
+          [("user_tokens_per_s", "per-user tokens/s"), ("throughput_tokens_per_s", "total tokens/s")], everyone)
+    if spec:
+        lines("verify_tau.png", "verification depth, τ and drafter use vs load",
+              [("mean_verify_length", "mean verified drafts per round"), ("tau", "τ (tokens per round)"),
+               ("zero_verify_share", "share of rounds verifying nothing"),
+               ("drafted_share", "share of rounds that ran the drafter")], spec)
 
     panels = [("ttft", "time to first token (ms)"), ("tpot", "time per output token (ms)")]
     fig, axes, modes = _grid(plt, result, panels, "latency: p50 (solid) and p99 (dotted)")
