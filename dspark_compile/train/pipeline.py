@@ -71,13 +71,11 @@ def prepare_features(recipe: Recipe, split: str, work: Path, bundle: Path, step:
 
     folder = Path(work) / split
     cfg = recipe.training
-    prompts = load_prompts(split)[: cfg.max_prompts]
-    if split == "train":
-        prompts = repeat_prompts(prompts, cfg.answers_per_prompt)
+    answers = cfg.answers_per_prompt if split == "train" else 1  # held-out prompts: one greedy answer each
+    prompts = repeat_prompts(load_prompts(split)[: cfg.max_prompts], answers)
     if (folder / "features" / "meta.json").is_file():
         feats = Features.load(folder / "features")
-        once = split != "train" or cfg.answers_per_prompt == 1
-        if feats.meta.get("prompts", len(prompts) if once else None) == len(prompts):
+        if feats.meta.get("prompts", len(prompts) if answers == 1 else None) == len(prompts):
             return feats  # (features written before `prompts` was recorded held one answer per prompt)
     rt = Runtime.load(bundle)
     with step(f"answer the {split} prompts with the target ({len(prompts)} answers)"):
