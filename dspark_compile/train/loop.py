@@ -133,11 +133,14 @@ def _save(drafter, opt, sched, cfg, history, ckpt_dir: Path) -> None:
     os.replace(tmp, ckpt_dir / CHECKPOINT)  # a crash mid-write leaves the previous checkpoint intact
 
 
-def _resume(drafter, opt, sched, cfg, ckpt_dir: Path) -> tuple[int, list[StepLog]]:
-    path = ckpt_dir / CHECKPOINT
+def check_resumable(cfg: TrainingConfig, ckpt_dir: Path, mmap: bool = True) -> dict | None:
+    """The checkpoint in `ckpt_dir` (None when there is none), refused when it was written with other
+    settings. Callers run it before generating data, so a mismatch costs nothing; `mmap` leaves the
+    tensors on disk."""
+    path = Path(ckpt_dir) / CHECKPOINT
     if not path.is_file():
-        return 0, []
-    state = torch.load(path, weights_only=False)
+        return None
+    state = torch.load(path, weights_only=False, mmap=mmap)
     free = ("checkpoint_every", "steps")  # a run may be shortened or extended: the schedule follows cfg.steps
     written = {**TrainingConfig().model_dump(), **state["config"]}  # settings added since: their defaults
     theirs = {k: v for k, v in written.items() if k not in free}
@@ -146,6 +149,14 @@ def _resume(drafter, opt, sched, cfg, ckpt_dir: Path) -> tuple[int, list[StepLog
         diff = sorted(k for k in ours if theirs.get(k) != ours[k])
         raise TrainingError(f"{path} was written with other training settings ({', '.join(diff)} differ); "
                             "delete it to start over, or restore those settings to resume")
+    return state
+
+
+def _resume(drafter, opt, sched, cfg, ckpt_dir: Path) -> tuple[int, list[StepLog]]:
+    path = ckpt_dir / CHECKPOINT
+    state = check_resumable(cfg, ckpt_dir, mmap=False)
+    if state is None:
+        return 0, []
     named = dict(trainable(drafter))
     if set(state["model"]) != set(named):
         raise TrainingError(f"{path} holds the tensors of another drafter; delete it to start over")

@@ -147,10 +147,11 @@ def train_draft(recipe: Recipe, out: Path, work: Path, bundle: Path | None = Non
     from the trainable tensors of the drafter at `init` when given (a checkpoint in WORK still wins)."""
     from dspark_compile.drafter.checkpoint import init_drafter
     from dspark_compile.drafter.config import DrafterConfig
-    from dspark_compile.train.loop import train, trainable
+    from dspark_compile.train.loop import check_resumable, train, trainable
 
     cfg = recipe.training if steps is None else recipe.training.model_copy(update={"steps": steps})
     work = Path(work)
+    check_resumable(cfg, work / "checkpoints")  # before any answer is generated for nothing
     path = target_bundle(recipe, work, bundle, step)
     feats = prepare_features(recipe, "train", work, path, step, progress)
     if feats.response_positions().size == 0:

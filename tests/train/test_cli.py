@@ -83,10 +83,14 @@ def test_more_answers_per_prompt_and_warm_start(tiny_bundles, tmp_path):
     res = CliRunner().invoke(cli, ["train-draft", str(_recipe(tmp_path)), "-o", str(out), "--work", str(first),
                                    "--bundle", str(bundle)])
     assert res.exit_code == 0, res.output
+    twice = _recipe(tmp_path, "twice.yaml", training={**TRAINING, "answers_per_prompt": 2})
+    answers = (first / "train" / "responses.jsonl").read_text()
+    res = _main("train-draft", str(twice), "-o", str(tmp_path / "d0"), "--work", str(first), "--bundle", str(bundle))
+    assert res.returncode == 2 and "answers_per_prompt" in res.stderr and "Traceback" not in res.stderr
+    assert (first / "train" / "responses.jsonl").read_text() == answers  # refused before answering anything
     work = tmp_path / "w2"
     (work / "train").mkdir(parents=True)
     shutil.copy(first / "train" / "responses.jsonl", work / "train")
-    twice = _recipe(tmp_path, "twice.yaml", training={**TRAINING, "answers_per_prompt": 2})
     res = CliRunner().invoke(cli, ["train-draft", str(twice), "-o", str(tmp_path / "d2"), "--work", str(work),
                                    "--bundle", str(bundle), "--init", str(out)])
     assert res.exit_code == 0, res.output
