@@ -237,7 +237,37 @@ def extract_features(target, sequences: Iterable[Sequence], top_k: int = 64, bat
                      topk_ids=ids, topk_probs=probs, starts=starts,
                      prompt_lengths=np.array([len(s.prompt_ids) for s in seqs], dtype=np.int64),
                      meta={"top_k": top_k, "ids": [s.id for s in seqs], "tap_layers": list(target.info.tap_layers)})
+    return _with_mass_stats(feats)
+
+
+def _with_mass_stats(feats: Features) -> Features:
+    """Record the mean and 99th percentile of the dropped target mass in `feats.meta`."""
     dropped = feats.dropped_mass()
     feats.meta["mean_dropped_mass"] = round(float(dropped.mean()), 5) if dropped.size else 0.0
     feats.meta["p99_dropped_mass"] = round(float(np.quantile(dropped, 0.99)), 5) if dropped.size else 0.0
     return feats
+
+
+def extends(feats: Features, sequences: list[Sequence], top_k: int) -> bool:
+    """Whether `feats` holds exactly the first sequences of `sequences` (same ids and tokens, same top K),
+    so extracting the rest and appending them (`concat_features`) equals extracting them all."""
+    ids = feats.meta.get("ids", [])
+    if feats.meta.get("top_k") != top_k or len(ids) > len(sequences):
+        return False
+    head = sequences[: len(ids)]
+    if [s.id for s in head] != ids:
+        return False
+    tokens = [t for s in head for t in s.prompt_ids + s.response_ids]
+    return np.array_equal(np.asarray(feats.tokens), np.asarray(tokens, dtype=np.int32))
+
+
+def concat_features(first: Features, second: Features) -> Features:
+    """The sequences of `first` followed by those of `second` (same top K and tapped layers)."""
+    for key in ("top_k", "tap_layers"):
+        if first.meta.get(key) != second.meta.get(key):
+            raise TrainingError(f"features to join differ in {key}: {first.meta.get(key)} vs {second.meta.get(key)}")
+    cat = {n: np.concatenate((getattr(first, n), getattr(second, n))) for n in ("tokens", "taps", "topk_ids",
+                                                                                  "topk_probs", "prompt_lengths")}
+    starts = np.concatenate((first.starts, first.starts[-1] + second.starts[1:])).astype(np.int64)
+    meta = {**first.meta, "ids": list(first.meta["ids"]) + list(second.meta["ids"])}
+    return _with_mass_stats(Features(**cat, starts=starts, meta=meta))

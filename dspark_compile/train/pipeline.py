@@ -22,8 +22,8 @@ import numpy as np
 
 from dspark_compile.config import DraftConfig, Recipe, TrainingConfig
 from dspark_compile.errors import TrainingError
-from dspark_compile.train.data import (Features, GenerationSettings, Progress, extract_features, generate_responses,
-                                       load_prompts, repeat_prompts)
+from dspark_compile.train.data import (Features, GenerationSettings, Progress, concat_features, extends,
+                                       extract_features, generate_responses, load_prompts, repeat_prompts)
 
 Step = Callable[[str], contextlib.AbstractContextManager]
 MAX_DRAFTER_BYTES = 25_000_000
@@ -73,19 +73,27 @@ def prepare_features(recipe: Recipe, split: str, work: Path, bundle: Path, step:
     cfg = recipe.training
     answers = cfg.answers_per_prompt if split == "train" else 1  # held-out prompts: one greedy answer each
     prompts = repeat_prompts(load_prompts(split)[: cfg.max_prompts], answers)
+    old = None
     if (folder / "features" / "meta.json").is_file():
-        feats = Features.load(folder / "features")
-        if feats.meta.get("prompts", len(prompts) if answers == 1 else None) == len(prompts):
-            return feats  # (features written before `prompts` was recorded held one answer per prompt)
+        old = Features.load(folder / "features")
+        if old.meta.get("prompts", len(prompts) if answers == 1 else None) == len(prompts):
+            return old  # (features written before `prompts` was recorded held one answer per prompt)
     rt = Runtime.load(bundle)
     with step(f"answer the {split} prompts with the target ({len(prompts)} answers)"):
         seqs = generate_responses(rt, prompts, generation_settings(cfg, split), folder / "responses.jsonl", progress)
     del rt
+    seqs = [s for s in seqs if s.response_ids]  # (an empty answer has no position to train on)
+    if old is not None and not extends(old, seqs, cfg.top_k_probs):
+        old = None  # other answers or settings: extract everything again
+    reused = old.num_sequences if old is not None else 0
     b = load_bundle(bundle, verify=False)
     engine = load_engine("onnxruntime", b.path(b.engine("target")["files"][0]))
     plain = TargetModel(engine, ModelInfo.from_manifest(b.model))  # the unfused graph: logits at every position
-    with step(f"extract taps and target distributions ({split})"):
-        feats = extract_features(plain, seqs, top_k=cfg.top_k_probs, progress=progress)
+    with step(f"extract taps and target distributions ({split}: {len(seqs) - reused} answers"
+              + (f", {reused} extracted before)" if reused else ")")):
+        feats = extract_features(plain, seqs[reused:], top_k=cfg.top_k_probs, progress=progress)
+        if old is not None:
+            feats = concat_features(old, feats)
         feats.meta["prompts"] = len(prompts)
         feats.save(folder / "features")
     return feats

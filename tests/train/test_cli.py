@@ -77,7 +77,7 @@ def test_user_errors_are_clean(tmp_path, tiny_bundles):
 
 def test_more_answers_per_prompt_and_warm_start(tiny_bundles, tmp_path):
     """answers_per_prompt: 2 answers the prompts again under new ids (reusing the first answers) and
-    re-extracts the features; --init starts from a drafter's weights; a wrong-shaped one is refused."""
+    extracts only the new answers; --init starts from a drafter's weights; a wrong-shaped one is refused."""
     bundle = tiny_bundles("llama")
     first, out = tmp_path / "w1", tmp_path / "d1"
     res = CliRunner().invoke(cli, ["train-draft", str(_recipe(tmp_path)), "-o", str(out), "--work", str(first),
@@ -100,6 +100,17 @@ def test_more_answers_per_prompt_and_warm_start(tiny_bundles, tmp_path):
     assert sorted(ids[6:]) == sorted(f"{i}~1" for i in ids[:6])
     meta = json.loads((work / "train" / "features" / "meta.json").read_text())
     assert meta["prompts"] == 12
+    first_meta = json.loads((first / "train" / "features" / "meta.json").read_text())
+    assert meta["ids"][:6] == first_meta["ids"] and len(meta["ids"]) == 12
+    # the first answers' features are reused: only the new six were extracted
+    shutil.copytree(first / "train" / "features", work / "again" / "train" / "features")
+    shutil.copy(work / "train" / "responses.jsonl", work / "again" / "train")
+    res = CliRunner().invoke(cli, ["train-draft", str(twice), "-o", str(tmp_path / "d4"), "--work",
+                                   str(work / "again"), "--bundle", str(bundle), "--steps", "1"])
+    assert res.exit_code == 0, res.output
+    assert "6 answers, 6 extracted before" in res.output
+    again = json.loads((work / "again" / "train" / "features" / "meta.json").read_text())
+    assert again["ids"] == meta["ids"] and again["prompts"] == 12
     wrong = _recipe(tmp_path, "wrong.yaml", training={**TRAINING, "markov_rank": 4})
     res = _main("train-draft", str(wrong), "-o", str(tmp_path / "d3"), "--work", str(tmp_path / "w3"), "--bundle",
                 str(bundle), "--init", str(out))

@@ -1,6 +1,7 @@
 """Prompt set, generation through the runtime, and feature extraction by the target engine."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -8,8 +9,9 @@ import torch
 
 from dspark_compile.errors import TrainingError
 from dspark_compile.train.blocks import anchor_counts, sample_blocks
-from dspark_compile.train.data import (Features, GenerationSettings, generate_responses, load_prompts,
-                                       read_sequences)
+from dspark_compile.train.data import (Features, GenerationSettings, concat_features, extends, extract_features,
+                                       generate_responses, load_prompts, read_sequences)
+from tests.helpers import plain_target
 from tests.train.conftest import PROMPTS
 
 
@@ -72,6 +74,26 @@ def test_features_shapes_and_values(tiny_data, tiny_target, tmp_path):
     (tmp_path / "f" / "meta.json").write_text(json.dumps(meta))
     with pytest.raises(TrainingError, match="version 99"):
         Features.load(tmp_path / "f")
+
+
+def test_features_extend_by_appending(tiny_data):
+    """Features of the first sequences, extended by those of the rest, equal the features of all of them;
+    `extends` refuses features of other answers or another top K."""
+    path, _, seqs, feats = tiny_data
+    head = extract_features(plain_target(path), seqs[:5], top_k=16, batch_tokens=64)
+    assert extends(head, seqs, 16) and not extends(head, seqs, 8) and not extends(head, seqs[1:], 16)
+    changed = replace(seqs[0], response_ids=seqs[0].response_ids[:-1] + (seqs[0].response_ids[-1] + 1,))
+    assert not extends(head, [changed] + seqs[1:], 16)  # same ids, other tokens
+    both = concat_features(head, extract_features(plain_target(path), seqs[5:], top_k=16, batch_tokens=64))
+    assert both.meta["ids"] == feats.meta["ids"] and np.array_equal(both.starts, feats.starts)
+    for name in ("tokens", "prompt_lengths"):
+        assert np.array_equal(getattr(both, name), getattr(feats, name))
+    np.testing.assert_allclose(both.taps.astype(np.float32), feats.taps.astype(np.float32), atol=2e-3, rtol=2e-3)
+    np.testing.assert_allclose(both.topk_probs.astype(np.float32), feats.topk_probs.astype(np.float32), atol=2e-3)
+    assert both.meta["mean_dropped_mass"] == pytest.approx(feats.meta["mean_dropped_mass"], abs=1e-3)
+    other = extract_features(plain_target(path), seqs[5:], top_k=8, batch_tokens=64)
+    with pytest.raises(TrainingError, match="top_k"):
+        concat_features(head, other)
 
 
 def test_blocks_labels_and_teacher_forcing(tiny_data):
