@@ -193,7 +193,9 @@ class _Reporter:
             if log.step % (self.every * 10) == 0:
                 self._progress.console.print(text)
         elif log.step % self.every == 0 or log.step in (1, log.steps):
-            self.console.print(text)
+            self.console.print(text, soft_wrap=True)  # one line per step in a log file
+        if log.monitor:
+            self.console.print(f"  step {log.step}: {monitor_text(log.monitor)}", soft_wrap=True)
 
 
 @cli.command("train-draft")
@@ -223,6 +225,14 @@ def train_draft(recipe: Path, output: Path, work: Path, bundle: Path | None, ste
                   f"slot accuracy {rep.final_accuracy:.3f}, {rep.trainable_params:,} trainable parameters, "
                   f"{rep.bytes_on_disk / 1e6:.1f} MB on disk, {rep.train_positions:,} training positions, "
                   f"mean target mass outside the stored top-K {rep.mean_dropped_mass:.4f})")
+    if rep.monitor:
+        console.print(f"last check: {monitor_text(rep.monitor)}", soft_wrap=True)
+
+
+def monitor_text(monitor: dict) -> str:
+    """'greedy slot accuracy (teacher-forced) held-out 0.46 0.32 … | train 0.76 0.77 …'"""
+    return "greedy slot accuracy (teacher-forced) " + " | ".join(
+        f"{name} " + " ".join(f"{a:.2f}" for a in acc) for name, acc in monitor.items())
 
 
 @cli.command()

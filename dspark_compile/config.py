@@ -141,6 +141,9 @@ class TrainingConfig(_Section):
     bf16: bool = True
     """bfloat16 autocast for the backbone and lm_head (fp32 master weights, losses in fp32)."""
     checkpoint_every: PositiveInt = 50
+    eval_every: Annotated[int, Field(ge=0)] = 200
+    """Every N steps, report the greedy slot accuracy on fixed held-out and training blocks (watches for
+    overfitting; the held-out answers are generated for it); 0 turns it off."""
     seed: Annotated[int, Field(ge=0)] = 0
 
 

@@ -28,6 +28,7 @@ from dspark_compile.train.blocks import Blocks, Vocab, sample_blocks, training_v
 from dspark_compile.train.data import Features
 from dspark_compile.train.forward import block_forward, block_logits
 from dspark_compile.train.losses import LossParts, drafter_loss
+from dspark_compile.train.monitor import slot_accuracy
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -44,6 +45,7 @@ class StepLog:
     lr: float
     slots_per_s: float  # trained (block, slot) pairs per second, this step
     eta_s: float  # at the mean speed of this run so far
+    monitor: dict[str, list[float]] | None = None  # name -> greedy slot accuracy [γ] (`monitor`), when measured
 
 
 def trainable(drafter: DSparkDrafter) -> list[tuple[str, torch.nn.Parameter]]:
@@ -79,9 +81,11 @@ def lr_factor(step: int, steps: int, warmup: float) -> float:
 
 
 def train(drafter: DSparkDrafter, feats: Features, cfg: TrainingConfig, ckpt_dir: Path,
-          on_step: Callable[[StepLog], None] | None = None, stop_after: int | None = None) -> list[StepLog]:
+          on_step: Callable[[StepLog], None] | None = None, stop_after: int | None = None,
+          monitor: dict[str, Blocks] | None = None) -> list[StepLog]:
     """Train `drafter` in place for `cfg.steps` steps (resuming from `ckpt_dir` when it holds a
-    checkpoint); `stop_after` ends the run early after that many steps (tests, time-boxed runs)."""
+    checkpoint); `stop_after` ends the run early after that many steps (tests, time-boxed runs).
+    `monitor` (name -> fixed blocks) is scored every `cfg.eval_every` steps and at the last one."""
     vocab = training_vocab(feats, cfg.train_vocab, drafter.vocab_size)
     params = trainable(drafter)
     for _, p in params:
@@ -108,6 +112,8 @@ def train(drafter: DSparkDrafter, feats: Features, cfg: TrainingConfig, ckpt_dir
         log = StepLog(step=step + 1, steps=cfg.steps, loss=float(parts.total.detach()), ce=parts.ce, l1=parts.l1,
                       bce=parts.bce, accuracy=parts.accuracy, lr=lr, slots_per_s=parts.slots / dt,
                       eta_s=t_run / done_here * (cfg.steps - step - 1))
+        if monitor and cfg.eval_every and ((step + 1) % cfg.eval_every == 0 or step + 1 == end):
+            log.monitor = {name: slot_accuracy(drafter, blocks) for name, blocks in monitor.items()}
         history.append(log)
         if on_step:
             on_step(log)
@@ -141,7 +147,8 @@ def check_resumable(cfg: TrainingConfig, ckpt_dir: Path, mmap: bool = True) -> d
     if not path.is_file():
         return None
     state = torch.load(path, weights_only=False, mmap=mmap)
-    free = ("checkpoint_every", "steps")  # a run may be shortened or extended: the schedule follows cfg.steps
+    free = ("checkpoint_every", "steps", "eval_every")  # a run may be shortened or extended (the schedule
+    # follows cfg.steps) or watched more or less often
     written = {**TrainingConfig().model_dump(), **state["config"]}  # settings added since: their defaults
     theirs = {k: v for k, v in written.items() if k not in free}
     ours = {k: v for k, v in _fingerprint(cfg).items() if k not in free}

@@ -146,6 +146,7 @@ class TrainReport:
     bytes_on_disk: int
     train_positions: int
     mean_dropped_mass: float
+    monitor: dict | None = None  # the last greedy slot accuracies (name -> [γ]), when watched
 
 
 def train_draft(recipe: Recipe, out: Path, work: Path, bundle: Path | None = None, steps: int | None = None,
@@ -164,6 +165,14 @@ def train_draft(recipe: Recipe, out: Path, work: Path, bundle: Path | None = Non
     feats = prepare_features(recipe, "train", work, path, step, progress)
     if feats.response_positions().size == 0:
         raise TrainingError(f"{work / 'train'}: the target's answers hold no tokens to train on")
+    monitor = None
+    if cfg.eval_every:
+        from dspark_compile.train.monitor import fixed_blocks
+
+        held = prepare_features(recipe, "heldout", work, path, step, progress)
+        G = recipe.speculation.block_size
+        monitor = {name: fixed_blocks(f, G) for name, f in (("held-out", held), ("train", feats))
+                   if f.response_positions().size}
     with step("load the target (shared embedding and lm_head)"):
         model, hf_config = load_target_model(recipe)
         dcfg = DrafterConfig.for_target(hf_config, num_layers=cfg.num_layers, block_size=recipe.speculation.block_size,
@@ -171,7 +180,8 @@ def train_draft(recipe: Recipe, out: Path, work: Path, bundle: Path | None = Non
         drafter = init_drafter(dcfg, model, seed=cfg.seed)
         if init is not None:
             warm_start(drafter, Path(init))
-    history = train(drafter, feats, cfg, work / "checkpoints", on_step=on_step, stop_after=stop_after)
+    history = train(drafter, feats, cfg, work / "checkpoints", on_step=on_step, stop_after=stop_after,
+                    monitor=monitor)
     with step(f"write the drafter to {out}"):
         write_drafter(drafter, out)
     size = sum(f.stat().st_size for f in Path(out).iterdir() if f.is_file())
@@ -180,7 +190,8 @@ def train_draft(recipe: Recipe, out: Path, work: Path, bundle: Path | None = Non
                        final_accuracy=last.accuracy if last else float("nan"),
                        trainable_params=sum(p.numel() for _, p in trainable(drafter)), bytes_on_disk=size,
                        train_positions=int(feats.response_positions().size),
-                       mean_dropped_mass=float(feats.meta.get("mean_dropped_mass", 0.0)))
+                       mean_dropped_mass=float(feats.meta.get("mean_dropped_mass", 0.0)),
+                       monitor=next((h.monitor for h in reversed(history) if h.monitor), None))
 
 
 def warm_start(drafter, init: Path) -> None:

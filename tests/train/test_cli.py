@@ -83,6 +83,8 @@ def test_more_answers_per_prompt_and_warm_start(tiny_bundles, tmp_path):
     res = CliRunner().invoke(cli, ["train-draft", str(_recipe(tmp_path)), "-o", str(out), "--work", str(first),
                                    "--bundle", str(bundle)])
     assert res.exit_code == 0, res.output
+    assert "last check: greedy slot accuracy (teacher-forced) held-out " in res.output and " | train " in res.output
+    assert (first / "heldout" / "features" / "meta.json").is_file()  # answered for the watch
     twice = _recipe(tmp_path, "twice.yaml", training={**TRAINING, "answers_per_prompt": 2})
     answers = (first / "train" / "responses.jsonl").read_text()
     res = _main("train-draft", str(twice), "-o", str(tmp_path / "d0"), "--work", str(first), "--bundle", str(bundle))
