@@ -24,7 +24,7 @@ MONITOR_SEED = 20261129
 ROWS_PER_CHUNK = 256  # [rows, V] logits at a time (V = 49152: 50 MB in fp32)
 
 
-def fixed_blocks(feats: Features, block_size: int, sequences: int = 8, anchors: int = 32) -> Blocks:
+def fixed_blocks(feats: Features, block_size: int, sequences: int = 16, anchors: int = 32) -> Blocks:
     """The same blocks every time for the same features (a fixed seed, its own generator)."""
     return sample_blocks(feats, np.random.default_rng(MONITOR_SEED), sequences, anchors, block_size)
 
