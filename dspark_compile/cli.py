@@ -224,7 +224,7 @@ def train_draft(recipe: Path, output: Path, work: Path, bundle: Path | None, ste
     console.print(f"[bold green]drafter ready:[/bold green] {rep.out}  ({rep.steps} steps, loss {rep.final_loss:.4f}, "
                   f"slot accuracy {rep.final_accuracy:.3f}, {rep.trainable_params:,} trainable parameters, "
                   f"{rep.bytes_on_disk / 1e6:.1f} MB on disk, {rep.train_positions:,} training positions, "
-                  f"mean target mass outside the stored top-K {rep.mean_dropped_mass:.4f})")
+                  f"mean target mass outside the stored top-K {rep.mean_dropped_mass:.4f})", soft_wrap=True)
     if rep.monitor:
         console.print(f"last check: {monitor_text(rep.monitor)}", soft_wrap=True)
 
