@@ -29,7 +29,7 @@ def _step_printer(console):
         t0 = time.perf_counter()
         with console.status(f"{name} ..."):
             yield
-        console.print(f"[green]✓[/green] {name} [dim]({time.perf_counter() - t0:.1f}s)[/dim]")
+        console.print(f"[green]✓[/green] {name} [dim]({time.perf_counter() - t0:.1f}s)[/dim]", soft_wrap=True)
 
     yield step
 
