@@ -87,14 +87,20 @@ class BundleWriter:
         self.root.chmod(0o755)
         for path in self.root.rglob("*"):
             path.chmod(0o755 if path.is_dir() else 0o644)
-        if self.dest.exists():
-            old = self.dest.with_name(f".{self.dest.name}.old-{os.getpid()}")
-            self.dest.rename(old)
-            self.root.rename(self.dest)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            self.root.rename(self.dest)
-        return self.dest
+        return move_into_place(self.root, self.dest)
+
+
+def move_into_place(src: Path, dest: Path) -> Path:
+    """Rename the complete folder `src` to `dest` (a sibling), replacing what is there: readers see the old
+    folder or the new one, never a mixture."""
+    if dest.exists():
+        old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
+        dest.rename(old)
+        src.rename(dest)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        src.rename(dest)
+    return dest
 
 
 @dataclass(frozen=True)

@@ -175,12 +175,24 @@ class Features:
         return 1.0 - self.topk_probs[rows].astype(np.float32).sum(-1)
 
     def save(self, folder: Path) -> Path:
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        for name in _ARRAYS:
-            np.save(folder / f"{name}.npy", getattr(self, name))
-        (folder / "meta.json").write_text(json.dumps({**self.meta, "version": FEATURES_VERSION}, indent=2) + "\n")
-        return folder
+        """Write the arrays and meta.json to a sibling folder, then rename it over `folder`: an interrupted
+        save leaves the previous features whole (features are saved over themselves when answers are added)."""
+        import shutil
+        import tempfile
+
+        from dspark_compile.bundle import move_into_place
+
+        folder = Path(folder).resolve()
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.partial-", dir=folder.parent))
+        try:
+            for name in _ARRAYS:
+                np.save(tmp / f"{name}.npy", getattr(self, name))
+            (tmp / "meta.json").write_text(json.dumps({**self.meta, "version": FEATURES_VERSION}, indent=2) + "\n")
+            tmp.chmod(0o755)
+            return move_into_place(tmp, folder)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)  # (gone after a successful move)
 
     @classmethod
     def load(cls, folder: Path, mmap: bool = False) -> "Features":

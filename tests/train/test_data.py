@@ -96,6 +96,29 @@ def test_features_extend_by_appending(tiny_data):
         concat_features(head, other)
 
 
+def test_interrupted_save_keeps_the_previous_features(tiny_data, tmp_path, monkeypatch):
+    feats = tiny_data[3]
+    folder = feats.save(tmp_path / "f")
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    more = concat_features(feats, feats)
+    real_save, calls = np.save, []
+
+    def failing_save(path, arr):
+        calls.append(path)
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # stopped halfway through the arrays
+        real_save(path, arr)
+
+    monkeypatch.setattr(np, "save", failing_save)
+    with pytest.raises(KeyboardInterrupt):
+        more.save(folder)
+    monkeypatch.undo()
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir()] == ["f"]  # no partial folder left behind
+    again = Features.load(more.save(folder))  # a complete save replaces it whole
+    assert again.num_sequences == 2 * feats.num_sequences and [p.name for p in tmp_path.iterdir()] == ["f"]
+
+
 def test_blocks_labels_and_teacher_forcing(tiny_data):
     feats = tiny_data[3]
     G = 4
