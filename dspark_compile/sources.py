@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from dspark_compile.config import TargetConfig
-from dspark_compile.errors import ModelError
+from dspark_compile.errors import ModelError, RecipeError
 
 
 @dataclass
@@ -85,7 +85,12 @@ def _random(cfg: TargetConfig) -> tuple[Any, Any]:
     from dspark_compile.models.tiny import tiny_hf_config
     from dspark_compile.tokenizer import byte_tokenizer
 
-    hf_config = tiny_hf_config(cfg.family, **cfg.config)
+    try:
+        hf_config = tiny_hf_config(cfg.family, **cfg.config)
+    except (ValueError, TypeError) as exc:  # transformers' own checks across the config's values
+        detail = " ".join(str(exc).split())
+        raise RecipeError(f"target.config = {cfg.config}: transformers refuses this {cfg.family} config: "
+                          f"{detail}") from None
     torch.manual_seed(cfg.seed)
     model = AutoModelForCausalLM.from_config(hf_config, dtype=torch.float32, attn_implementation="eager")
     tokenizer = byte_tokenizer()

@@ -51,6 +51,8 @@ def _gemma3_text(**overrides) -> Gemma3TextConfig:
         },
         tie_word_embeddings=True,
     )
+    if "num_hidden_layers" in overrides and "layer_types" not in overrides:  # keep the 2 sliding : 1 full pattern
+        kwargs["layer_types"] = [kwargs["layer_types"][i % 3] for i in range(overrides["num_hidden_layers"])]
     return Gemma3TextConfig(**{**kwargs, **overrides})
 
 
