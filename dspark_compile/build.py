@@ -11,7 +11,7 @@ import numpy as np
 
 from dspark_compile.bundle import BundleWriter
 from dspark_compile.config import Recipe
-from dspark_compile.errors import ExportError, RecipeError
+from dspark_compile.errors import BuildError, ExportError, RecipeError
 
 StepReporter = Callable[[str], contextlib.AbstractContextManager]
 
@@ -110,8 +110,22 @@ def _files_digest(root: Path, files) -> str:
     return hashlib.sha256("".join(sha256_file(root / f) for f in files).encode()).hexdigest()
 
 
-def build_bundle(recipe: Recipe, out: Path, force: bool = False, step: StepReporter = _quiet_step) -> Path:
-    """Build the bundle for `recipe` at `out`; on any failure nothing is left at `out`."""
+def build_bundle(recipe: Recipe, out: Path, force: bool = False, step: StepReporter = _quiet_step,
+                 notify: Callable[[str], None] = lambda message: None) -> Path:
+    """Build the bundle for `recipe` at `out`; on any failure nothing is left at `out` or beside it.
+
+    `force` replaces only an existing bundle (never another folder, the recipe's folder or one above it);
+    `notify` hears about leftovers of interrupted builds that are swept. I/O errors (a read-only or full
+    disk, ...) become BuildErrors."""
+    try:
+        return _build(recipe, Path(out), force, step, notify)
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise BuildError(f"{out}: writing the bundle failed: {exc.strerror or exc}{where}; nothing was left "
+                         "behind") from None
+
+
+def _build(recipe: Recipe, out: Path, force: bool, step: StepReporter, notify: Callable[[str], None]) -> Path:
     from dspark_compile.costs import measure_costs
     from dspark_compile.engine.base import load_engine
     from dspark_compile.export.target import export_target, fuse_verify_graph
@@ -125,7 +139,7 @@ def build_bundle(recipe: Recipe, out: Path, force: bool = False, step: StepRepor
 
         check_available(recipe)
     started = time.perf_counter()
-    with BundleWriter(out, overwrite=force) as writer:
+    with BundleWriter(out, overwrite=force, protect=(Path(recipe.base_dir),), notify=notify) as writer:
         with step("load target"):
             target = load_target(recipe.target, recipe.resolve)
             taps = resolve_taps(recipe, target.config.num_hidden_layers)

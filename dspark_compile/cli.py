@@ -34,10 +34,16 @@ def _step_printer(console):
     yield step
 
 
+_DEBUG = {"on": bool(os.environ.get("DSPARK_DEBUG"))}
+CPUS = os.cpu_count() or 1
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="dspark-compile")
-def cli() -> None:
+@click.option("--debug", is_flag=True, help="Show the traceback of an unexpected error (also: DSPARK_DEBUG=1).")
+def cli(debug: bool) -> None:
     """Compile a target LLM (and a DSpark drafter) into a bundle of engines, and run it."""
+    _DEBUG["on"] = _DEBUG["on"] or debug
 
 
 @cli.command()
@@ -53,7 +59,8 @@ def build(recipe: Path, output: Path, force: bool) -> None:
     console = _console()
     console.print(f"building [bold]{rec.name}[/bold] from {recipe} -> {output}")
     with _step_printer(console) as step:
-        path = build_bundle(rec, output, force=force, step=step)
+        path = build_bundle(rec, output, force=force, step=step,
+                            notify=lambda message: console.print(f"[yellow]{message}[/yellow]", soft_wrap=True))
     console.print(f"[bold green]bundle ready:[/bold green] {path}")
 
 
@@ -63,10 +70,11 @@ def build(recipe: Path, output: Path, force: bool) -> None:
 @click.option("--chat", is_flag=True, help="Wrap each prompt in the tokenizer's chat template.")
 @click.option("--max-new-tokens", default=128, show_default=True, type=click.IntRange(1))
 @click.option("--temperature", default=0.0, show_default=True, type=float, help="0 is greedy.")
-@click.option("--top-k", default=0, show_default=True, type=click.IntRange(0), help="0 is off.")
+@click.option("--top-k", default=0, show_default=True, type=click.IntRange(0, 2**31 - 1), help="0 is off.")
 @click.option("--top-p", default=1.0, show_default=True, type=float, help="1 is off.")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**32 - 1))
-@click.option("--threads", default=None, type=click.IntRange(0), help="Engine threads (default: the recipe's).")
+@click.option("--threads", default=None, type=click.IntRange(0, CPUS),
+              help=f"Engine threads, at most this machine's {CPUS} (default: the recipe's).")
 @click.option("--scheduler", "mode", type=click.Choice(["recipe", "off", "fixed", "threshold", "cost"]),
               default="recipe", show_default=True, help="Verification depth policy; 'off' decodes plainly.")
 @click.option("--stats", is_flag=True, help="Print τ, acceptance, verify lengths, time split and speed.")
@@ -290,7 +298,8 @@ def calibrate(recipe: Path, drafter: Path | None, work: Path, bundle: Path | Non
 @cli.command("measure-costs")
 @click.argument("bundle", type=click.Path(path_type=Path))
 @click.option("--repeats", default=5, show_default=True, type=click.IntRange(1), help="Timed runs per point (median).")
-@click.option("--threads", default=0, show_default=True, type=click.IntRange(0), help="Engine threads (0: the backend chooses).")
+@click.option("--threads", default=0, show_default=True, type=click.IntRange(0, CPUS),
+              help="Engine threads (0: the backend chooses).")
 def measure_costs(bundle: Path, repeats: int, threads: int) -> None:
     """Re-measure BUNDLE's verify cost table on this machine and store it in the manifest."""
     from dspark_compile.costs import remeasure
@@ -308,9 +317,21 @@ def measure_costs(bundle: Path, repeats: int, threads: int) -> None:
 from dspark_compile.bench.cli import bench as _bench; cli.add_command(_bench)  # noqa: E402, E702
 
 
+class _Terminated(SystemExit):
+    """SIGTERM, raised in the main thread so that `with` blocks clean up (a build removes its partial folder)."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise _Terminated(143)
+
+
 def main() -> None:
-    """Console entry point: typed errors become one line on stderr and exit status 2."""
+    """Console entry point: typed errors and I/O errors become one `error:` line on stderr and exit status 2;
+    anything unexpected is one line and exit status 1, with the traceback under --debug."""
+    import signal
+
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:
@@ -325,6 +346,22 @@ def main() -> None:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
+    except _Terminated:
+        click.echo("terminated", err=True)
+        sys.exit(143)
+    except OSError as exc:
+        if _DEBUG["on"]:
+            raise
+        where = f": {exc.filename}" if exc.filename else ""
+        click.echo(f"error: {exc.strerror or exc}{where}", err=True)
+        sys.exit(2)
+    except Exception as exc:  # noqa: BLE001 (the last line of defence: one line, not a traceback)
+        if _DEBUG["on"]:
+            raise
+        detail = " ".join(str(exc).split())[:300]
+        click.echo(f"error: internal error ({type(exc).__name__}: {detail}); rerun with --debug "
+                   "(dspark-compile --debug COMMAND ...) for the traceback and report it", err=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -103,10 +103,7 @@ def _check_digest(measured_on, digest: str, engine: str) -> None:
 def remeasure(bundle_root, repeats: int = 5, threads: int = 0) -> dict[str, Any]:
     """Measure the cost table again on this machine with the bundle's verify and drafter engines and store it
     in the manifest (replaced atomically; the other files and their checksums are untouched)."""
-    import json
-    import os
-
-    from dspark_compile.bundle import MANIFEST, load_bundle
+    from dspark_compile.bundle import load_bundle, write_manifest
     from dspark_compile.engine.base import EngineOptions, load_engine
     from dspark_compile.errors import BundleError
     from dspark_compile.runtime.drafter import DrafterInfo
@@ -126,8 +123,5 @@ def remeasure(bundle_root, repeats: int = 5, threads: int = 0) -> dict[str, Any]
     manifest["costs"] = measure_costs(target, drafter.info.block_size, int(manifest["recipe"]["shapes"]["max_batch"]),
                                       repeats=repeats, digest=engine_digest(manifest, "verify"), drafter=drafter,
                                       drafter_digest=engine_digest(manifest, "drafter"))
-    tmp = bundle.path(MANIFEST + ".tmp")
-    tmp.write_text(json.dumps(manifest, indent=2) + "\n")
-    tmp.chmod(0o644)
-    os.replace(tmp, bundle.path(MANIFEST))
+    write_manifest(bundle.root, manifest)
     return manifest["costs"]

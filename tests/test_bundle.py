@@ -5,7 +5,8 @@ import pytest
 from dspark_compile.bundle import MANIFEST, SCHEMA_VERSION, BundleWriter, load_bundle
 from dspark_compile.errors import BundleError
 
-MANIFEST_BODY = {"recipe": {"name": "x"}, "model": {}, "engines": {"target": {"backend": "onnxruntime"}}}
+MANIFEST_BODY = {"recipe": {"name": "x"}, "model": {}, "tokenizer": "tokenizer",
+                 "engines": {"target": {"backend": "onnxruntime", "files": ["target.onnx"]}}}
 
 
 def _write(dest, overwrite=False):
