@@ -333,12 +333,14 @@ def main() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        cli.main(standalone_mode=False)
+        cli.main(standalone_mode=False, prog_name="dspark-compile")
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
+    except click.ClickException as exc:  # bad flags and arguments: one line too, with where to read more
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see: {ctx.command_path} --help)" if ctx is not None else ""
+        click.echo(f"error: {exc.format_message()}{hint}", err=True)
         sys.exit(exc.exit_code)
     except DSparkError as exc:
         click.echo(f"error: {exc}", err=True)

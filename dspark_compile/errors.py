@@ -30,7 +30,12 @@ class EngineError(DSparkError):
 
 
 class GenerationError(DSparkError):
-    """A generation request is invalid (empty prompt, beyond capacity, ...)."""
+    """A generation request is invalid (wrong types, token ids outside the vocabulary, empty prompt, beyond
+    capacity, ...): refused at the door, before it reaches an engine (a server answers 400)."""
+
+
+class RequestFailed(EngineError):
+    """A valid request failed inside an engine; only that request ended, the others go on (a server answers 500)."""
 
 
 class TrainingError(DSparkError):

@@ -96,7 +96,12 @@ def load_drafter(path: str | Path, target) -> DSparkDrafter:
         raw = json.loads(config_path.read_text())
     except json.JSONDecodeError as err:
         raise ModelError(f"{config_path}: not valid JSON: {err}") from None
-    config = DrafterConfig.from_json(raw, where=str(config_path))
+    if not isinstance(raw, dict):
+        raise ModelError(f"{config_path}: a drafter config is a JSON object, got {type(raw).__name__}")
+    try:
+        config = DrafterConfig.from_json(raw, where=str(config_path))
+    except (TypeError, ValueError, KeyError, OverflowError) as exc:
+        raise ModelError(f"{config_path}: malformed drafter config ({type(exc).__name__}: {exc})") from None
     drafter = _build(config, target)
     tensors = _read_tensors(path)
 
@@ -118,17 +123,24 @@ def load_drafter(path: str | Path, target) -> DSparkDrafter:
 
 
 def _read_tensors(path: Path) -> dict[str, torch.Tensor]:
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     if (path / INDEX_FILE).is_file():
-        files = sorted(set(json.loads((path / INDEX_FILE).read_text())["weight_map"].values()))
+        try:
+            files = sorted(set(json.loads((path / INDEX_FILE).read_text())["weight_map"].values()))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise ModelError(f"{path / INDEX_FILE}: not a safetensors index ({type(exc).__name__}: {exc})") from None
     elif (path / WEIGHTS_FILE).is_file():
         files = [WEIGHTS_FILE]
     else:
         raise ModelError(f"{path}: neither {WEIGHTS_FILE} nor {INDEX_FILE}")
     tensors: dict[str, torch.Tensor] = {}
     for name in files:
-        tensors.update(load_file(str(path / name)))
+        try:
+            tensors.update(load_file(str(path / name)))
+        except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+            raise ModelError(f"{path / name}: cannot read the weights (truncated or not safetensors): {exc}") from None
     return tensors
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from dspark_compile.bundle import Bundle, load_bundle
 from dspark_compile.config import SchedulerConfig
 from dspark_compile.engine.base import EngineOptions, load_engine
-from dspark_compile.errors import GenerationError
+from dspark_compile.errors import BundleError, GenerationError
 from dspark_compile.runtime.drafter import DrafterInfo, DrafterModel
 from dspark_compile.runtime.rows import RowStats
 from dspark_compile.runtime.sampling import SamplingParams
@@ -57,7 +58,10 @@ class Runtime:
         from transformers import AutoTokenizer
 
         self.bundle = bundle
-        self.info = ModelInfo.from_manifest(bundle.model)
+        try:
+            self.info = ModelInfo.from_manifest(bundle.model)
+        except (KeyError, TypeError, ValueError) as exc:  # (a digest-correct manifest from a broken writer)
+            raise BundleError(f"{bundle.root}: the manifest's 'model' section is malformed: {exc}") from None
         self.target = TargetModel(self._engine("verify", options), self.info)
         self.drafter = None
         self.costs = None
@@ -80,9 +84,13 @@ class Runtime:
     @classmethod
     def load(cls, path: str | Path, threads: int | None = None, device: str = "auto") -> "Runtime":
         """Open and verify a bundle (checksums included), then load its engines."""
+        cpus = os.cpu_count() or 1
+        if threads is not None and (not isinstance(threads, int) or not 0 <= threads <= cpus):
+            raise GenerationError(f"threads = {threads!r}: must be in [0, {cpus}] (this machine's CPUs; 0 lets the "
+                                  "backend choose)")
         bundle = load_bundle(path)
-        if threads is None:
-            threads = int(bundle.recipe["runtime"]["threads"])
+        if threads is None:  # the recipe's value, made on another machine perhaps: capped, not refused
+            threads = min(int(bundle.recipe["runtime"]["threads"]), cpus)
         return cls(bundle, EngineOptions(threads=threads, device=device))
 
     def scheduler(self, config: SchedulerConfig | None = None) -> Scheduler:
@@ -97,8 +105,14 @@ class Runtime:
 
     def encode(self, prompt: str, chat: bool = False) -> list[int]:
         """Token ids of a prompt; with `chat`, wrapped by the tokenizer's chat template as a user turn."""
+        if not isinstance(prompt, str):
+            raise GenerationError(f"a prompt must be a str, got {type(prompt).__name__}")
         if not prompt:
             raise GenerationError("the prompt is empty")
+        try:
+            prompt.encode("utf-8")
+        except UnicodeEncodeError as exc:  # e.g. undecodable bytes on the command line (surrogate escapes)
+            raise GenerationError(f"the prompt is not valid UTF-8 text (character {exc.start})") from None
         if chat:
             if not self.tokenizer.chat_template:
                 raise GenerationError("--chat asked for, but this bundle's tokenizer has no chat template")
@@ -113,6 +127,9 @@ class Runtime:
                  chat: bool = False, scheduler: SchedulerConfig | None = None, stop: tuple[str, ...] = ()) -> Results:
         """Generate for all prompts (batched, at most the bundle's max_batch at a time); a request ends at
         EOS, after `max_new_tokens`, or where its text completes a `stop` string (cut before it)."""
+        if isinstance(prompts, str) or not isinstance(prompts, (list, tuple)):
+            raise GenerationError(f"prompts must be a list of strings, got {type(prompts).__name__}"
+                                  + (" (wrap a single prompt in a list)" if isinstance(prompts, str) else ""))
         if not prompts:
             raise GenerationError("no prompts given")
         ids = [self.encode(p, chat) for p in prompts]
@@ -140,6 +157,8 @@ class Runtime:
                chat: bool = False, scheduler: SchedulerConfig | None = None, stop: tuple[str, ...] = ()):
         """Yield (prompt index, new text, finish reason or None) as tokens arrive, all prompts batched."""
         batcher = self.batcher(scheduler)
+        if isinstance(prompts, str) or not isinstance(prompts, (list, tuple)) or not prompts:
+            raise GenerationError("prompts must be a non-empty list of strings")
         requests = [batcher.submit(self.encode(p, chat), max_new_tokens, sampling, tuple(stop)) for p in prompts]
         index = {id(r): i for i, r in enumerate(requests)}
         shown = [""] * len(requests)
@@ -149,6 +168,8 @@ class Runtime:
                 text = self._text(req.tokens, req.finish_reason, tuple(stop))
                 # hold back a trailing partial UTF-8 character until the next token completes it
                 stable = text if req.finished else text.rstrip("\ufffd")
+                if req.error is not None:
+                    raise req.error
                 if len(stable) > len(shown[i]) or req.finished:
                     yield i, stable[len(shown[i]):], req.finish_reason
                     shown[i] = stable
@@ -158,8 +179,13 @@ class Runtime:
                      stop: tuple[str, ...] = ()) -> Results:
         """Like `generate`, from token ids, with sampling settings per request; `ignore_eos` always
         generates `max_new_tokens` (for benchmarks and comparisons)."""
-        if max_new_tokens < 1:
-            raise GenerationError(f"max_new_tokens = {max_new_tokens}: must be >= 1")
+        if isinstance(ids, (str, bytes)) or not isinstance(ids, (list, tuple)) or not ids:
+            raise GenerationError("ids must be a non-empty list of prompts, each a list of token ids")
+        if isinstance(sampling, SamplingParams):
+            sampling = [sampling] * len(ids)
+        if not isinstance(sampling, (list, tuple)) or len(sampling) != len(ids):
+            raise GenerationError(f"sampling: one SamplingParams for all prompts or one per prompt ({len(ids)}), "
+                                  f"got {len(sampling) if isinstance(sampling, (list, tuple)) else type(sampling).__name__}")
         sched = self.scheduler(scheduler)
         gen = generate(self.target, self.drafter if sched.speculates else None, sched, ids, max_new_tokens,
                        sampling, self.prefill_chunk, eos_ids=() if ignore_eos else None, max_batch=self.max_batch,

@@ -16,8 +16,9 @@ from typing import Callable
 
 import numpy as np
 
-from dspark_compile.errors import GenerationError
+from dspark_compile.errors import RequestFailed
 from dspark_compile.runtime.drafter import DrafterModel
+from dspark_compile.runtime.requests import check_request
 from dspark_compile.runtime.rows import Pending, RowParams, RowStats
 from dspark_compile.runtime.sampling import SamplingParams
 from dspark_compile.runtime.scheduler import Scheduler
@@ -35,9 +36,13 @@ class Request:
     sampling: SamplingParams
     tokens: list[int] = field(default_factory=list)
     stats: RowStats = field(default_factory=RowStats)
-    finish_reason: str | None = None  # "eos" | "length" | "stop" | "cancelled" once finished
+    finish_reason: str | None = None  # "eos" | "length" | "stop" | "cancelled" | "error" once finished
     stop: tuple[str, ...] = ()
     """Stop strings: the request ends at the first token whose text completes one of them."""
+    error: RequestFailed | None = None
+    """Why the request failed inside an engine (finish_reason "error"); the other requests went on."""
+    solo: bool = False
+    """Prefill alone: its group's prefill failed, so each member is retried by itself to find the culprit."""
 
     @property
     def finished(self) -> bool:
@@ -75,21 +80,12 @@ class Batcher:
     # ------------------------------------------------------------------ requests in and out
     def submit(self, prompt: list[int], max_new_tokens: int, sampling: SamplingParams = SamplingParams(),
                stop: tuple[str, ...] = ()) -> Request:
-        """Queue a request; it joins the batch when a row is free."""
-        if stop and self.detokenize is None:
-            raise GenerationError("stop strings need a tokenizer to read the text (use Runtime.batcher)")
-        if any(not s for s in stop):
-            raise GenerationError("a stop string is empty")
-        if not prompt:
-            raise GenerationError("the prompt is empty: at least one token is needed")
-        if max_new_tokens < 1:
-            raise GenerationError(f"max_new_tokens = {max_new_tokens}: must be >= 1")
-        need = len(prompt) + max_new_tokens + self.block + 1
-        if need > self.target.info.max_context:
-            raise GenerationError(f"a prompt of {len(prompt)} tokens plus {max_new_tokens} new tokens needs a "
-                                  f"context of {need}; this bundle holds {self.target.info.max_context} "
-                                  "(shapes.max_context in the recipe)")
-        req = Request(next(self._ids), list(prompt), max_new_tokens, sampling, stop=tuple(stop))
+        """Queue a request; it joins the batch when a row is free. Everything is checked here (GenerationError):
+        nothing a caller passes can make an engine fail later."""
+        info = self.target.info
+        prompt, stop = check_request(prompt, max_new_tokens, sampling, stop, info.vocab_size, info.max_context,
+                                     self.block, can_stop=self.detokenize is not None)
+        req = Request(next(self._ids), prompt, int(max_new_tokens), sampling, stop=stop)
         self.queue.append(req)
         return req
 
@@ -116,10 +112,17 @@ class Batcher:
             self._close_finished()
             self._admit()
         if self.joining:
-            touched += self._prefill_step()
+            try:
+                touched += self._prefill_step()
+            except Exception as exc:  # noqa: BLE001 (isolated: only the joining requests are affected)
+                touched += self._prefill_failed(exc)
         if self.rows and self.batch.live.any():
-            out_tokens, kept = speculative_step(self.batch, self.drafter, self.scheduler, self.target)
-            touched += [self.rows[b] for b in emit(self.batch, out_tokens, kept, self._now())]
+            try:
+                out_tokens, kept = speculative_step(self.batch, self.drafter, self.scheduler, self.target)
+            except Exception as exc:  # noqa: BLE001
+                touched += self._fail([i for i in range(len(self.rows)) if self.batch.live[i]], exc)
+            else:
+                touched += [self.rows[b] for b in emit(self.batch, out_tokens, kept, self._now())]
         touched = list(dict.fromkeys(touched))
         self._check_stop_strings(touched)
         self._sync_finished()
@@ -141,11 +144,39 @@ class Batcher:
                      params=RowParams.of([], []), rounds=np.zeros(0, np.uint32), live=np.zeros(0, bool),
                      lag=[np.ones((0, g), np.float32)] * 2, limits=np.zeros(0, np.int64), eos=self.eos)
 
+    def _prefill_failed(self, exc: Exception) -> list[Request]:
+        """A joining group's prefill raised: a lone request fails (its rows were never decoding rows, so they
+        are simply not joined); a group goes back to the queue front to be prefilled one by one."""
+        group, self.joining, self.prefill = self.joining, [], None
+        if len(group) == 1:
+            req = group[0]
+            if not req.finished:
+                req.error = RequestFailed(f"request {req.id} failed in the engine while reading its prompt: "
+                                          f"{_one_line(exc)}")
+                req.finish_reason = "error"
+            return [req]
+        for req in reversed(group):
+            req.solo = True
+            if not req.finished:  # (cancelled while joining: gone)
+                self.queue.appendleft(req)
+        return []
+
+    def _fail(self, rows: list[int], exc: Exception) -> list[Request]:
+        """The decoding rows' round raised. Their inputs were all checked at the door (ids in the vocabulary,
+        finite settings), so the failure is the engine's, not one request's: these rows end with the error,
+        their cache rows are freed at the next step, and the batcher goes on serving."""
+        for i in rows:
+            req = self.rows[i]
+            req.error = RequestFailed(f"request {req.id} failed in the engine during decoding: {_one_line(exc)}")
+            self.batch.live[i], self.batch.reasons[i] = False, "error"
+        return [self.rows[i] for i in rows]
+
     def _admit(self) -> None:
         free = self.max_batch - len(self.rows)
         if not self.queue or free <= 0:
             return
-        group = [self.queue.popleft() for _ in range(min(free, len(self.queue)))]
+        size = 1 if self.queue[0].solo else sum(1 for _ in itertools.takewhile(lambda r: not r.solo, self.queue))
+        group = [self.queue.popleft() for _ in range(min(free, size))]
         need = max(len(r.prompt) + r.max_new_tokens + self.block + 1 for r in group)
         for cache in filter(None, (self.tcache, self.dcache)):
             cache.grow(need)
@@ -239,6 +270,11 @@ class Batcher:
         self._refresh_views()
 
 
+def _one_line(exc: Exception) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:500]}"
+
+
 @dataclass
 class Decoded:
     """One request's result."""
@@ -267,5 +303,8 @@ def generate(target: TargetModel, drafter: DrafterModel | None, scheduler: Sched
     batcher = Batcher(target, drafter, scheduler, max_batch or len(prompts), prefill_chunk, eos_ids, detokenize)
     requests = [batcher.submit(p, max_new_tokens, s, stop) for p, s in zip(prompts, sampling)]
     batcher.run()
+    failed = next((r for r in requests if r.error is not None), None)
+    if failed is not None:
+        raise failed.error
     timings = {**batcher.batch.timings, "prefill": batcher.prefill_seconds, "total": batcher._now()}
     return Generation([Decoded(r.tokens, r.finish_reason, r.stats) for r in requests], timings)

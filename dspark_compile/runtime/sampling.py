@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -9,9 +10,27 @@ import numpy as np
 from dspark_compile.errors import GenerationError
 
 
+MIN_TEMPERATURE = 1e-3
+"""The smallest positive temperature: logits / T stays far inside float32 (a denormal T made every
+probability NaN and sampled id 0). Below it, ask for greedy (0), which is what such a T means anyway."""
+MAX_TEMPERATURE = 100.0
+INT32_MAX = 2**31 - 1
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+def _is_real(v) -> bool:
+    return (_is_int(v) or isinstance(v, (float, np.floating))) and math.isfinite(v)
+
+
 @dataclass(frozen=True)
 class SamplingParams:
-    """temperature 0 means greedy (argmax, lowest id on ties); top_k 0 and top_p 1 switch those filters off."""
+    """temperature 0 means greedy (argmax, lowest id on ties); top_k 0 and top_p 1 switch those filters off.
+
+    Checked when made (types included: a request's settings are validated at the door); top_k against the
+    vocabulary when the request is submitted."""
 
     temperature: float = 0.0
     top_k: int = 0
@@ -19,14 +38,16 @@ class SamplingParams:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if not (self.temperature >= 0.0):
-            raise GenerationError(f"temperature = {self.temperature}: must be >= 0 (0 is greedy)")
-        if self.top_k < 0:
-            raise GenerationError(f"top_k = {self.top_k}: must be >= 0 (0 is off)")
-        if not (0.0 < self.top_p <= 1.0):
-            raise GenerationError(f"top_p = {self.top_p}: must be in (0, 1] (1 is off)")
-        if not (0 <= self.seed < 2**32):
-            raise GenerationError(f"seed = {self.seed}: must be in [0, 2^32)")
+        t = self.temperature
+        if not _is_real(t) or not (t == 0.0 or MIN_TEMPERATURE <= t <= MAX_TEMPERATURE):
+            raise GenerationError(f"temperature = {t!r}: must be 0 (greedy) or a number in "
+                                  f"[{MIN_TEMPERATURE}, {MAX_TEMPERATURE:g}]")
+        if not _is_int(self.top_k) or not (0 <= self.top_k <= INT32_MAX):
+            raise GenerationError(f"top_k = {self.top_k!r}: must be an integer in [0, 2^31 - 1] (0 is off)")
+        if not _is_real(self.top_p) or not (0.0 < self.top_p <= 1.0):
+            raise GenerationError(f"top_p = {self.top_p!r}: must be a number in (0, 1] (1 is off)")
+        if not _is_int(self.seed) or not (0 <= self.seed < 2**32):
+            raise GenerationError(f"seed = {self.seed!r}: must be an integer in [0, 2^32)")
 
     @property
     def greedy(self) -> bool:

@@ -179,3 +179,25 @@ def test_mask_token_choice():
     config = DrafterConfig.for_target(Qwen3Config(vocab_size=512), num_layers=1, block_size=3, markov_rank=4,
                                       mask_token_id=42, target_layer_ids=[0, 1])
     assert config.mask_token_id == 42 and config.sts_temperatures == (1.0, 1.0, 1.0)
+
+
+@pytest.mark.parametrize("config, weights, message", [
+    ([], None, "a drafter config is a JSON object, got list"),  # before: AttributeError traceback
+    ("num_hidden_layers", None, "malformed drafter config"),  # a value int() cannot read
+    (None, 1000, "cannot read the weights (truncated or not safetensors)"),  # before: SafetensorError traceback
+])
+def test_malformed_checkpoints_are_model_errors(cases, tmp_path, config, weights, message):
+    _, target, d = cases("qwen3")
+    save_drafter(d, tmp_path)
+    if config == []:
+        (tmp_path / "config.json").write_text("[]")
+    elif config is not None:
+        cfg = json.loads((tmp_path / "config.json").read_text())
+        cfg[config] = {"not": "a number"}
+        (tmp_path / "config.json").write_text(json.dumps(cfg))
+    if weights is not None:
+        data = (tmp_path / "model.safetensors").read_bytes()
+        (tmp_path / "model.safetensors").write_bytes(data[:weights])
+    with pytest.raises(ModelError) as err:
+        load_drafter(tmp_path, target)
+    assert message in str(err.value)
