@@ -319,7 +319,8 @@ def _check_shape(mpath: Path, m: dict[str, Any]) -> dict[str, dict[str, Any]]:
         if not isinstance(m[key], kind):
             raise BundleError(f"{mpath}: '{key}' must be a JSON {'object' if kind is dict else 'string'}")
     for rel, meta in m["files"].items():
-        ok = isinstance(meta, dict) and isinstance(meta.get("sha256"), str) and _SHA256.match(meta["sha256"]) \
+        ok = isinstance(meta, dict) and set(meta) == {"sha256", "size"} and isinstance(meta["sha256"], str) \
+            and _SHA256.match(meta["sha256"]) \
             and type(meta.get("size")) is int and meta["size"] >= 0
         if not ok:
             raise BundleError(f"{mpath}: files[{rel!r}] must be {{\"sha256\": 64 hex digits, \"size\": bytes}}")
@@ -335,7 +336,7 @@ def _check_shape(mpath: Path, m: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def _confined(given: Path, root: Path, rel: Any, what: str) -> Path:
     """root/rel for a manifest path that is relative, normalised, inside the bundle and free of symlinks."""
     pure = PurePosixPath(rel) if isinstance(rel, str) else None
-    if pure is None or not rel or "\\" in rel or pure.is_absolute() or pure.as_posix() != rel \
+    if pure is None or not rel or "\\" in rel or pure.is_absolute() or pure.as_posix() != rel or not pure.parts \
             or any(part in ("..", ".") for part in pure.parts):
         raise BundleError(f"{given}: the manifest names the {what} {rel!r}; paths in a bundle are relative, "
                           "normalised and stay inside it (no absolute path, no '..')")

@@ -126,10 +126,19 @@ def inspect(bundle: Path, as_json: bool, no_verify: bool) -> None:
     from dspark_compile.bundle import load_bundle
 
     b = load_bundle(bundle, verify=not no_verify)
-    m = b.manifest
     if as_json:
-        click.echo(json.dumps(m, indent=2))
+        click.echo(json.dumps(b.manifest, indent=2))
         return
+    try:
+        _describe_bundle(b.manifest, no_verify)
+    except (KeyError, TypeError, AttributeError, IndexError, ValueError) as exc:
+        from dspark_compile.errors import BundleError
+
+        raise BundleError(f"{bundle}: the manifest verifies but lacks or garbles a field that inspect shows "
+                          f"({type(exc).__name__}: {exc}); see it with inspect --json") from None
+
+
+def _describe_bundle(m: dict, no_verify: bool) -> None:
     from rich.table import Table
 
     console = _console()

@@ -78,19 +78,26 @@ def _from_pretrained(folder: Path, gguf_file: str | None) -> tuple[Any, Any]:
     return model.eval(), tokenizer
 
 
+def random_hf_config(cfg: TargetConfig):
+    """The transformers config of a random target (its family's tiny config with `target.config` applied);
+    transformers' own checks across values (e.g. hidden_size a multiple of the heads) become RecipeErrors."""
+    from dspark_compile.models.tiny import tiny_hf_config
+
+    try:
+        return tiny_hf_config(cfg.family, **cfg.config)
+    except (ValueError, TypeError) as exc:
+        detail = " ".join(str(exc).split())
+        raise RecipeError(f"target.config = {cfg.config}: transformers refuses this {cfg.family} config: "
+                          f"{detail}") from None
+
+
 def _random(cfg: TargetConfig) -> tuple[Any, Any]:
     import torch
     from transformers import AutoModelForCausalLM
 
-    from dspark_compile.models.tiny import tiny_hf_config
     from dspark_compile.tokenizer import byte_tokenizer
 
-    try:
-        hf_config = tiny_hf_config(cfg.family, **cfg.config)
-    except (ValueError, TypeError) as exc:  # transformers' own checks across the config's values
-        detail = " ".join(str(exc).split())
-        raise RecipeError(f"target.config = {cfg.config}: transformers refuses this {cfg.family} config: "
-                          f"{detail}") from None
+    hf_config = random_hf_config(cfg)
     torch.manual_seed(cfg.seed)
     model = AutoModelForCausalLM.from_config(hf_config, dtype=torch.float32, attn_implementation="eager")
     tokenizer = byte_tokenizer()

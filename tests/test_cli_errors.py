@@ -161,3 +161,22 @@ def test_as_a_separate_process_with_undecodable_argv_bytes(tiny_bundles):
                            str(tiny_bundles("llama")).encode(), b"--prompt", b"caf\xe9"], capture_output=True)
     err = proc.stderr.decode()
     assert proc.returncode == 2 and "Traceback" not in err and "the prompt is not valid UTF-8 text" in err
+
+
+def test_ctrl_c_while_importing_is_one_line(monkeypatch, capsys):
+    """The console script imports the CLI inside its own handler (before: a KeyboardInterrupt traceback)."""
+    import builtins
+
+    from dspark_compile import __main__ as entry
+
+    real_import = builtins.__import__
+
+    def interrupted(name, *args, **kwargs):
+        if name == "dspark_compile.cli":
+            raise KeyboardInterrupt
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", interrupted)
+    with pytest.raises(SystemExit) as exit_:
+        entry.main()
+    assert exit_.value.code == 130 and capsys.readouterr().err == "interrupted\n"
