@@ -24,11 +24,41 @@ def _quiet_step(name: str) -> Iterator[None]:
     yield
 
 
-def resolve_taps(recipe: Recipe, num_layers: int) -> tuple[int, ...]:
-    """The recipe's tap layers, or the default spread; never the final layer (HF returns it normed)."""
+def checkpoint_config(recipe: Recipe):
+    """The `DrafterConfig` of the recipe's drafter checkpoint (config.json only), or None without one."""
+    from dspark_compile.drafter.checkpoint import read_drafter_config
+
+    return read_drafter_config(recipe.resolve(recipe.draft.path)) if recipe.draft.source == "checkpoint" else None
+
+
+def _from_checkpoint(recipe: Recipe, key: str, value, ckpt, ckpt_key: str, theirs):
+    """`auto` (or an equal value) takes the checkpoint's; a different explicit value is a RecipeError naming both."""
+    if ckpt is None:
+        return value
+    if value != "auto" and value != theirs:
+        shown = list(value) if isinstance(value, tuple) else value
+        theirs_shown = list(theirs) if isinstance(theirs, tuple) else theirs
+        raise RecipeError(f"{key} = {shown!r}, but the drafter checkpoint {recipe.draft.path} has {ckpt_key} = "
+                          f"{theirs_shown!r} (its config.json); set {key}: auto or the checkpoint's value")
+    return theirs
+
+
+def resolve_block_size(recipe: Recipe, ckpt=None) -> int:
+    """γ: the checkpoint's block size (`auto` or equal), the recipe's, or the default 7 (`auto`, no checkpoint)."""
+    from dspark_compile.drafter.config import DEFAULT_BLOCK_SIZE
+
+    value = _from_checkpoint(recipe, "speculation.block_size", recipe.speculation.block_size, ckpt, "block_size",
+                             ckpt.block_size if ckpt else None)
+    return DEFAULT_BLOCK_SIZE if value == "auto" else int(value)
+
+
+def resolve_taps(recipe: Recipe, num_layers: int, ckpt=None) -> tuple[int, ...]:
+    """The drafter checkpoint's taps (recipe `auto` or equal), the recipe's, or the default spread; never the
+    final layer (HF returns it normed)."""
     from dspark_compile.models import default_tap_layers
 
-    taps = recipe.target.tap_layers
+    taps = _from_checkpoint(recipe, "target.tap_layers", recipe.target.tap_layers, ckpt, "target_layer_ids",
+                            ckpt.target_layer_ids if ckpt else None)
     if taps == "auto":
         return default_tap_layers(num_layers)
     bad = [t for t in taps if t > num_layers - 2]
@@ -88,18 +118,20 @@ def _model_manifest(model, target, recipe: Recipe) -> dict:
 def _load_drafter(recipe: Recipe, model, target_config):
     """The recipe's drafter for the exported target `model`: a checkpoint, or random init from a seed."""
     from dspark_compile.drafter.checkpoint import init_drafter, load_drafter
-    from dspark_compile.drafter.config import DrafterConfig
+    from dspark_compile.drafter.config import DEFAULT_MARKOV_RANK, DrafterConfig
 
     d = recipe.draft
     if d.source == "random":
-        cfg = DrafterConfig.for_target(target_config, num_layers=d.num_layers, markov_rank=d.markov_rank,
-                                       block_size=recipe.speculation.block_size, target_layer_ids=model.tap_layers)
+        cfg = DrafterConfig.for_target(target_config, num_layers=d.num_layers,
+                                       markov_rank=DEFAULT_MARKOV_RANK if d.markov_rank == "auto" else d.markov_rank,
+                                       mask_token_id=None if d.mask_token_id == "auto" else d.mask_token_id,
+                                       block_size=resolve_block_size(recipe), target_layer_ids=model.tap_layers)
         return init_drafter(cfg, model, seed=d.seed), f"random ({d.num_layers} layers, seed {d.seed})"
-    drafter = load_drafter(recipe.resolve(d.path), model)
-    if drafter.config.block_size != recipe.speculation.block_size:
-        raise RecipeError(f"speculation.block_size = {recipe.speculation.block_size}, but the drafter at "
-                          f"{d.path} was trained with block size {drafter.config.block_size}")
-    return drafter, f"checkpoint {recipe.resolve(d.path)}"
+    ckpt = checkpoint_config(recipe)
+    resolve_block_size(recipe, ckpt)  # each refuses an explicit recipe value the checkpoint disagrees with
+    _from_checkpoint(recipe, "draft.markov_rank", d.markov_rank, ckpt, "markov_rank", ckpt.markov_rank)
+    _from_checkpoint(recipe, "draft.mask_token_id", d.mask_token_id, ckpt, "mask_token_id", ckpt.mask_token_id)
+    return load_drafter(recipe.resolve(d.path), model), f"checkpoint {recipe.resolve(d.path)}"
 
 
 def _files_digest(root: Path, files) -> str:
@@ -142,7 +174,7 @@ def _build(recipe: Recipe, out: Path, force: bool, step: StepReporter, notify: C
     with BundleWriter(out, overwrite=force, protect=(Path(recipe.base_dir),), notify=notify) as writer:
         with step("load target"):
             target = load_target(recipe.target, recipe.resolve)
-            taps = resolve_taps(recipe, target.config.num_hidden_layers)
+            taps = resolve_taps(recipe, target.config.num_hidden_layers, checkpoint_config(recipe))
             model = from_hf_model(target.model, taps)
             if recipe.precision == "fp16":
                 model = model.half()

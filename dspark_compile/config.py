@@ -117,7 +117,8 @@ class TargetConfig(_Section):
     """`random`: overrides of the family's tiny config (hidden_size, num_hidden_layers, ...)."""
     seed: Annotated[int, Field(ge=0)] = 0
     tap_layers: tuple[Annotated[int, Field(ge=0)], ...] | Literal["auto"] = "auto"
-    """Decoder layers whose (pre-final-norm) outputs feed the drafter; `auto` spreads 5 evenly."""
+    """Decoder layers whose (pre-final-norm) outputs feed the drafter; `auto`: the drafter checkpoint's
+    `target_layer_ids`, else 5 spread evenly."""
 
     _tuple = field_validator("tap_layers", mode="before")(lambda v: _as_tuple(v))
 
@@ -142,7 +143,10 @@ class DraftConfig(_Section):
     source: Literal["none", "checkpoint", "random"] = "none"
     path: str | None = None
     num_layers: Annotated[int, Field(ge=1, le=16)] = 2
-    markov_rank: Annotated[int, Field(ge=1, le=4096)] = 256
+    markov_rank: Annotated[int, Field(ge=1, le=4096)] | Literal["auto"] = "auto"
+    """`auto`: the checkpoint's, else 256 (random)."""
+    mask_token_id: Annotated[int, Field(ge=0)] | Literal["auto"] = "auto"
+    """`auto`: the checkpoint's, else the target's reserved/pad/last id (random)."""
     seed: Annotated[int, Field(ge=0)] = 0
 
     @model_validator(mode="after")
@@ -174,8 +178,9 @@ class SchedulerConfig(_Section):
 
 
 class SpeculationConfig(_Section):
-    block_size: Annotated[int, Field(ge=1, le=32)] = 7
-    """γ: tokens the drafter proposes per pass."""
+    block_size: Annotated[int, Field(ge=1, le=32)] | Literal["auto"] = "auto"
+    """γ: tokens the drafter proposes per pass; `auto`: the drafter checkpoint's, else 7. An explicit value,
+    and explicit tap_layers / draft.markov_rank / draft.mask_token_id, must equal the checkpoint's."""
     scheduler: SchedulerConfig = SchedulerConfig()
 
     @model_validator(mode="after")

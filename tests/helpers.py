@@ -33,3 +33,17 @@ def plain_target(bundle_path):
     bundle = load_bundle(bundle_path, verify=False)
     engine = load_engine("onnxruntime", bundle.path(bundle.engine("target")["files"][0]))
     return TargetModel(engine, ModelInfo.from_manifest(bundle.model))
+
+
+def deepspec_fixtures():
+    """The reference's own artifacts (`shared/fixtures/deepspec`, see its README): beside the clone in CI
+    (`../shared/fixtures/deepspec`), or where $DSPARK_SHARED_FIXTURES points. Skips the test when absent."""
+    import os
+
+    import pytest
+
+    root = Path(os.environ.get("DSPARK_SHARED_FIXTURES", RECIPES.parents[1] / "shared" / "fixtures"))
+    path = root / "deepspec"
+    if not (path / "ckpt_deepspec" / "config.json").is_file():
+        pytest.skip(f"DeepSpec fixtures not found at {path} (set DSPARK_SHARED_FIXTURES to the fixtures folder)")
+    return path

@@ -18,7 +18,7 @@ def test_shipped_recipes_parse(path):
 
 def test_defaults_are_filled_and_frozen():
     r = parse_recipe(BASE)
-    assert r.speculation.block_size == 7 and r.precision == "fp32" and r.backends == ("onnxruntime",)
+    assert r.speculation.block_size == "auto" and r.precision == "fp32" and r.backends == ("onnxruntime",)
     assert r.speculation.scheduler.mode == "cost" and r.speculation.scheduler.fallback is True
     with pytest.raises(Exception):
         r.name = "other"  # frozen

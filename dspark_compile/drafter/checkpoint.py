@@ -5,8 +5,10 @@ Tensor names (no prefix): `fc.weight [H, n_taps*H]`, `hidden_norm.weight`,
 families), `layers.{i}.mlp.{gate,up,down}_proj.weight`, `layers.{i}.{input,post_attention}_layernorm.weight`
 (+ `{pre,post}_feedforward_layernorm` for Gemma), `norm.weight`, `markov_head.markov_w1.weight [V, r]`,
 `markov_head.markov_w2.weight [V, r]`, `confidence_head.proj.weight [1, H+r]`, `confidence_head.proj.bias [1]`.
-`embed_tokens.weight` / `lm_head.weight` are accepted on load (and must equal the target's) but never
-written: the drafter shares the target's. STS temperatures travel in config.json (`sts_temperatures`).
+`embed_tokens.weight` / `lm_head.weight` are accepted on load (and must equal the target's) and written
+only when asked (`save_drafter(..., with_shared=True)`, what `dspark-compile export-drafter` does): DeepSpec's
+`from_pretrained` initialises them randomly when they are missing. STS temperatures travel in config.json
+(`sts_temperatures`; DeepSpec ignores the key).
 """
 
 from __future__ import annotations
@@ -68,14 +70,22 @@ def init_drafter(config: DrafterConfig, target, seed: int = 0, norm_jitter: floa
     return _cast(drafter, target.dtype)
 
 
-def save_drafter(drafter: DSparkDrafter, out_dir: str | Path) -> Path:
-    """Write `config.json` and `model.safetensors` (reference names, no shared tensors) to `out_dir`."""
+def save_drafter(drafter: DSparkDrafter, out_dir: str | Path, *, with_shared: bool = False,
+                 dtype: torch.dtype | None = None) -> Path:
+    """Write `config.json` and `model.safetensors` (reference names) to `out_dir`.
+
+    with_shared: also write the target's `embed_tokens.weight` and `lm_head.weight` (a tied lm_head is
+    written as its own copy), so that DeepSpec's `from_pretrained` finds every tensor it builds.
+    dtype: cast every tensor to it (DeepSpec's trainer saves bf16); default: as held (fc fp32).
+    """
     from safetensors.torch import save_file
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / CONFIG_FILE).write_text(json.dumps(drafter.config.to_json(), indent=2) + "\n")
-    tensors = {k: v.detach().contiguous() for k, v in drafter.own_state_dict().items()}
+    held = drafter.state_dict() if with_shared else drafter.own_state_dict()
+    # .clone(): safetensors refuses tensors sharing storage (a tied lm_head is the embedding itself)
+    tensors = {k: v.detach().to(dtype or v.dtype).contiguous().clone() for k, v in held.items()}
     save_file(tensors, str(out / WEIGHTS_FILE), metadata={"format": "pt"})
     return out
 
@@ -88,20 +98,7 @@ def load_drafter(path: str | Path, target) -> DSparkDrafter:
     the target's dtype (fc to fp32).
     """
     path = Path(path)
-    config_path = path / CONFIG_FILE
-    if not config_path.is_file():
-        raise ModelError(f"{path}: no {CONFIG_FILE}; a drafter checkpoint is a directory with "
-                         f"{CONFIG_FILE} and {WEIGHTS_FILE}")
-    try:
-        raw = json.loads(config_path.read_text())
-    except json.JSONDecodeError as err:
-        raise ModelError(f"{config_path}: not valid JSON: {err}") from None
-    if not isinstance(raw, dict):
-        raise ModelError(f"{config_path}: a drafter config is a JSON object, got {type(raw).__name__}")
-    try:
-        config = DrafterConfig.from_json(raw, where=str(config_path))
-    except (TypeError, ValueError, KeyError, OverflowError) as exc:
-        raise ModelError(f"{config_path}: malformed drafter config ({type(exc).__name__}: {exc})") from None
+    config = read_drafter_config(path)
     drafter = _build(config, target)
     tensors = _read_tensors(path)
 
@@ -120,6 +117,25 @@ def load_drafter(path: str | Path, target) -> DSparkDrafter:
             _check_shared(path, name, tensors[name], drafter.state_dict()[name])
     drafter.load_state_dict({k: tensors[k] for k in expected}, strict=False)
     return _cast(drafter, target.dtype)
+
+
+def read_drafter_config(path: str | Path) -> DrafterConfig:
+    """The `DrafterConfig` of the checkpoint directory `path` (config.json only; no weights are read)."""
+    path = Path(path)
+    config_path = path / CONFIG_FILE
+    if not config_path.is_file():
+        raise ModelError(f"{path}: no {CONFIG_FILE}; a drafter checkpoint is a directory with "
+                         f"{CONFIG_FILE} and {WEIGHTS_FILE}")
+    try:
+        raw = json.loads(config_path.read_text())
+    except json.JSONDecodeError as err:
+        raise ModelError(f"{config_path}: not valid JSON: {err}") from None
+    if not isinstance(raw, dict):
+        raise ModelError(f"{config_path}: a drafter config is a JSON object, got {type(raw).__name__}")
+    try:
+        return DrafterConfig.from_json(raw, where=str(config_path))
+    except (TypeError, ValueError, KeyError, OverflowError) as exc:
+        raise ModelError(f"{config_path}: malformed drafter config ({type(exc).__name__}: {exc})") from None
 
 
 def _read_tensors(path: Path) -> dict[str, torch.Tensor]:
@@ -145,12 +161,33 @@ def _read_tensors(path: Path) -> dict[str, torch.Tensor]:
 
 
 def _check_shared(path: Path, name: str, theirs: torch.Tensor, ours: torch.Tensor) -> None:
-    """A stored copy of a shared tensor must be the target's (compared in the coarser of both dtypes)."""
+    """A stored copy of a shared tensor must be the target's, up to storing one value in two dtypes.
+
+    Equal when rounding the checkpoint's copy to the target's dtype gives the target's exactly, or the other
+    way round (a bf16 checkpoint of a bf16 target built in fp32 or fp16: fp16(bf16 x) is what the fp16
+    target holds). Otherwise each element may differ by half a unit in the last place of each dtype at its
+    magnitude (both are roundings of one real value; subnormals: their fixed spacing); anything larger means
+    another target. Comparing in the dtype with fewer bits is wrong for bf16 vs fp16 (both 16 bits).
+    """
     if tuple(theirs.shape) != tuple(ours.shape):
         raise ModelError(f"{path}: checkpoint '{name}' has shape {list(theirs.shape)}, "
                          f"the target's has {list(ours.shape)}")
-    coarse = min((theirs.dtype, ours.dtype), key=lambda d: torch.finfo(d).bits)
-    if not torch.equal(theirs.to(coarse), ours.to(coarse)):
-        diff = (theirs.float() - ours.float()).abs().max().item()
-        raise ModelError(f"{path}: checkpoint '{name}' differs from the target's (max |diff| {diff:.3g}); "
-                         f"the drafter was trained against another target")
+    if torch.equal(theirs.to(ours.dtype), ours) or torch.equal(ours.to(theirs.dtype), theirs):
+        return
+    a, b = theirs.double(), ours.double()
+    tol = sum(_half_ulp(torch.maximum(a.abs(), b.abs()), d) for d in {theirs.dtype, ours.dtype})
+    excess = (a - b).abs() - tol
+    if bool((excess > 0).any()):
+        diff = (a - b).abs().max().item()
+        raise ModelError(f"{path}: checkpoint '{name}' differs from the target's (max |diff| {diff:.3g}, beyond "
+                         f"the rounding of {theirs.dtype} vs {ours.dtype}); the drafter was trained against "
+                         f"another target")
+
+
+def _half_ulp(magnitude: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """Half the spacing of `dtype` values at `magnitude` (float64): 2^(floor(log2 m) - mantissa bits - 1),
+    never below half the subnormal spacing."""
+    info = torch.finfo(dtype)
+    mantissa = round(-torch.log2(torch.tensor(info.eps, dtype=torch.float64)).item())
+    exponent = torch.floor(torch.log2(magnitude.clamp_min(info.smallest_normal)))
+    return torch.pow(2.0, exponent - mantissa - 1)

@@ -6,7 +6,15 @@ keys added (also accepted nested under `dspark_config`):
 
     architectures ["Qwen3DSparkModel"], num_hidden_layers, block_size, mask_token_id,
     target_layer_ids, markov_rank, markov_head_type "vanilla", enable_confidence_head,
-    confidence_head_with_markov, tie_word_embeddings false, sts_temperatures (ours; optional)
+    confidence_head_with_markov, num_anchors, tie_word_embeddings false, sts_temperatures (ours; optional)
+
+DeepSpec's loader (deepseek-ai/DeepSpec afdfa7c, `deepspec/modeling/dspark/qwen3/modeling.py`
+`Qwen3DSparkModel.__init__`) asserts target_layer_ids, mask_token_id, num_anchors (a training setting,
+512 in every shipped config), enable_confidence_head and markov_rank, then markov_head_type and
+confidence_head_with_markov; we always write them. DeepSpec options the fused DraftSample op cannot run
+are refused on load naming the field: a tap of -1 (the embedding output), no confidence head
+(`enable_confidence_head` false or `confidence_head_with_markov` false), no Markov head (`markov_rank`
+0) or another Markov head type (`gated`, `rnn`).
 
 Every backbone layer is full attention (the reference writes `layer_types` all "full_attention")
 and uses the full-attention RoPE table of the target.
@@ -30,6 +38,7 @@ from dspark_compile.models.spec import get_family
 from dspark_compile.models.taps import check_tap_layers, default_tap_layers
 
 MARKOV_HEAD_TYPE = "vanilla"
+DEFAULT_NUM_ANCHORS = 512  # DeepSpec's training setting; its loader requires the key
 DEFAULT_BLOCK_SIZE = 7  # the open checkpoints' γ
 DEFAULT_NUM_LAYERS = 5
 DEFAULT_MARKOV_RANK = 256
@@ -51,7 +60,8 @@ RESERVED_MASK_IDS = {"qwen3": 151669}
 _DSPARK_KEYS = (
     "architectures", "num_hidden_layers", "layer_types", "block_size", "mask_token_id", "target_layer_ids",
     "num_target_layers", "markov_rank", "markov_head_type", "enable_confidence_head",
-    "confidence_head_with_markov", "tie_word_embeddings", "sts_temperatures", "dspark_config",
+    "confidence_head_with_markov", "tie_word_embeddings", "sts_temperatures", "dspark_config", "num_anchors",
+    "target_model_type", "target_text_model_type",
 )
 # HF bookkeeping not worth carrying from the target into the drafter's config.
 _DROPPED_TARGET_KEYS = ("auto_map", "_name_or_path", "_commit_hash", "text_config", "vision_config")
@@ -134,6 +144,7 @@ class DrafterConfig:
             markov_head_type=MARKOV_HEAD_TYPE,
             enable_confidence_head=True,
             confidence_head_with_markov=True,
+            num_anchors=DEFAULT_NUM_ANCHORS,
             tie_word_embeddings=False,
             sts_temperatures=list(self.sts_temperatures),
         )
@@ -155,11 +166,7 @@ class DrafterConfig:
         if not (isinstance(archs, list) and len(archs) == 1 and str(archs[0]).endswith(ARCH_SUFFIX)):
             raise ModelError(f"{where}: architectures={archs!r} is not a DSpark drafter; expected one "
                              f"'*{ARCH_SUFFIX}' name such as {sorted(ARCHITECTURES.values())}")
-        for key, expected in (("markov_head_type", MARKOV_HEAD_TYPE), ("enable_confidence_head", True),
-                              ("confidence_head_with_markov", True)):
-            if need(key) != expected:
-                raise ModelError(f"{where}: {key}={cfg[key]!r} is not supported; the DraftSample op needs "
-                                 f"{key}={expected!r}")
+        _refuse_unsupported(cfg, where, need)
         block_size = int(need("block_size"))
         temps = cfg.get("sts_temperatures")
         return cls(
@@ -232,6 +239,31 @@ def check_compatible(config: DrafterConfig, arch: ArchConfig, target) -> None:
         if ours != theirs:
             raise ModelError(f"drafter does not match the target: {what} is {ours!r} in the drafter "
                              f"but {theirs!r} in the target")
+
+
+def _refuse_unsupported(cfg: Mapping[str, Any], where: str, need) -> None:
+    """DeepSpec options that the fused DraftSample op cannot run (see the module docstring), in the order
+    DeepSpec's own loader reads them, so the message names the field that decides."""
+    def refuse(key, value, why):
+        raise ModelError(f"{where}: {key}={value!r} is not supported: {why}")
+
+    if need("markov_rank") == 0:
+        refuse("markov_rank", 0, f"DraftSample needs a Markov head ({MARKOV_HEAD_TYPE!r}, rank >= 1)")
+    if need("markov_head_type") != MARKOV_HEAD_TYPE:
+        refuse("markov_head_type", cfg["markov_head_type"],
+               f"DraftSample implements only the {MARKOV_HEAD_TYPE!r} Markov head (bias = W2 W1[x])")
+    if need("enable_confidence_head") is not True:
+        refuse("enable_confidence_head", cfg["enable_confidence_head"],
+               "the scheduler needs the confidence head's survivals")
+    if need("confidence_head_with_markov") is not True:
+        refuse("confidence_head_with_markov", cfg["confidence_head_with_markov"],
+               "DraftSample's confidence reads [hidden ; W1[x]]")
+    taps = need("target_layer_ids")
+    if not isinstance(taps, list) or not all(isinstance(j, int) and not isinstance(j, bool) for j in taps):
+        raise ModelError(f"{where}: target_layer_ids={taps!r} must be a list of layer ids")
+    if -1 in taps:
+        refuse("target_layer_ids", taps, "tap -1 (the embedding output) is not exported by the target graph; "
+               "taps must be decoder layers 0..L-2")
 
 
 def _flatten(raw: Mapping[str, Any], where: str) -> dict[str, Any]:

@@ -101,30 +101,28 @@ def prepare_features(recipe: Recipe, split: str, work: Path, bundle: Path, step:
 
 def load_target_model(recipe: Recipe):
     """The recipe's target as a PyTorch `DecoderLM` (fp32): the drafter shares its embedding and lm_head."""
-    from dspark_compile.build import resolve_taps
+    from dspark_compile.build import checkpoint_config, resolve_taps
     from dspark_compile.models import from_hf_model
     from dspark_compile.sources import load_target
 
     loaded = load_target(recipe.target, recipe.resolve)
-    model = from_hf_model(loaded.model, resolve_taps(recipe, loaded.config.num_hidden_layers))
+    model = from_hf_model(loaded.model, resolve_taps(recipe, loaded.config.num_hidden_layers,
+                                                     checkpoint_config(recipe)))
     model.requires_grad_(False)
     return model, loaded.config
 
 
-def write_drafter(drafter, out: Path, dtype: str = "float16") -> Path:
-    """The drafter in the reference format, its own tensors stored as `dtype`, written atomically."""
+def write_drafter(drafter, out: Path, dtype: str = "float16", with_shared: bool = False) -> Path:
+    """The drafter in the reference format, its own tensors stored as `dtype`, written atomically;
+    `with_shared` adds the target's embedding and lm_head (what DeepSpec's loader needs)."""
     import torch
-    from safetensors.torch import save_file
 
-    from dspark_compile.drafter.checkpoint import CONFIG_FILE, WEIGHTS_FILE
+    from dspark_compile.drafter.checkpoint import CONFIG_FILE, WEIGHTS_FILE, save_drafter
 
     out = Path(out)
     tmp = out.with_name(f".{out.name}.partial")
     shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    (tmp / CONFIG_FILE).write_text(json.dumps(drafter.config.to_json(), indent=2) + "\n")
-    tensors = {k: v.detach().to(getattr(torch, dtype)).contiguous() for k, v in drafter.own_state_dict().items()}
-    save_file(tensors, str(tmp / WEIGHTS_FILE), metadata={"format": "pt"})
+    save_drafter(drafter, tmp, with_shared=with_shared, dtype=getattr(torch, dtype))
     for f in (CONFIG_FILE, WEIGHTS_FILE):
         (tmp / f).chmod(0o644)  # a checkpoint is meant to be shared (and committed)
     if out.exists():
@@ -154,6 +152,7 @@ def train_draft(recipe: Recipe, out: Path, work: Path, bundle: Path | None = Non
                 on_step=None, init: Path | None = None) -> TrainReport:
     """Self-distil a drafter for the recipe's target into `out` (reference format, fp16 tensors), starting
     from the trainable tensors of the drafter at `init` when given (a checkpoint in WORK still wins)."""
+    from dspark_compile.build import checkpoint_config, resolve_block_size
     from dspark_compile.drafter.checkpoint import init_drafter
     from dspark_compile.drafter.config import DrafterConfig
     from dspark_compile.train.loop import check_resumable, train, trainable
@@ -170,12 +169,13 @@ def train_draft(recipe: Recipe, out: Path, work: Path, bundle: Path | None = Non
         from dspark_compile.train.monitor import fixed_blocks
 
         held = prepare_features(recipe, "heldout", work, path, step, progress)
-        G = recipe.speculation.block_size
+        G = resolve_block_size(recipe, checkpoint_config(recipe))
         monitor = {name: fixed_blocks(f, G) for name, f in (("held-out", held), ("train", feats))
                    if f.response_positions().size}
     with step("load the target (shared embedding and lm_head)"):
         model, hf_config = load_target_model(recipe)
-        dcfg = DrafterConfig.for_target(hf_config, num_layers=cfg.num_layers, block_size=recipe.speculation.block_size,
+        dcfg = DrafterConfig.for_target(hf_config, num_layers=cfg.num_layers,
+                                        block_size=resolve_block_size(recipe, checkpoint_config(recipe)),
                                         target_layer_ids=model.tap_layers, markov_rank=cfg.markov_rank)
         drafter = init_drafter(dcfg, model, seed=cfg.seed)
         if init is not None:
