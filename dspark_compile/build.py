@@ -45,7 +45,7 @@ def _from_checkpoint(recipe: Recipe, key: str, value, ckpt, ckpt_key: str, their
 
 def resolve_block_size(recipe: Recipe, ckpt=None) -> int:
     """γ: the checkpoint's block size (`auto` or equal), the recipe's, or the default 7 (`auto`, no checkpoint)."""
-    from dspark_compile.drafter.config import DEFAULT_BLOCK_SIZE
+    from dspark_compile.config import DEFAULT_BLOCK_SIZE
 
     value = _from_checkpoint(recipe, "speculation.block_size", recipe.speculation.block_size, ckpt, "block_size",
                              ckpt.block_size if ckpt else None)

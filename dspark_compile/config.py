@@ -177,16 +177,25 @@ class SchedulerConfig(_Section):
         return self
 
 
+DEFAULT_BLOCK_SIZE = 7
+"""γ of `block_size: auto` without a drafter checkpoint (the published DSpark drafters' block size)."""
+
+
 class SpeculationConfig(_Section):
     block_size: Annotated[int, Field(ge=1, le=32)] | Literal["auto"] = "auto"
     """γ: tokens the drafter proposes per pass; `auto`: the drafter checkpoint's, else 7. An explicit value,
     and explicit tap_layers / draft.markov_rank / draft.mask_token_id, must equal the checkpoint's."""
     scheduler: SchedulerConfig = SchedulerConfig()
 
+    @property
+    def block_size_or_default(self) -> int:
+        """block_size, with `auto` read as the default 7 (what validation assumes before a checkpoint is read)."""
+        return DEFAULT_BLOCK_SIZE if self.block_size == "auto" else self.block_size
+
     @model_validator(mode="after")
     def _fixed_within_block(self) -> "SpeculationConfig":
         s = self.scheduler
-        if s.mode == "fixed" and s.fixed_len > self.block_size:
+        if s.mode == "fixed" and self.block_size != "auto" and s.fixed_len > self.block_size:
             raise ValueError(f"scheduler.fixed_len ({s.fixed_len}) is above block_size ({self.block_size}): a "
                              "round can verify at most the block_size tokens the drafter proposes")
         return self
@@ -275,11 +284,11 @@ class Recipe(_Section):
             raise ValueError("backends is empty: list at least one of onnxruntime, tensorrt")
         if len(set(self.backends)) != len(self.backends):
             raise ValueError(f"backends {list(self.backends)} names a backend twice")
-        need = self.speculation.block_size + 3
+        need = self.speculation.block_size_or_default + 3
         if self.shapes.max_context < need:
             raise ValueError(f"shapes.max_context ({self.shapes.max_context}) is below {need}: a request needs room "
                              f"for its prompt (at least 1 token), its new tokens (at least 1) and one verify "
-                             f"window of block_size + 1 = {self.speculation.block_size + 1} tokens")
+                             f"window of block_size + 1 = {need - 2} tokens")
         return self
 
     def resolve(self, path: str) -> Path:

@@ -32,6 +32,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from dspark_compile.config import DEFAULT_BLOCK_SIZE  # the open checkpoints' γ
 from dspark_compile.errors import ModelError
 from dspark_compile.models.arch import FULL, ArchConfig, arch_from_hf
 from dspark_compile.models.spec import get_family
@@ -39,7 +40,6 @@ from dspark_compile.models.taps import check_tap_layers, default_tap_layers
 
 MARKOV_HEAD_TYPE = "vanilla"
 DEFAULT_NUM_ANCHORS = 512  # DeepSpec's training setting; its loader requires the key
-DEFAULT_BLOCK_SIZE = 7  # the open checkpoints' γ
 DEFAULT_NUM_LAYERS = 5
 DEFAULT_MARKOV_RANK = 256
 
