@@ -75,7 +75,7 @@ def build(recipe: Path, output: Path, force: bool) -> None:
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**32 - 1))
 @click.option("--threads", default=None, type=click.IntRange(0, CPUS),
               help=f"Engine threads, at most this machine's {CPUS} (default: the recipe's).")
-@click.option("--scheduler", "mode", type=click.Choice(["recipe", "off", "fixed", "threshold", "cost"]),
+@click.option("--scheduler", "mode", type=click.Choice(["recipe", "off", "fixed", "threshold", "survival", "cost"]),
               default="recipe", show_default=True, help="Verification depth policy; 'off' decodes plainly.")
 @click.option("--stats", is_flag=True, help="Print τ, acceptance, verify lengths, time split and speed.")
 @click.option("--stream", is_flag=True, help="Print text as it is generated (one prompt).")

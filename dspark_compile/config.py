@@ -159,7 +159,10 @@ class DraftConfig(_Section):
 class SchedulerConfig(_Section):
     """How many drafted tokens each request verifies per round."""
 
-    mode: Literal["off", "fixed", "threshold", "cost"] = "cost"
+    mode: Literal["off", "fixed", "threshold", "survival", "cost"] = "cost"
+    """threshold: DeepSpec's rule, verify the drafts up to the first whose own confidence is below `threshold`;
+    survival: up to the first whose cumulative survival is (a shorter depth for the same value); see
+    `ops.spec.ScheduleMode`."""
     fixed_len: Annotated[int, Field(ge=0, le=32)] = 7
     threshold: Annotated[float, Field(ge=0.0, le=1.0)] = 0.3
     min_len: Annotated[int, Field(ge=0, le=32)] = 0

@@ -138,7 +138,12 @@ def _schedule_body(b: Builder) -> None:
     mode = b.attr("mode", AttributeProto.INT)
 
     fixed = b.Expand(b.Min(b.attr("fixed_len", AttributeProto.INT), G), b.Shape("active"))  # [B]
-    by_threshold = _leading_count(b, b.GreaterOrEqual("survivals", b.attr("threshold", AttributeProto.FLOAT)))
+    t = b.attr("threshold", AttributeProto.FLOAT)
+    by_survival = _leading_count(b, b.GreaterOrEqual("survivals", t))
+    # per slot: c_k >= t written as NOT (a_k < t * a_{k-1}), a_{-1} = 1 (spec.ScheduleMode)
+    before = b.Concat(b.Expand(b.const([[1.0]]), b.Concat(_dim(b, "survivals", 0), i64([1]), axis=0)),
+                      b.Slice("survivals", i64([0]), b.Sub(G, i64([1])), i64([1])), axis=1)  # [B, G]
+    by_slot = _leading_count(b, b.Not(b.Less("survivals", b.Mul(before, t))))
 
     # cost mode, budget from lagged survivals only: theta(k) = (R + top-k sum) / cost[R + k - 1]
     R = b.count(live, axis=0, keepdims=0)                               # []
@@ -165,7 +170,8 @@ def _schedule_body(b: Builder) -> None:
         return b.Min(b.Max(x, lo), hi)
 
     lengths = b.Where(b.Equal(mode, i64(0)), fixed,
-                      b.Where(b.Equal(mode, i64(1)), clamp(by_threshold), clamp(by_cost)))
+                      b.Where(b.Equal(mode, i64(1)), clamp(by_survival),
+                              b.Where(b.Equal(mode, i64(3)), clamp(by_slot), clamp(by_cost))))
     b.Cast(b.Where(live, lengths, i64(0)), to=INT32, outputs=["verify_lengths"])
 
 

@@ -115,8 +115,13 @@ def schedule(survivals, lagged_survivals, cost_table, active, *, mode=_SCHEDULE_
     lo, hi = min(attrs["min_len"], G), min(attrs["max_len"], G)
     if attrs["mode"] == ScheduleMode.FIXED:
         lengths = np.full(B, min(attrs["fixed_len"], G))
-    elif attrs["mode"] == ScheduleMode.THRESHOLD:
+    elif attrs["mode"] == ScheduleMode.SURVIVAL:
         lengths = np.array([_leading(survivals[b] >= F32(attrs["threshold"])) for b in range(B)])
+        lengths = np.clip(lengths, lo, hi)
+    elif attrs["mode"] == ScheduleMode.THRESHOLD:  # own confidence c_k >= t, as NOT (a_k < t * a_{k-1})
+        a = np.asarray(survivals, F32)
+        before = np.concatenate([np.ones((B, 1), F32), a[:, :-1]], axis=1)  # a_{k-1}, a_{-1} = 1
+        lengths = np.array([_leading(~(a[b] < F32(attrs["threshold"]) * before[b])) for b in range(B)])
         lengths = np.clip(lengths, lo, hi)
     else:
         budget = cost_budget(lagged_survivals, cost_table, live)

@@ -57,11 +57,22 @@ class AttrType(str, enum.Enum):
 
 
 class ScheduleMode(enum.IntEnum):
-    """Values of ``Schedule.mode``."""
+    """Values of ``Schedule.mode``.
+
+    THRESHOLD is DeepSpec's per-slot rule (``eval/dspark/draft_ops.py`` ``_confident_prefix_length``): the
+    draft is cut at the first slot whose OWN confidence c_k is below the threshold, so c_0..c_{l-1} >= t.
+    SURVIVAL cuts on the cumulative survival a_k = c_0 * ... * c_k instead (a_0..a_{l-1} >= t): the same t
+    gives a shorter or equal depth. The op reads survivals only, so THRESHOLD tests c_k < t as
+    a_k < t * a_{k-1} (a_{-1} = 1), both sides float32: rounding can differ from DeepSpec's test only when c_k
+    is within an ulp of t. DeepSpec compares its raw confidence; ours is STS-calibrated (temperatures 1.0
+    unless `calibrate` ran, then the two are the same numbers). Hand-worked, t = 0.5, c = [0.9, 0.8, 0.6, 0.4]:
+    a = [0.9, 0.72, 0.432, 0.1728]; THRESHOLD verifies 3 (c_3 = 0.4 < 0.5), SURVIVAL verifies 2 (a_2 < 0.5).
+    """
 
     FIXED = 0
-    THRESHOLD = 1
+    SURVIVAL = 1
     COST = 2
+    THRESHOLD = 3
 
 
 @dataclass(frozen=True)
@@ -211,19 +222,23 @@ SCHEDULE = OpSpec(
     name="Schedule",
     version=1,
     doc=("Number of draft tokens each row verifies. Inactive rows get 0. fixed: min(fixed_len, G). "
-         "threshold: leading count of survivals >= threshold, clamped to [min(min_len,G), min(max_len,G)]. "
+         "threshold: leading count of slots whose own confidence >= threshold, tested on the survivals as "
+         "NOT (a_k < threshold * a_{k-1}) with a_{-1} = 1 (DeepSpec's per-slot cut), clamped to "
+         "[min(min_len,G), min(max_len,G)]. survival: leading count of survivals >= threshold, clamped alike. "
          "cost: budget K = argmax_k (R + sum of the k largest lagged survivals of active rows) / "
          "cost_table[R + k - 1] over all k with 1 <= R + k <= N (no early break; first max wins; R = active "
          "rows); then the K largest CURRENT survivals of active rows are selected (ties: lower position, "
          "then lower row) and each row verifies its selected count, clamped as in threshold mode. "
          "Survivals must lie in [0, 1], costs must be > 0, N >= 1 (pass a [1] dummy in other modes)."),
     attributes=(
-        AttrSpec("mode", AttrType.INT, int(ScheduleMode.COST), "0 fixed, 1 threshold, 2 cost",
-                 min=0, max=2, choices=tuple(int(m) for m in ScheduleMode)),
+        AttrSpec("mode", AttrType.INT, int(ScheduleMode.COST), "0 fixed, 1 survival, 2 cost, 3 threshold",
+                 min=0, max=3, choices=tuple(int(m) for m in ScheduleMode)),
         AttrSpec("fixed_len", AttrType.INT, INT32_MAX, "fixed mode length (capped at G)", min=0, max=INT32_MAX),
-        AttrSpec("threshold", AttrType.FLOAT, 0.5, "threshold mode cut on survivals", min=0.0, max=1.0),
-        AttrSpec("min_len", AttrType.INT, 0, "lower clamp (threshold and cost modes)", min=0, max=INT32_MAX),
-        AttrSpec("max_len", AttrType.INT, INT32_MAX, "upper clamp (threshold and cost modes)",
+        AttrSpec("threshold", AttrType.FLOAT, 0.5, "threshold/survival modes: cut on per-slot confidences / "
+                 "on survivals", min=0.0, max=1.0),
+        AttrSpec("min_len", AttrType.INT, 0, "lower clamp (threshold, survival and cost modes)", min=0,
+                 max=INT32_MAX),
+        AttrSpec("max_len", AttrType.INT, INT32_MAX, "upper clamp (threshold, survival and cost modes)",
                  min=0, max=INT32_MAX),
     ),
     inputs=(

@@ -9,8 +9,10 @@ import numpy as np
 
 from dspark_compile.config import SchedulerConfig
 from dspark_compile.errors import GenerationError
+from dspark_compile.ops.spec import ScheduleMode
 
-_MODES = {"fixed": 0, "threshold": 1, "cost": 2}
+_MODES = {"fixed": int(ScheduleMode.FIXED), "survival": int(ScheduleMode.SURVIVAL), "cost": int(ScheduleMode.COST),
+          "threshold": int(ScheduleMode.THRESHOLD)}
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,7 @@ class Scheduler:
     def __init__(self, config: SchedulerConfig, block_size: int, cost: CostTable | None = None):
         if config.mode == "cost" and cost is None:
             raise GenerationError("scheduler mode 'cost' needs the bundle's measured cost table; this bundle has "
-                                  "none (rebuild it, or choose fixed/threshold)")
+                                  "none (rebuild it, or choose fixed/threshold/survival)")
         self.config = config
         self.block_size = block_size
         self.cost = cost

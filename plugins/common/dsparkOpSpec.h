@@ -84,7 +84,7 @@ enum Attr : int32_t
     attr_max_len = 4,
 };
 constexpr AttrDef kAttrs[] = {
-    {"mode", true, 0.0, 2.0, 2.0},
+    {"mode", true, 0.0, 3.0, 2.0},
     {"fixed_len", true, 0.0, 2147483647.0, 2147483647.0},
     {"threshold", false, 0.0, 1.0, 0.5},
     {"min_len", true, 0.0, 2147483647.0, 0.0},

@@ -92,6 +92,15 @@ __global__ void __launch_bounds__(kThreads) scheduleKernel(ScheduleArgs a, float
                 ++len;
             len = clampLen(len, lo, hi);
         }
+        else if (a.mode == 3)
+        {
+            // per-slot confidence c_k >= threshold, tested as !(a_k < threshold * a_{k-1}), a_{-1} = 1
+            len = 0;
+            float before = 1.0f;
+            while (len < G && !(a.survivals[b * G + len] < __fmul_rn(a.threshold, before)))
+                before = a.survivals[b * G + len++];
+            len = clampLen(len, lo, hi);
+        }
         else
             len = clampLen(counts[b], lo, hi);
         a.verifyLengths[b] = a.active[b] != 0 ? static_cast<int32_t>(len) : 0;
@@ -110,7 +119,7 @@ cudaError_t launchSchedule(ScheduleArgs const& a, void* workspace, cudaStream_t 
 {
     if (a.B == 0)
         return cudaSuccess;
-    if (a.G < 1 || a.N < 1 || a.mode < 0 || a.mode > 2 || workspace == nullptr)
+    if (a.G < 1 || a.N < 1 || a.mode < 0 || a.mode > 3 || workspace == nullptr)
         return cudaErrorInvalidValue;
     auto* sorted = static_cast<float*>(workspace);
     size_t const off = (static_cast<size_t>(a.B * a.G) * sizeof(float) + 255) / 256 * 256;

@@ -85,8 +85,10 @@ def test_ties_lowest_index_and_top_k_ties():
 
 
 MODES = [dict(mode=int(ScheduleMode.FIXED), fixed_len=2), dict(mode=int(ScheduleMode.FIXED)),
-         dict(mode=int(ScheduleMode.THRESHOLD), threshold=0.4),
-         dict(mode=int(ScheduleMode.THRESHOLD), threshold=0.2, min_len=1, max_len=3),
+         dict(mode=int(ScheduleMode.SURVIVAL), threshold=0.4),
+         dict(mode=int(ScheduleMode.SURVIVAL), threshold=0.2, min_len=1, max_len=3),
+         dict(mode=int(ScheduleMode.THRESHOLD), threshold=0.6),
+         dict(mode=int(ScheduleMode.THRESHOLD), threshold=0.3, min_len=1, max_len=3),
          dict(mode=int(ScheduleMode.COST)), dict(mode=int(ScheduleMode.COST), min_len=1, max_len=5)]
 
 

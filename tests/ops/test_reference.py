@@ -123,9 +123,12 @@ def test_schedule_modes():
     cost = np.array([1, 1.05, 1.1, 1.15, 1.3, 1.45, 2, 3, 4], F32)
     fixed = R.schedule(surv, surv, cost, active, mode=ScheduleMode.FIXED, fixed_len=2)
     assert fixed.tolist() == [2, 2, 0] and fixed.dtype == np.int32
-    thr = R.schedule(surv, surv, cost, active, mode=ScheduleMode.THRESHOLD, threshold=0.65)
+    thr = R.schedule(surv, surv, cost, active, mode=ScheduleMode.SURVIVAL, threshold=0.65)
     assert thr.tolist() == [1, 3, 0]
     assert R.schedule(surv, surv, cost, active, mode=1, threshold=0.65, max_len=2).tolist() == [1, 2, 0]
+    # per slot: own confidences c = [0.9, 0.667, 0.5] and [0.8, 0.875, 0.929]: row 0 stops at c_2 < 0.65
+    slot = R.schedule(surv, surv, cost, active, mode=ScheduleMode.THRESHOLD, threshold=0.65)
+    assert slot.tolist() == [2, 3, 0]
     # cost: R=2; theta(k) = (2 + top-k sum) / cost[1 + k]; best k = 4 (0.9+0.8+0.7+0.65) -> 5.05/1.45 beats 4.4/1.3
     assert R.cost_budget(surv, cost, active != 0) == 4
     assert R.schedule(surv, surv, cost, active, mode=ScheduleMode.COST).tolist() == [1, 3, 0]
@@ -152,3 +155,21 @@ def test_schedule_rejects_bad_attributes():
         R.schedule(s, s, np.ones(1, F32), np.ones(1, np.int32), min_len=3, max_len=2)
     with pytest.raises(ExportError, match="mode.*one of 0, 1, 2"):
         R.schedule(s, s, np.ones(1, F32), np.ones(1, np.int32), mode=5)
+
+
+def test_threshold_is_per_slot_and_survival_is_cumulative_hand_worked():
+    """The case written out in spec.ScheduleMode: t = 0.5, c = [0.9, 0.8, 0.6, 0.4] ->
+    a = [0.9, 0.72, 0.432, 0.1728]; DeepSpec's per-slot rule verifies 3, the survival rule 2."""
+    c = np.array([0.9, 0.8, 0.6, 0.4], F32)
+    a = np.cumprod(c, dtype=F32)[None]  # [1, 4], the way DraftSample multiplies (left to right, float32)
+    np.testing.assert_allclose(a[0], [0.9, 0.72, 0.432, 0.1728], rtol=1e-6)
+    args = (a, a, np.ones(5, F32), np.ones(1, np.int32))
+    assert R.schedule(*args, mode=ScheduleMode.THRESHOLD, threshold=0.5).tolist() == [3]
+    assert R.schedule(*args, mode=ScheduleMode.SURVIVAL, threshold=0.5).tolist() == [2]
+    assert R.schedule(*args, mode=ScheduleMode.THRESHOLD, threshold=0.5, max_len=2).tolist() == [2]  # clamped
+    assert R.schedule(*args, mode=ScheduleMode.THRESHOLD, threshold=0.95, min_len=1).tolist() == [1]
+    assert R.schedule(*args, mode=ScheduleMode.THRESHOLD, threshold=0.0).tolist() == [4]  # DeepSpec: t <= 0 -> all
+    # a confidence after a low one counts on its own: c = [0.4, 0.9] stops at slot 0 in both rules
+    b = np.cumprod(np.array([0.9, 0.3, 0.99, 0.99], F32), dtype=F32)[None]
+    assert R.schedule(b, b, np.ones(5, F32), np.ones(1, np.int32), mode=ScheduleMode.THRESHOLD,
+                      threshold=0.5).tolist() == [1]

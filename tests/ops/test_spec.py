@@ -83,7 +83,7 @@ def _node(op="Schedule", domain=DOMAIN, n_in=4, n_out=1, **attrs):
     (_node(domain="com.example"), r"node 'n0' \(com.example::Schedule\): DSpark ops live in domain 'dspark'"),
     (_node(domain=""), r"ai.onnx::Schedule.*domain 'dspark'"),
     (_node(op="Sample"), r"unknown DSpark op 'Sample'; known ops: DraftSample, Schedule, Verify"),
-    (_node(mode=3), r"Schedule: attribute 'mode' = 3 is out of range; allowed: one of 0, 1, 2"),
+    (_node(mode=4), r"Schedule: attribute 'mode' = 4 is out of range; allowed: one of 0, 1, 2, 3"),
     (_node(threshold=1.5), r"attribute 'threshold' = 1.5 is out of range; allowed: FLOAT in \[0.0, 1.0\]"),
     (_node(mode=1.0), r"attribute 'mode' must be INT"),
     (_node(fixed_len=-1), r"'fixed_len' = -1 is out of range; allowed: INT in \[0, 2147483647\]"),
