@@ -127,11 +127,22 @@ def _load_drafter(recipe: Recipe, model, target_config):
                                        mask_token_id=None if d.mask_token_id == "auto" else d.mask_token_id,
                                        block_size=resolve_block_size(recipe), target_layer_ids=model.tap_layers)
         return init_drafter(cfg, model, seed=d.seed), f"random ({d.num_layers} layers, seed {d.seed})"
-    ckpt = checkpoint_config(recipe)
-    resolve_block_size(recipe, ckpt)  # each refuses an explicit recipe value the checkpoint disagrees with
-    _from_checkpoint(recipe, "draft.markov_rank", d.markov_rank, ckpt, "markov_rank", ckpt.markov_rank)
-    _from_checkpoint(recipe, "draft.mask_token_id", d.mask_token_id, ckpt, "mask_token_id", ckpt.mask_token_id)
+    check_checkpoint_settings(recipe)
     return load_drafter(recipe.resolve(d.path), model), f"checkpoint {recipe.resolve(d.path)}"
+
+
+def check_checkpoint_settings(recipe: Recipe):
+    """Read the recipe's drafter checkpoint config (None without one) and refuse an explicit block size, tap
+    list, Markov rank or mask id that differs from it (RecipeError naming both); cheap, run before any work."""
+    ckpt = checkpoint_config(recipe)
+    if ckpt is not None:
+        d = recipe.draft
+        resolve_block_size(recipe, ckpt)
+        _from_checkpoint(recipe, "target.tap_layers", recipe.target.tap_layers, ckpt, "target_layer_ids",
+                         ckpt.target_layer_ids)
+        _from_checkpoint(recipe, "draft.markov_rank", d.markov_rank, ckpt, "markov_rank", ckpt.markov_rank)
+        _from_checkpoint(recipe, "draft.mask_token_id", d.mask_token_id, ckpt, "mask_token_id", ckpt.mask_token_id)
+    return ckpt
 
 
 def _files_digest(root: Path, files) -> str:
@@ -170,11 +181,12 @@ def _build(recipe: Recipe, out: Path, force: bool, step: StepReporter, notify: C
         from dspark_compile.trt.bundle import check_available
 
         check_available(recipe)
+    ckpt = check_checkpoint_settings(recipe)
     started = time.perf_counter()
     with BundleWriter(out, overwrite=force, protect=(Path(recipe.base_dir),), notify=notify) as writer:
         with step("load target"):
             target = load_target(recipe.target, recipe.resolve)
-            taps = resolve_taps(recipe, target.config.num_hidden_layers, checkpoint_config(recipe))
+            taps = resolve_taps(recipe, target.config.num_hidden_layers, ckpt)
             model = from_hf_model(target.model, taps)
             if recipe.precision == "fp16":
                 model = model.half()

@@ -246,6 +246,23 @@ def train_draft(recipe: Path, output: Path, work: Path, bundle: Path | None, ste
         console.print(f"last check: {monitor_text(rep.monitor)}", soft_wrap=True)
 
 
+@cli.command("export-drafter")
+@click.argument("recipe", type=click.Path(path_type=Path))
+@click.option("-o", "--output", "output", required=True, type=click.Path(path_type=Path),
+              help="Directory to write (config.json + model.safetensors, DeepSpec's layout).")
+@click.option("--drafter", "drafter", type=click.Path(path_type=Path),
+              help="Drafter directory to export (default: the recipe's draft.path), e.g. a train-draft output.")
+@click.option("--dtype", type=click.Choice(["bf16", "fp16", "fp32"]), default="bf16", show_default=True,
+              help="Tensor dtype on disk (DeepSpec's trainer writes bf16).")
+def export_drafter_cmd(recipe: Path, output: Path, drafter: Path | None, dtype: str) -> None:
+    """Write a drafter as a DeepSpec-loadable checkpoint (embeddings and lm_head of RECIPE's target included)."""
+    from dspark_compile.config import load_recipe
+    from dspark_compile.train.pipeline import export_for_deepspec
+
+    out = export_for_deepspec(load_recipe(recipe), output, drafter, dtype)
+    _console().print(f"[bold green]DeepSpec checkpoint written:[/bold green] {out}", soft_wrap=True)
+
+
 def monitor_text(monitor: dict) -> str:
     """'greedy slot accuracy (teacher-forced) held-out 0.46 0.32 … | train 0.76 0.77 …'"""
     return "greedy slot accuracy (teacher-forced) " + " | ".join(

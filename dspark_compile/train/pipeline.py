@@ -147,6 +147,28 @@ class TrainReport:
     monitor: dict | None = None  # the last greedy slot accuracies (name -> [γ]), when watched
 
 
+DEEPSPEC_DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
+
+
+def export_for_deepspec(recipe: Recipe, out: Path, drafter_dir: Path | None = None, dtype: str = "bf16") -> Path:
+    """Write the drafter at `drafter_dir` (default: the recipe's checkpoint) as a checkpoint DeepSpec's
+    `*DSparkModel.from_pretrained` opens: our config.json (every key its loader asserts) and one safetensors
+    file with the target's embed_tokens/lm_head included, every tensor in `dtype` (DeepSpec's trainer
+    saves bf16). STS temperatures stay in config.json, which DeepSpec ignores (it reads raw confidences)."""
+    from dspark_compile.drafter.checkpoint import load_drafter
+
+    if dtype not in DEEPSPEC_DTYPES:
+        raise TrainingError(f"dtype {dtype!r} is not one of {sorted(DEEPSPEC_DTYPES)}")
+    if drafter_dir is None:
+        if recipe.draft.source != "checkpoint":
+            raise TrainingError(f"recipe {recipe.name!r} has draft.source {recipe.draft.source!r}: name the drafter "
+                                f"to export (--drafter DIR) or give the recipe a draft checkpoint")
+        drafter_dir = recipe.resolve(recipe.draft.path)
+    model, _ = load_target_model(recipe)
+    drafter = load_drafter(drafter_dir, model)
+    return write_drafter(drafter, Path(out), dtype=DEEPSPEC_DTYPES[dtype], with_shared=True)
+
+
 def train_draft(recipe: Recipe, out: Path, work: Path, bundle: Path | None = None, steps: int | None = None,
                 stop_after: int | None = None, step: Step = _quiet, progress: Progress | None = None,
                 on_step=None, init: Path | None = None) -> TrainReport:

@@ -186,3 +186,23 @@ def test_checkpoint_builds_and_onnx_drafters_reproduce_deepspec(fixtures, bundle
         if torch.equal(tokens, ref["tokens"]):  # confidences read the previous drafts
             err = float((conf - torch.sigmoid(ref["conf_logits"])).abs().max())
             assert err <= tol(ref["conf_logits"]), f"confidences differ by {err:.3g}"
+
+
+def test_threshold_mode_cuts_where_deepspec_does(fixtures):
+    """Schedule's threshold mode on our survivals (products of the confidences, as DraftSample forms them)
+    verifies as many drafts as DeepSpec's evaluator proposes (`_confident_prefix_length`: all when t <= 0,
+    else up to the first slot whose own sigmoid(confidence) < t), for thresholds around every confidence."""
+    from dspark_compile.ops import reference as R
+    from dspark_compile.ops.spec import ScheduleMode
+
+    path, _ = fixtures
+    for ref in torch.load(path / "ds_out_fp32.pt", weights_only=False):
+        c = torch.sigmoid(ref["conf_logits"][0]).numpy().astype(np.float32)  # [γ]
+        a = np.cumprod(c, dtype=np.float32)[None]  # [1, γ]
+        levels = np.sort(c)
+        for t in [0.0, 1.0, *levels[:-1] / 2 + levels[1:] / 2, levels[0] / 2]:
+            below = np.flatnonzero(c < np.float32(t))
+            theirs = len(c) if t <= 0 or below.size == 0 else int(below[0])
+            ours = R.schedule(a, a, np.ones(8, np.float32), np.ones(1, np.int32), mode=ScheduleMode.THRESHOLD,
+                              threshold=float(t))
+            assert ours.tolist() == [theirs], (t, c)
