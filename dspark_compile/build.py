@@ -153,6 +153,43 @@ def _files_digest(root: Path, files) -> str:
     return hashlib.sha256("".join(sha256_file(root / f) for f in files).encode()).hexdigest()
 
 
+def plan_bundle(recipe: Recipe) -> dict:
+    """A dry run: everything `build_bundle` checks before exporting, from configs and safetensors headers only
+    (no weights read, nothing written, no TensorRT needed): the target's family and architecture, the taps,
+    block size, mask and Markov rank against the drafter checkpoint, the drafter's tensor names and shapes.
+    Returns what the build would produce."""
+    from types import SimpleNamespace
+
+    from dspark_compile.models.arch import arch_from_hf
+    from dspark_compile.models.spec import get_family
+    from dspark_compile.models.taps import check_tap_layers
+    from dspark_compile.sources import load_target_config
+
+    ckpt = check_checkpoint_settings(recipe)
+    config = load_target_config(recipe.target, recipe.resolve)
+    spec = get_family(config.model_type)
+    arch = arch_from_hf(config, spec)
+    taps = check_tap_layers(resolve_taps(recipe, arch.num_layers, ckpt), arch.num_layers)
+    plan = {"name": recipe.name, "target": {"family": spec.name, "model_type": config.model_type,
+                                            "num_layers": arch.num_layers, "hidden_size": arch.hidden_size,
+                                            "vocab_size": arch.vocab_size, "tap_layers": list(taps)},
+            "precision": recipe.precision, "backends": list(recipe.backends), "shapes": recipe.shapes.model_dump(),
+            "engines": ["target", "verify"] + (["drafter"] if recipe.draft.source != "none" else [])}
+    if ckpt is not None:
+        from dspark_compile.drafter.checkpoint import check_drafter_files
+
+        seen = SimpleNamespace(family=spec.name, hidden_size=arch.hidden_size, vocab_size=arch.vocab_size,
+                               num_layers=arch.num_layers, tap_layers=taps)
+        check_drafter_files(recipe.resolve(recipe.draft.path), seen)
+    if recipe.draft.source != "none":
+        plan["drafter"] = {"source": recipe.draft.source, "block_size": resolve_block_size(recipe, ckpt),
+                           **({"num_layers": ckpt.num_layers, "markov_rank": ckpt.markov_rank,
+                               "mask_token_id": ckpt.mask_token_id} if ckpt else {})}
+    if "tensorrt" in recipe.backends:
+        plan["tensorrt"] = "plans built at build time; needs TensorRT, a GPU and the plugin library (not checked)"
+    return plan
+
+
 def build_bundle(recipe: Recipe, out: Path, force: bool = False, step: StepReporter = _quiet_step,
                  notify: Callable[[str], None] = lambda message: None) -> Path:
     """Build the bundle for `recipe` at `out`; on any failure nothing is left at `out` or beside it.

@@ -50,13 +50,20 @@ def cli(debug: bool) -> None:
 @click.argument("recipe", type=click.Path(path_type=Path))
 @click.option("-o", "--output", "output", required=True, type=click.Path(path_type=Path), help="Bundle directory to write.")
 @click.option("--force", is_flag=True, help="Replace an existing bundle at OUTPUT.")
-def build(recipe: Path, output: Path, force: bool) -> None:
+@click.option("--dry-run", is_flag=True, help="Check the recipe, the target's config and the drafter checkpoint "
+              "(configs and tensor shapes only), print the plan and write nothing.")
+def build(recipe: Path, output: Path, force: bool, dry_run: bool) -> None:
     """Build the bundle for RECIPE (a YAML file) into OUTPUT."""
-    from dspark_compile.build import build_bundle
+    import json
+
+    from dspark_compile.build import build_bundle, plan_bundle
     from dspark_compile.config import load_recipe
 
     rec = load_recipe(recipe)
     console = _console()
+    if dry_run:
+        console.print(json.dumps(plan_bundle(rec), indent=2), soft_wrap=True, markup=False)
+        return
     console.print(f"building [bold]{rec.name}[/bold] from {recipe} -> {output}")
     with _step_printer(console) as step:
         path = build_bundle(rec, output, force=force, step=step,

@@ -126,3 +126,23 @@ def load_target(cfg: TargetConfig, resolve: Callable[[str], Path]) -> LoadedTarg
         desc = f"hf {path}"
     config = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
     return LoadedTarget(model=model, config=config, tokenizer=tokenizer, description=desc)
+
+
+def load_target_config(cfg: TargetConfig, resolve: Callable[[str], Path]):
+    """The target's (text) HF config without loading weights where the source allows it (HF directory,
+    random); GGUF and packaged models are loaded whole (their config lives in the GGUF file)."""
+    if cfg.source == "random":
+        from dspark_compile.models.tiny import tiny_hf_config
+
+        config = tiny_hf_config(cfg.family, **cfg.config)
+    elif cfg.source == "hf":
+        from transformers import AutoConfig
+
+        path = resolve(cfg.path)
+        try:
+            config = AutoConfig.from_pretrained(str(path))
+        except (OSError, ValueError, KeyError) as exc:
+            raise ModelError(f"{path}: transformers could not read the model config: {exc}") from None
+    else:
+        return load_target(cfg, resolve).config
+    return config.get_text_config()

@@ -103,20 +103,53 @@ def load_drafter(path: str | Path, target) -> DSparkDrafter:
     tensors = _read_tensors(path)
 
     expected = {k: v.shape for k, v in drafter.own_state_dict().items()}
-    missing = sorted(set(expected) - set(tensors))
-    unexpected = sorted(set(tensors) - set(expected) - set(DSparkDrafter.SHARED))
-    if missing or unexpected:
-        raise ModelError(f"{path}: tensors do not match a {config.family} drafter with {config.num_layers} layers: "
-                         f"missing {missing[:6]}, unexpected {unexpected[:6]}")
-    for name, shape in expected.items():
-        if tuple(tensors[name].shape) != tuple(shape):
-            raise ModelError(f"{path}: tensor '{name}' has shape {list(tensors[name].shape)}, "
-                             f"expected {list(shape)} from {CONFIG_FILE}")
+    _check_shapes(path, config, expected, {k: v.shape for k, v in tensors.items()})
     for name in DSparkDrafter.SHARED:
         if name in tensors:
             _check_shared(path, name, tensors[name], drafter.state_dict()[name])
     drafter.load_state_dict({k: tensors[k] for k in expected}, strict=False)
     return _cast(drafter, target.dtype)
+
+
+def _check_shapes(path: Path, config: DrafterConfig, expected: dict, found: dict) -> None:
+    """Every tensor `expected` (name -> shape) is `found` with its shape; nothing else but the shared ones."""
+    missing = sorted(set(expected) - set(found))
+    unexpected = sorted(set(found) - set(expected) - set(DSparkDrafter.SHARED))
+    if missing or unexpected:
+        raise ModelError(f"{path}: tensors do not match a {config.family} drafter with {config.num_layers} layers: "
+                         f"missing {missing[:6]}, unexpected {unexpected[:6]}")
+    for name, shape in expected.items():
+        if tuple(found[name]) != tuple(shape):
+            raise ModelError(f"{path}: tensor '{name}' has shape {list(found[name])}, "
+                             f"expected {list(shape)} from {CONFIG_FILE}")
+
+
+def check_drafter_files(path: str | Path, target) -> DrafterConfig:
+    """What `load_drafter` checks, from config.json and the safetensors headers only (no weights are read):
+    `target` needs only family, hidden_size, vocab_size, num_layers and tap_layers (see `check_compatible`)."""
+    from safetensors import SafetensorError, safe_open
+    from torch import nn
+
+    path = Path(path)
+    config = read_drafter_config(path)
+    arch = config.arch()
+    check_compatible(config, arch, target)
+    with torch.device("meta"):
+        drafter = DSparkDrafter(config, arch, nn.Embedding(arch.vocab_size, arch.hidden_size),
+                                nn.Linear(arch.hidden_size, arch.vocab_size, bias=False))
+    found = {}
+    for name in _weight_files(path):
+        try:
+            with safe_open(str(path / name), "pt") as f:
+                found.update({k: tuple(f.get_slice(k).get_shape()) for k in f.keys()})
+        except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+            raise ModelError(f"{path / name}: cannot read the weights (truncated or not safetensors): {exc}") from None
+    _check_shapes(path, config, {k: v.shape for k, v in drafter.own_state_dict().items()}, found)
+    for name in DSparkDrafter.SHARED:
+        if name in found and tuple(found[name]) != (arch.vocab_size, arch.hidden_size):
+            raise ModelError(f"{path}: checkpoint '{name}' has shape {list(found[name])}, the target's has "
+                             f"{[arch.vocab_size, arch.hidden_size]}")
+    return config
 
 
 def read_drafter_config(path: str | Path) -> DrafterConfig:
@@ -138,21 +171,23 @@ def read_drafter_config(path: str | Path) -> DrafterConfig:
         raise ModelError(f"{config_path}: malformed drafter config ({type(exc).__name__}: {exc})") from None
 
 
+def _weight_files(path: Path) -> list[str]:
+    if (path / INDEX_FILE).is_file():
+        try:
+            return sorted(set(json.loads((path / INDEX_FILE).read_text())["weight_map"].values()))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise ModelError(f"{path / INDEX_FILE}: not a safetensors index ({type(exc).__name__}: {exc})") from None
+    if (path / WEIGHTS_FILE).is_file():
+        return [WEIGHTS_FILE]
+    raise ModelError(f"{path}: neither {WEIGHTS_FILE} nor {INDEX_FILE}")
+
+
 def _read_tensors(path: Path) -> dict[str, torch.Tensor]:
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    if (path / INDEX_FILE).is_file():
-        try:
-            files = sorted(set(json.loads((path / INDEX_FILE).read_text())["weight_map"].values()))
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise ModelError(f"{path / INDEX_FILE}: not a safetensors index ({type(exc).__name__}: {exc})") from None
-    elif (path / WEIGHTS_FILE).is_file():
-        files = [WEIGHTS_FILE]
-    else:
-        raise ModelError(f"{path}: neither {WEIGHTS_FILE} nor {INDEX_FILE}")
     tensors: dict[str, torch.Tensor] = {}
-    for name in files:
+    for name in _weight_files(path):
         try:
             tensors.update(load_file(str(path / name)))
         except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
