@@ -86,7 +86,7 @@ def check_export(model, engine, rows: int = 2, tokens: int = 5) -> float:
     lengths = np.zeros(rows, dtype=np.int64)  # [B]
     index = np.broadcast_to(np.arange(tokens, dtype=np.int64), (rows, tokens)).copy()  # [B, K=T]
     dtype = "float16" if model.dtype == torch.float16 else "float32"
-    past = [np.zeros((rows, model.num_kv_heads, 0, model.head_dim), dtype=dtype) for _ in model.kv_names()]  # P = 0
+    past = [np.zeros((rows, hkv, 0, d), dtype=dtype) for hkv, d in model.kv_shapes()]  # P = 0
     feeds = {"input_ids": ids, "positions": positions, "past_lengths": lengths, "logit_index": index}
     feeds.update({f"past_{n}": p for n, p in zip(model.kv_names(), past)})
     got = engine.run(feeds, ["logits"])["logits"]
@@ -110,6 +110,8 @@ def _model_manifest(model, target, recipe: Recipe) -> dict:
         "family": target.config.model_type, "vocab_size": model.vocab_size, "hidden_size": model.hidden_size,
         "num_layers": model.num_layers, "num_kv_heads": model.num_kv_heads, "head_dim": model.head_dim,
         "tap_layers": list(model.tap_layers), "kv_names": list(model.kv_names()),
+        **({"kv_shapes": [list(x) for x in model.kv_shapes()]}
+           if len(set(model.kv_shapes())) > 1 else {}),  # per KV tensor where layers differ (Gemma 4)
         "dtype": "float16" if model.dtype == torch.float16 else "float32",
         "eos_token_ids": list(eos), "pad_token_id": int(pad), "max_context": recipe.shapes.max_context,
     }

@@ -50,6 +50,7 @@ ARCHITECTURES = {
     "qwen3": "Qwen3DSparkModel",
     "gemma2": "Gemma2DSparkModel",
     "gemma3": "Gemma3DSparkModel",
+    "gemma4": "Gemma4DSparkModel",
 }
 ARCH_SUFFIX = "DSparkModel"
 
@@ -64,7 +65,8 @@ _DSPARK_KEYS = (
     "target_model_type", "target_text_model_type",
 )
 # HF bookkeeping not worth carrying from the target into the drafter's config.
-_DROPPED_TARGET_KEYS = ("auto_map", "_name_or_path", "_commit_hash", "text_config", "vision_config")
+_DROPPED_TARGET_KEYS = ("auto_map", "_name_or_path", "_commit_hash", "text_config", "vision_config", "audio_config",
+                        "per_layer_config")  # Gemma 4's is per target layer: kept as global_head_dim etc. instead
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,8 @@ class DrafterConfig:
         kwargs = dict(self.backbone)
         model_type = kwargs.pop("model_type", None)
         kwargs["num_hidden_layers"] = self.num_layers
+        if get_family(model_type).global_layer_dims:  # Gemma 4 derives per-layer dims from layer_types at init
+            kwargs["layer_types"] = [FULL] * self.num_layers
         try:
             hf_config = AutoConfig.for_model(model_type, **kwargs)
         except (ValueError, TypeError, KeyError) as err:
@@ -178,7 +182,7 @@ class DrafterConfig:
             markov_rank=int(need("markov_rank")),
             sts_temperatures=tuple(float(t) for t in temps) if temps is not None else (1.0,) * block_size,
             num_target_layers=int(cfg["num_target_layers"]) if cfg.get("num_target_layers") is not None else None,
-            backbone={k: v for k, v in cfg.items() if k not in _DSPARK_KEYS},
+            backbone={k: v for k, v in cfg.items() if k not in _DSPARK_KEYS + ("per_layer_config",)},
         )
 
     @classmethod
@@ -195,6 +199,12 @@ class DrafterConfig:
         spec = get_family(text.model_type)
         backbone = {k: v for k, v in text.to_dict().items() if k not in _DROPPED_TARGET_KEYS + _DSPARK_KEYS}
         backbone["model_type"] = text.model_type
+        if spec.global_layer_dims:  # the keys DeepSpec's Gemma 4 drafter reads (gemma4/config.py)
+            full = text.per_layer_config[FULL]
+            backbone.update(global_head_dim=full.head_dim, num_global_key_value_heads=full.num_key_value_heads)
+            # Gemma4DSparkDecoderLayer asserts both (gemma4/modeling.py); gemma4_unified_text configs lack them
+            backbone.setdefault("enable_moe_block", False)
+            backbone.setdefault("hidden_size_per_layer_input", 0)
         n_target = int(text.num_hidden_layers)
         taps = default_tap_layers(n_target) if target_layer_ids is None else tuple(int(j) for j in target_layer_ids)
         return cls(

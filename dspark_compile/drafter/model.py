@@ -27,7 +27,7 @@ from torch import nn
 from dspark_compile.drafter.config import DrafterConfig
 from dspark_compile.errors import ModelError
 from dspark_compile.models.arch import FULL, ArchConfig
-from dspark_compile.models.base import DecoderLayer, RMSNorm, apply_rope, rope_cos_sin
+from dspark_compile.models.base import DecoderLayer, apply_rope, make_norm, rope_cos_sin
 
 
 class MarkovHead(nn.Module):
@@ -65,11 +65,12 @@ class DSparkDrafter(nn.Module):
         self.block_size = config.block_size
         self.mask_token_id = config.mask_token_id
         self.hidden_size, self.vocab_size = H, arch.vocab_size
-        self.num_layers, self.num_kv_heads, self.head_dim = arch.num_layers, arch.num_kv_heads, arch.head_dim
+        self.num_layers = arch.num_layers
+        self.num_kv_heads, self.head_dim, _ = arch.dims(0)  # every drafter layer is full attention
         self.fc = nn.Linear(config.num_taps * H, H, bias=False, dtype=torch.float32)  # always fp32
-        self.hidden_norm = RMSNorm(H, arch.rms_norm_eps, spec.norm_plus_one)
-        self.layers = nn.ModuleList(DecoderLayer(arch, FULL) for _ in range(config.num_layers))
-        self.norm = RMSNorm(H, arch.rms_norm_eps, spec.norm_plus_one)
+        self.hidden_norm = make_norm(arch, H)
+        self.layers = nn.ModuleList(DecoderLayer(arch, FULL, i) for i in range(config.num_layers))
+        self.norm = make_norm(arch, H)
         self.markov_head = MarkovHead(arch.vocab_size, config.markov_rank)
         self.confidence_head = ConfidenceHead(H + config.markov_rank)
         self.embed_tokens = embed_tokens
@@ -154,16 +155,13 @@ def _layer_forward(layer: DecoderLayer, h, ctx, rope_block, rope_ctx, mask, past
     layer); mask [B, 1, 1, 1, S]; past_k/v [B, Hkv, P, D]. Returns h [B, γ, H] and the context rows'
     new_k/new_v [B, Hkv, Δ, D]."""
     attn = layer.self_attn
-    B, G, D, Hkv = h.shape[0], h.shape[1], attn.head_dim, attn.num_kv_heads
-    T = ctx.shape[1]
+    B, G, D = h.shape[0], h.shape[1], attn.head_dim
     x = layer.input_layernorm(h)
     q = attn.q_proj(x).view(B, G, attn.num_heads, D)  # [B, γ, Hq, D]
-    k_blk = attn.k_proj(x).view(B, G, Hkv, D)  # [B, γ, Hkv, D]
-    v_blk = attn.v_proj(x).view(B, G, Hkv, D)
-    k_ctx = attn.k_proj(ctx).view(B, T, Hkv, D)  # [B, Δ, Hkv, D]
-    v_ctx = attn.v_proj(ctx).view(B, T, Hkv, D)
+    k_blk, v_blk = attn.project_kv(x)  # [B, γ, Hkv, D] x 2 (k_norm / Gemma 4's v_norm applied)
+    k_ctx, v_ctx = attn.project_kv(ctx)  # [B, Δ, Hkv, D] x 2
     if attn.qk_norm:
-        q, k_blk, k_ctx = attn.q_norm(q), attn.k_norm(k_blk), attn.k_norm(k_ctx)
+        q = attn.q_norm(q)
     q, k_blk = apply_rope(q, *rope_block), apply_rope(k_blk, *rope_block)
     k_ctx = apply_rope(k_ctx, *rope_ctx)
     new_k, new_v = k_ctx.transpose(1, 2), v_ctx.transpose(1, 2)  # [B, Hkv, Δ, D]
@@ -171,11 +169,4 @@ def _layer_forward(layer: DecoderLayer, h, ctx, rope_block, rope_ctx, mask, past
     keys = torch.cat((new_k, k_blk.transpose(1, 2)), dim=2)  # [B, Hkv, Δ+γ, D]
     values = torch.cat((new_v, v_blk.transpose(1, 2)), dim=2)  # [B, Hkv, Δ+γ, D]
     out = attn.attend(q, past_k, past_v, keys, values, mask)  # [B, γ, Hq*D]; block keys always allowed
-    out = attn.o_proj(out)
-    if layer.sandwich:
-        h = h + layer.post_attention_layernorm(out)
-        h = h + layer.post_feedforward_layernorm(layer.mlp(layer.pre_feedforward_layernorm(h)))
-    else:
-        h = h + out
-        h = h + layer.mlp(layer.post_attention_layernorm(h))
-    return h, new_k, new_v
+    return layer.residual(h, attn.o_proj(out)), new_k, new_v

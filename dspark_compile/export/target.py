@@ -50,17 +50,17 @@ class TargetGraph:
 def io_specs(model) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...]]:
     """The graph's inputs and outputs with symbolic shapes, derived from the model's dimensions."""
     dtype = "float16" if str(model.dtype) == "torch.float16" else "float32"
-    hkv, d = model.num_kv_heads, model.head_dim
+    kv = list(zip(model.kv_names(), model.kv_shapes()))  # (name, (Hkv, D)); Gemma 4's full layers differ
     inputs = [
         TensorSpec("input_ids", ("B", "T"), "int64"),
         TensorSpec("positions", ("B", "T"), "int64"),
         TensorSpec("past_lengths", ("B",), "int64"),
         TensorSpec("logit_index", ("B", "K"), "int64"),
-    ] + [TensorSpec(f"past_{n}", ("B", hkv, "P", d), dtype) for n in model.kv_names()]
+    ] + [TensorSpec(f"past_{n}", ("B", hkv, "P", d), dtype) for n, (hkv, d) in kv]
     outputs = [
         TensorSpec("logits", ("B", "K", model.vocab_size), "float32"),
         TensorSpec("taps", ("B", "T", len(model.tap_layers) * model.hidden_size), dtype),
-    ] + [TensorSpec(f"new_{n}", ("B", hkv, "T", d), dtype) for n in model.kv_names()]
+    ] + [TensorSpec(f"new_{n}", ("B", hkv, "T", d), dtype) for n, (hkv, d) in kv]
     return tuple(inputs), tuple(outputs)
 
 
@@ -73,7 +73,7 @@ def _dummy_inputs(model):
     past_lengths = torch.tensor([p, p - 1], dtype=torch.int64)
     positions = past_lengths[:, None] + torch.arange(t)[None, :]
     logit_index = torch.tensor([[t - 2, t - 1]] * b, dtype=torch.int64)
-    past = [torch.zeros(b, model.num_kv_heads, p, model.head_dim, dtype=dtype) for _ in model.kv_names()]
+    past = [torch.zeros(b, hkv, p, d, dtype=dtype) for hkv, d in model.kv_shapes()]
     return (ids, positions, past_lengths, logit_index, *past)
 
 

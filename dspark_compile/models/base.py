@@ -32,18 +32,31 @@ class RMSNorm(nn.Module):
     plus_one (Gemma): y = (x̂ · (1 + w)) in fp32, then cast. Otherwise (Llama): y = w · cast(x̂).
     """
 
-    def __init__(self, dim: int, eps: float, plus_one: bool):
+    def __init__(self, dim: int, eps: float, plus_one: bool, scale_fp32: bool = False, with_weight: bool = True):
         super().__init__()
-        self.weight = nn.Parameter(torch.empty(dim))
+        if with_weight:
+            self.weight = nn.Parameter(torch.empty(dim))
         self.eps = eps
         self.plus_one = plus_one
+        self.scale_fp32 = scale_fp32  # Gemma 4: y = (x̂ · w) in fp32, then cast
+        self.with_weight = with_weight  # Gemma 4's value norm has no weight
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         xf = x.float()
         normed = xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)
+        if not self.with_weight:
+            return normed.type_as(x)
         if self.plus_one:
             return (normed * (1.0 + self.weight.float())).type_as(x)
+        if self.scale_fp32:
+            return (normed * self.weight.float()).type_as(x)
         return self.weight * normed.type_as(x)
+
+
+def make_norm(arch: ArchConfig, dim: int, with_weight: bool = True) -> RMSNorm:
+    """The family's RMSNorm over `dim`."""
+    spec = arch.family
+    return RMSNorm(dim, arch.rms_norm_eps, spec.norm_plus_one, spec.norm_scale_fp32, with_weight)
 
 
 def rope_cos_sin(positions: torch.Tensor, inv_freq: torch.Tensor, scaling: float, dtype: torch.dtype):
@@ -63,30 +76,43 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
 class Attention(nn.Module):
     """Grouped-query attention over [past cache ; new tokens] with an explicit boolean mask."""
 
-    def __init__(self, arch: ArchConfig):
+    def __init__(self, arch: ArchConfig, layer: int = 0):
         super().__init__()
-        spec, hd = arch.family, arch.head_dim
-        self.num_heads, self.num_kv_heads, self.head_dim = arch.num_heads, arch.num_kv_heads, hd
+        spec = arch.family
+        hkv, hd, self.k_eq_v = arch.dims(layer)
+        self.num_heads, self.num_kv_heads, self.head_dim = arch.num_heads, hkv, hd
         self.scale = arch.query_scale
         self.softcap = arch.attn_softcap
         self.q_proj = nn.Linear(arch.hidden_size, arch.num_heads * hd, bias=arch.attention_bias)
-        self.k_proj = nn.Linear(arch.hidden_size, arch.num_kv_heads * hd, bias=arch.attention_bias)
-        self.v_proj = nn.Linear(arch.hidden_size, arch.num_kv_heads * hd, bias=arch.attention_bias)
+        self.k_proj = nn.Linear(arch.hidden_size, hkv * hd, bias=arch.attention_bias)
+        if not self.k_eq_v:  # Gemma 4 full layers with attention_k_eq_v: V is K's projection
+            self.v_proj = nn.Linear(arch.hidden_size, hkv * hd, bias=arch.attention_bias)
         self.o_proj = nn.Linear(arch.num_heads * hd, arch.hidden_size, bias=arch.attention_bias)
         self.qk_norm = spec.qk_norm
         if spec.qk_norm:
-            self.q_norm = RMSNorm(hd, arch.rms_norm_eps, spec.norm_plus_one)
-            self.k_norm = RMSNorm(hd, arch.rms_norm_eps, spec.norm_plus_one)
+            self.q_norm = make_norm(arch, hd)
+            self.k_norm = make_norm(arch, hd)
+        self.v_norm = make_norm(arch, hd, with_weight=False) if spec.value_norm else None
+
+    def project_kv(self, x):
+        """Keys (normed, before RoPE) and values [B, T, Hkv, D] of x [B, T, H]."""
+        B, T = x.shape[0], x.shape[1]
+        k = self.k_proj(x).view(B, T, self.num_kv_heads, self.head_dim)
+        v = k if self.k_eq_v else self.v_proj(x).view(B, T, self.num_kv_heads, self.head_dim)
+        if self.qk_norm:
+            k = self.k_norm(k)
+        if self.v_norm is not None:
+            v = self.v_norm(v)
+        return k, v
 
     def forward(self, x, cos, sin, mask, past_k, past_v):
         """x [B, T, H]; cos/sin [B, T, 1, D]; mask [B, 1, 1, T, P+T] bool; past_k/v [B, Hkv, P, D].
         Returns out [B, T, H], new_k/new_v [B, Hkv, T, D]."""
         B, T = x.shape[0], x.shape[1]
         q = self.q_proj(x).view(B, T, self.num_heads, self.head_dim)  # [B, T, Hq, D]
-        k = self.k_proj(x).view(B, T, self.num_kv_heads, self.head_dim)  # [B, T, Hkv, D]
-        v = self.v_proj(x).view(B, T, self.num_kv_heads, self.head_dim)  # [B, T, Hkv, D]
+        k, v = self.project_kv(x)  # [B, T, Hkv, D] x 2
         if self.qk_norm:
-            q, k = self.q_norm(q), self.k_norm(k)
+            q = self.q_norm(q)
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
         new_k, new_v = k.transpose(1, 2), v.transpose(1, 2)  # [B, Hkv, T, D]
         return self.o_proj(self.attend(q, past_k, past_v, new_k, new_v, mask)), new_k, new_v
@@ -133,28 +159,36 @@ class MLP(nn.Module):
 class DecoderLayer(nn.Module):
     """Pre-norm decoder layer; with `sandwich_norms` the sublayer outputs are normed too (Gemma)."""
 
-    def __init__(self, arch: ArchConfig, layer_type: str):
+    def __init__(self, arch: ArchConfig, layer_type: str, layer: int = 0):
         super().__init__()
         spec = arch.family
         self.layer_type = layer_type
         self.sandwich = spec.sandwich_norms
-        self.self_attn = Attention(arch)
+        self.self_attn = Attention(arch, layer)
         self.mlp = MLP(arch)
         norm_names = ["input_layernorm", "post_attention_layernorm"]
         if spec.sandwich_norms:
             norm_names += ["pre_feedforward_layernorm", "post_feedforward_layernorm"]
         for name in norm_names:
-            setattr(self, name, RMSNorm(arch.hidden_size, arch.rms_norm_eps, spec.norm_plus_one))
+            setattr(self, name, make_norm(arch, arch.hidden_size))
+        if spec.layer_scalar:  # Gemma 4: a stored output scale (a persistent buffer in HF's state dict)
+            self.register_buffer("layer_scalar", torch.ones(1, device="cpu"))
+        else:
+            self.layer_scalar = None
 
-    def forward(self, h, cos, sin, mask, past_k, past_v):
-        attn, new_k, new_v = self.self_attn(self.input_layernorm(h), cos, sin, mask, past_k, past_v)
+    def residual(self, h, attn):
+        """The rest of the layer after attention: h [B, T, H] and attention's output [B, T, H]."""
         if self.sandwich:
             h = h + self.post_attention_layernorm(attn)
             h = h + self.post_feedforward_layernorm(self.mlp(self.pre_feedforward_layernorm(h)))
         else:  # Llama naming: post_attention_layernorm is the pre-MLP norm
             h = h + attn
             h = h + self.mlp(self.post_attention_layernorm(h))
-        return h, new_k, new_v  # [B, T, H], [B, Hkv, T, D] x 2
+        return h if self.layer_scalar is None else h * self.layer_scalar.to(h.dtype)
+
+    def forward(self, h, cos, sin, mask, past_k, past_v):
+        attn, new_k, new_v = self.self_attn(self.input_layernorm(h), cos, sin, mask, past_k, past_v)
+        return self.residual(h, attn), new_k, new_v  # [B, T, H], [B, Hkv, T, D] x 2
 
 
 class DecoderLM(nn.Module):
@@ -174,10 +208,9 @@ class DecoderLM(nn.Module):
         self.hidden_size = arch.hidden_size
         self.vocab_size = arch.vocab_size
         self.tap_layers = check_tap_layers(tap_layers, arch.num_layers)
-        plus_one = arch.family.norm_plus_one
         self.embed_tokens = nn.Embedding(arch.vocab_size, arch.hidden_size)
-        self.layers = nn.ModuleList(DecoderLayer(arch, lt) for lt in arch.layer_types)
-        self.norm = RMSNorm(arch.hidden_size, arch.rms_norm_eps, plus_one)
+        self.layers = nn.ModuleList(DecoderLayer(arch, lt, i) for i, lt in enumerate(arch.layer_types))
+        self.norm = make_norm(arch, arch.hidden_size)
         self.lm_head = nn.Linear(arch.hidden_size, arch.vocab_size, bias=False)
         # Constants as non-persistent fp32 buffers (not traced literals); explicit device so that a
         # model built under the meta device still gets real values. build_model moves them.
@@ -195,6 +228,10 @@ class DecoderLM(nn.Module):
     def kv_names(self) -> list[str]:
         """Names of the past/new KV tensors in forward order: key.0, value.0, key.1, ..."""
         return [f"{kind}.{i}" for i in range(self.num_layers) for kind in ("key", "value")]
+
+    def kv_shapes(self) -> list[tuple[int, int]]:
+        """(kv heads, head dim) of each KV tensor, in `kv_names` order (Gemma 4's full layers differ)."""
+        return [self.arch.dims(i)[:2] for i in range(self.num_layers) for _ in ("key", "value")]
 
     def _masks(self, positions, past_lengths, P):
         """Boolean attention masks [B, 1, 1, T, P+T] per layer type."""

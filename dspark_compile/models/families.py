@@ -48,3 +48,24 @@ GEMMA2 = register(
         attn_softcap_key="attn_logit_softcapping",
     )
 )
+
+# Gemma 4 dense text decoder (Gemma 4 12B is `gemma4_unified`; its text part sits under text_config):
+# Gemma 3's layout with plain-w norms scaled in fp32, a weightless value norm, unscaled scores, a stored
+# per-layer output scale, and wider heads on the full-attention layers (global_head_dim; with
+# attention_k_eq_v fewer KV heads and V = K's projection) using proportional (partial) RoPE.
+GEMMA4 = register(
+    FamilySpec(
+        name="gemma4",
+        model_types=("gemma4_text", "gemma4", "gemma4_unified_text", "gemma4_unified"),
+        qk_norm=True,
+        sandwich_norms=True,
+        embed_scale=True,
+        activation_key="hidden_activation",
+        rope_per_layer_type=True,
+        norm_scale_fp32=True,
+        value_norm=True,
+        unit_query_scale=True,
+        layer_scalar=True,
+        global_layer_dims=True,
+    )
+)

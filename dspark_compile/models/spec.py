@@ -30,6 +30,13 @@ class FamilySpec:
     rope_per_layer_type: `config.rope_parameters` is keyed by layer type (Gemma 3 sliding/full).
     all_layers_slide:   with no `config.layer_types`, every layer uses `config.sliding_window` when it
                         is set (Mistral); otherwise layers without `layer_types` are full attention.
+    norm_scale_fp32:    RMSNorm scales by w in fp32, then casts (Gemma 4), instead of w times the cast
+                        normalised activation (Llama/Qwen); equal in fp32.
+    value_norm:         a weightless RMSNorm on the values (Gemma 4).
+    unit_query_scale:   scores are q·k unscaled (the q/k norms carry the scale; Gemma 4).
+    layer_scalar:       each layer's output is multiplied by its stored `layer_scalar` [1] (Gemma 4).
+    global_layer_dims:  full-attention layers use `config.per_layer_config` (global_head_dim and, with
+                        `attention_k_eq_v`, num_global_key_value_heads and V = the K projection; Gemma 4).
     """
 
     name: str
@@ -43,6 +50,11 @@ class FamilySpec:
     attn_softcap_key: str | None = None
     rope_per_layer_type: bool = False
     all_layers_slide: bool = False
+    norm_scale_fp32: bool = False
+    value_norm: bool = False
+    unit_query_scale: bool = False
+    layer_scalar: bool = False
+    global_layer_dims: bool = False
 
 
 _BY_MODEL_TYPE: dict[str, FamilySpec] = {}

@@ -64,6 +64,31 @@ def _gemma3_multimodal(**overrides) -> Gemma3Config:
     return Gemma3Config(text_config=text, vision_config=vision.to_dict(), mm_tokens_per_image=4)
 
 
+def _gemma4_text(model_type: str = "gemma4_text", **overrides):
+    """Gemma 4 12B's features, tiny: 5:1 sliding/full layers with a short window, wider full-attention heads
+    (global_head_dim) with fewer KV heads and V = K (attention_k_eq_v), proportional RoPE on a quarter of the
+    full heads' dims, final-logit softcapping, tied embeddings, no per-layer inputs / MoE / shared KV."""
+    from transformers import Gemma4TextConfig, Gemma4UnifiedTextConfig
+
+    kwargs = dict(_COMMON, num_hidden_layers=6, head_dim=16, global_head_dim=32, num_global_key_value_heads=1,
+                  attention_k_eq_v=True, sliding_window=4, final_logit_softcapping=3.0, tie_word_embeddings=True,
+                  layer_types=["sliding_attention"] * 5 + ["full_attention"],
+                  rope_parameters={"sliding_attention": {"rope_type": "default", "rope_theta": 10_000.0},
+                                   "full_attention": {"rope_type": "proportional", "partial_rotary_factor": 0.25,
+                                                      "rope_theta": 1_000_000.0}})
+    if model_type == "gemma4_text":
+        kwargs.update(hidden_size_per_layer_input=0, enable_moe_block=False, vocab_size_per_layer_input=512)
+        return Gemma4TextConfig(**{**kwargs, **overrides})
+    return Gemma4UnifiedTextConfig(**{**kwargs, **overrides})
+
+
+def _gemma4_multimodal(model_type: str, **overrides):
+    from transformers import Gemma4Config, Gemma4UnifiedConfig
+
+    text = _gemma4_text(model_type + "_text", **overrides).to_dict()
+    return (Gemma4Config if model_type == "gemma4" else Gemma4UnifiedConfig)(text_config=text)
+
+
 _FACTORIES = {
     "llama": lambda **o: LlamaConfig(**{**_COMMON, "tie_word_embeddings": True, **o}),
     "mistral": lambda **o: MistralConfig(**{**_COMMON, "sliding_window": 4, "tie_word_embeddings": False, **o}),
@@ -80,6 +105,10 @@ _FACTORIES = {
     ),
     "gemma3_text": _gemma3_text,
     "gemma3": _gemma3_multimodal,
+    "gemma4_text": _gemma4_text,
+    "gemma4_unified_text": lambda **o: _gemma4_text("gemma4_unified_text", **o),
+    "gemma4": lambda **o: _gemma4_multimodal("gemma4", **o),
+    "gemma4_unified": lambda **o: _gemma4_multimodal("gemma4_unified", **o),
 }
 
 
@@ -107,4 +136,7 @@ def tiny_hf_model(family: str, seed: int = 0, model_type: str | None = None, **o
         for name, param in model.named_parameters():
             if "norm" in name:
                 param.add_(torch.empty_like(param).uniform_(-0.5, 0.5))
+        for name, buf in model.named_buffers():
+            if name.endswith("layer_scalar"):  # Gemma 4's stored per-layer scale: 1 would hide a missing one
+                buf.uniform_(0.5, 1.5)
     return model

@@ -18,10 +18,15 @@ from dspark_compile.errors import GenerationError
 
 
 class KVCache:
-    def __init__(self, names: list[str], capacity: int, rows: int, kv_heads: int, head_dim: int, dtype: str):
+    def __init__(self, names: list[str], capacity: int, rows: int, kv_heads: int, head_dim: int, dtype: str,
+                 shapes: list | None = None):
+        """One [rows, kv_heads, capacity, head_dim] array per name, or per name its own (kv heads, head dim)
+        from `shapes` (Gemma 4's full-attention layers are wider)."""
         self.names = list(names)
         self.capacity = capacity
-        self.arrays = {n: np.zeros((rows, kv_heads, capacity, head_dim), dtype=dtype) for n in names}  # [B, Hkv, S, D]
+        dims = shapes or [(kv_heads, head_dim)] * len(self.names)
+        self.arrays = {n: np.zeros((rows, h, capacity, d), dtype=dtype)
+                       for n, (h, d) in zip(self.names, dims)}  # [B, Hkv, S, D]
         self.lengths = np.zeros(rows, dtype=np.int64)  # [B] valid entries per row
 
     @property

@@ -32,11 +32,14 @@ class ModelInfo:
     eos_token_ids: tuple[int, ...]
     pad_token_id: int
     max_context: int
+    kv_shapes: tuple[tuple[int, int], ...] | None = None  # per KV tensor where layers differ (Gemma 4)
 
     @classmethod
     def from_manifest(cls, model: dict[str, Any]) -> "ModelInfo":
+        shapes = model.get("kv_shapes")
         return cls(**{**model, "tap_layers": tuple(model["tap_layers"]), "kv_names": tuple(model["kv_names"]),
-                      "eos_token_ids": tuple(model["eos_token_ids"])})
+                      "eos_token_ids": tuple(model["eos_token_ids"]),
+                      "kv_shapes": tuple(tuple(x) for x in shapes) if shapes else None})
 
 
 @dataclass
@@ -85,7 +88,7 @@ class TargetModel:
             raise GenerationError(f"{capacity} tokens per request asked for; this bundle holds at most "
                                   f"{self.info.max_context} (shapes.max_context in the recipe)")
         i = self.info
-        return KVCache(list(i.kv_names), capacity, rows, i.num_kv_heads, i.head_dim, i.dtype)
+        return KVCache(list(i.kv_names), capacity, rows, i.num_kv_heads, i.head_dim, i.dtype, i.kv_shapes)
 
     def step(self, cache: KVCache, tokens: np.ndarray, logit_index: np.ndarray, extra: dict | None = None) -> StepOutput:
         """One pass over new tokens [B, T] (right-padded) placed after each row's cached ones.

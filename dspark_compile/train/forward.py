@@ -53,12 +53,10 @@ def _layer(layer, h, ctx, rope_block, rope_ctx, ctx_mask):
     Gq = Hq // Hkv
     x = layer.input_layernorm(h).view(S, n * G, -1)  # [S, n*γ, H]
     q = attn.q_proj(x).view(S, n * G, Hq, D)
-    k_blk = attn.k_proj(x).view(S, n * G, Hkv, D)
-    v_blk = attn.v_proj(x).view(S, n * G, Hkv, D)
-    k_ctx = attn.k_proj(ctx).view(S, L, Hkv, D)  # [S, L, Hkv, D]
-    v_ctx = attn.v_proj(ctx).view(S, L, Hkv, D)
+    k_blk, v_blk = attn.project_kv(x)  # [S, n*γ, Hkv, D] x 2 (k normed)
+    k_ctx, v_ctx = attn.project_kv(ctx)  # [S, L, Hkv, D] x 2
     if attn.qk_norm:
-        q, k_blk, k_ctx = attn.q_norm(q), attn.k_norm(k_blk), attn.k_norm(k_ctx)
+        q = attn.q_norm(q)
     q, k_blk = apply_rope(q, *rope_block), apply_rope(k_blk, *rope_block)
     k_ctx = apply_rope(k_ctx, *rope_ctx)
 
@@ -79,12 +77,7 @@ def _layer(layer, h, ctx, rope_block, rope_ctx, ctx_mask):
     vb = v_blk.view(S, n, G, Hkv, D).permute(0, 1, 3, 2, 4)[:, :, :, None]  # [S, n, Hkv, 1, γ, D]
     out_blk = torch.matmul(pb, vb).permute(0, 2, 3, 1, 4, 5).reshape(S, Hkv, Gq, n * G, D)
     out = (out + out_blk).permute(0, 3, 1, 2, 4).reshape(S, n * G, Hq * D)  # [S, n*γ, Hq*D]
-    out = attn.o_proj(out).view(S, n, G, -1)
-    if layer.sandwich:
-        h = h + layer.post_attention_layernorm(out)
-        return h + layer.post_feedforward_layernorm(layer.mlp(layer.pre_feedforward_layernorm(h)))
-    h = h + out
-    return h + layer.mlp(layer.post_attention_layernorm(h))
+    return layer.residual(h, attn.o_proj(out).view(S, n, G, -1))
 
 
 def block_logits(drafter: DSparkDrafter, hidden: torch.Tensor, vocab_ids: torch.Tensor | None = None) -> torch.Tensor:

@@ -13,6 +13,7 @@ CASES = {
     "gemma2": ("gemma2", None),
     "gemma3": ("gemma3", None),
     "gemma3_multimodal": ("gemma3", "gemma3"),
+    "gemma4_unified": ("gemma4", "gemma4_unified"),  # Gemma 4 12B's type: full layers' wide heads, V = K
 }
 BLOCK = 4
 RANK = 8
@@ -27,7 +28,11 @@ def make_case(name: str, num_layers: int = 2, block_size: int = BLOCK, seed: int
     temps = [0.7 + 0.2 * k for k in range(block_size)]
     config = DrafterConfig.for_target(hf.config, num_layers=num_layers, block_size=block_size, markov_rank=RANK,
                                       sts_temperatures=temps)
-    return hf.config, target, init_drafter(config, target, seed=seed, norm_jitter=0.3)
+    drafter = init_drafter(config, target, seed=seed, norm_jitter=0.3)
+    for layer in drafter.layers:  # Gemma 4's stored layer scale: 1 would hide one that is not applied
+        if layer.layer_scalar is not None:
+            layer.layer_scalar.uniform_(0.5, 1.5, generator=torch.Generator().manual_seed(seed))
+    return hf.config, target, drafter
 
 
 @pytest.fixture(scope="session")

@@ -88,9 +88,11 @@ def oracle_block(d: DSparkDrafter, taps: torch.Tensor, anchor: int, anchor_posit
         kv_in = torch.cat((ctx, x))  # [n + γ, H]  reference: [k_proj(ctx) ; k_proj(block)]
         q = a.q_proj(x).view(G, a.num_heads, a.head_dim)
         k = a.k_proj(kv_in).view(-1, a.num_kv_heads, a.head_dim)
-        v = a.v_proj(kv_in).view(-1, a.num_kv_heads, a.head_dim)
+        v = k if a.k_eq_v else a.v_proj(kv_in).view(-1, a.num_kv_heads, a.head_dim)  # Gemma 4: V = K proj
         if spec.qk_norm:
             q, k = a.q_norm(q), a.k_norm(k)
+        if spec.value_norm:  # weightless RMSNorm (Gemma 4)
+            v = v * torch.rsqrt(v.pow(2).mean(-1, keepdim=True) + d.arch.rms_norm_eps)
         q = _rope(q, blk_pos, d.inv_freq, d.rope_scaling)
         k = _rope(k, key_pos, d.inv_freq, d.rope_scaling)
         rep = a.num_heads // a.num_kv_heads
@@ -105,6 +107,8 @@ def oracle_block(d: DSparkDrafter, taps: torch.Tensor, anchor: int, anchor_posit
         else:
             h = h + out
             h = h + layer.mlp(layer.post_attention_layernorm(h))
+        if spec.layer_scalar:
+            h = h * layer.layer_scalar
     hidden = d.norm(h)
     logits = d.lm_head(hidden).float()
     if d.arch.final_softcap is not None:

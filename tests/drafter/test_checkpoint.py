@@ -63,7 +63,7 @@ def test_save_writes_exactly_the_reference_tensors(cases, tmp_path, name, qk_nor
     assert cfg["sts_temperatures"] == pytest.approx(d.config.sts_temperatures)
 
 
-@pytest.mark.parametrize("name", ["qwen3", "gemma3_multimodal", "mistral"])
+@pytest.mark.parametrize("name", ["qwen3", "gemma3_multimodal", "mistral", "gemma4_unified"])
 def test_round_trip_reproduces_the_drafter(cases, tmp_path, name):
     _, target, d = cases(name)
     save_drafter(d, tmp_path)

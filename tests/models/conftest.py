@@ -14,6 +14,10 @@ CASES = {
     # HF Gemma 3 ignores attn_logit_softcapping; so must we (the reference is what the weights expect).
     "gemma3_softcap": ("gemma3", None, {"final_logit_softcapping": 3.0, "attn_logit_softcapping": 5.0}),
     "gemma3_multimodal": ("gemma3", "gemma3", {}),
+    "gemma4_text": ("gemma4", None, {}),  # 12B's features: see models.tiny._gemma4_text
+    "gemma4_multimodal": ("gemma4", "gemma4", {}),
+    "gemma4_unified_text": ("gemma4", "gemma4_unified_text", {}),
+    "gemma4_unified": ("gemma4", "gemma4_unified", {}),  # Gemma 4 12B's model_type
 }
 
 

@@ -20,8 +20,7 @@ class StepCache:
     """
 
     def __init__(self, model: DecoderLM, batch: int, capacity: int = 64, slack: int = 2):
-        shape = (batch, model.num_kv_heads, capacity, model.head_dim)
-        self.kv = [torch.full(shape, GARBAGE, dtype=model.dtype) for _ in model.kv_names()]
+        self.kv = [torch.full((batch, hkv, capacity, d), GARBAGE, dtype=model.dtype) for hkv, d in model.kv_shapes()]
         self.lengths = torch.zeros(batch, dtype=torch.long)  # [B]
         self.model, self.capacity, self.slack = model, capacity, slack
 

@@ -17,13 +17,12 @@ def example_inputs(model, B: int, T: int, P: int, K: int, seed: int):
     """Ragged rows: past_lengths <= P, positions continue each row's cache, garbage past P lengths."""
     gen = torch.Generator().manual_seed(seed)
     past_lengths = torch.randint(0, P + 1, (B,), generator=gen)  # [B]
-    kv_shape = (B, model.num_kv_heads, P, model.head_dim)
     return (
         torch.randint(3, model.vocab_size, (B, T), generator=gen),  # input_ids [B, T]
         past_lengths[:, None] + torch.arange(T)[None, :],  # positions [B, T]
         past_lengths,
         torch.randint(0, T, (B, K), generator=gen),  # logit_index [B, K]
-        *[torch.randn(kv_shape, generator=gen) for _ in model.kv_names()],  # past_kv 2L x [B, Hkv, P, D]
+        *[torch.randn((B, hkv, P, d), generator=gen) for hkv, d in model.kv_shapes()],  # past_kv 2L x [B, Hkv, P, D]
     )
 
 

@@ -45,14 +45,14 @@ def test_prefill_last_token_only(pair):
     ref_logits, _ = hf_reference(hf, seq)
     T = len(seq) + 2  # two padding tokens after the real ones
     input_ids = torch.tensor([seq + [0, 0]])
-    past = [torch.zeros(1, model.num_kv_heads, 0, model.head_dim) for _ in model.kv_names()]
+    past = [torch.zeros(1, hkv, 0, d) for hkv, d in model.kv_shapes()]
     with torch.no_grad():
         logits, taps, *new_kv = model(
             input_ids, torch.arange(T)[None], torch.tensor([0]), torch.tensor([[len(seq) - 1]]), *past
         )
     assert logits.shape == (1, 1, model.vocab_size)
     assert len(new_kv) == 2 * model.num_layers
-    assert all(kv.shape == (1, model.num_kv_heads, T, model.head_dim) for kv in new_kv)
+    assert all(kv.shape == (1, hkv, T, d) for kv, (hkv, d) in zip(new_kv, model.kv_shapes()))
     assert_logits_match(logits[0], ref_logits[-1:])
 
 
@@ -100,4 +100,13 @@ def test_half_precision_runs(pair, dtype):
     got = torch.cat([logits[0], more[0]])
     assert got.dtype == torch.float32 and taps.dtype == dtype and cache.kv[0].dtype == dtype
     assert torch.isfinite(got).all()
-    torch.testing.assert_close(got, ref_logits, atol=0.1, rtol=0)
+    # 0.1, or twice transformers' own error in this dtype where that is larger (Gemma 4's unscaled q·k of
+    # normed q/k: HF's bf16 logits are 0.25 off its fp32 ones on the tiny case)
+    atol = 0.1
+    if model.arch.family.unit_query_scale:
+        import copy
+
+        with torch.no_grad():
+            hf_half = copy.deepcopy(hf).to(dtype)(torch.tensor([seq])).logits[0].float()
+        atol = max(atol, 2 * float((hf_half - ref_logits).abs().max()))
+    torch.testing.assert_close(got, ref_logits, atol=atol, rtol=0)
