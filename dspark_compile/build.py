@@ -57,6 +57,10 @@ def resolve_taps(recipe: Recipe, num_layers: int, ckpt=None) -> tuple[int, ...]:
     final layer (HF returns it normed)."""
     from dspark_compile.models import default_tap_layers
 
+    if ckpt is not None and ckpt.num_target_layers not in (None, num_layers):
+        raise RecipeError(f"the drafter checkpoint {recipe.draft.path} was trained for a target with "
+                          f"{ckpt.num_target_layers} layers (its num_target_layers), but the target has {num_layers}: "
+                          f"it belongs to another model")
     taps = _from_checkpoint(recipe, "target.tap_layers", recipe.target.tap_layers, ckpt, "target_layer_ids",
                             ckpt.target_layer_ids if ckpt else None)
     if taps == "auto":
