@@ -133,8 +133,7 @@ def _load_drafter(recipe: Recipe, model, target_config):
                                        mask_token_id=None if d.mask_token_id == "auto" else d.mask_token_id,
                                        block_size=resolve_block_size(recipe), target_layer_ids=model.tap_layers)
         return init_drafter(cfg, model, seed=d.seed), f"random ({d.num_layers} layers, seed {d.seed})"
-    check_checkpoint_settings(recipe)
-    return load_drafter(recipe.resolve(d.path), model), f"checkpoint {recipe.resolve(d.path)}"
+    return load_drafter(recipe.resolve(d.path), model), f"checkpoint {recipe.resolve(d.path)}"  # settings: _build
 
 
 def check_checkpoint_settings(recipe: Recipe):
