@@ -132,9 +132,7 @@ def load_target_config(cfg: TargetConfig, resolve: Callable[[str], Path]):
     """The target's (text) HF config without loading weights where the source allows it (HF directory,
     random); GGUF and packaged models are loaded whole (their config lives in the GGUF file)."""
     if cfg.source == "random":
-        from dspark_compile.models.tiny import tiny_hf_config
-
-        config = tiny_hf_config(cfg.family, **cfg.config)
+        config = random_hf_config(cfg)
     elif cfg.source == "hf":
         from transformers import AutoConfig
 
