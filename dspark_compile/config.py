@@ -71,6 +71,8 @@ _FAMILY_KEYS = {
     "gemma3": ("sliding_window", "query_pre_attn_scalar"),
     "gemma3_text": ("sliding_window", "query_pre_attn_scalar"),
     "gemma2": ("sliding_window", "query_pre_attn_scalar", "attn_logit_softcapping", "final_logit_softcapping"),
+    **dict.fromkeys(("gemma4", "gemma4_text", "gemma4_unified", "gemma4_unified_text"),
+                    ("sliding_window", "final_logit_softcapping")),
 }
 """Random targets' families (and HF model types) and the optional `target.config` keys each takes."""
 _COMMON_KEYS = tuple(k for k, f in RandomModelConfig.model_fields.items() if f.default is not None)

@@ -9,8 +9,11 @@ RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 BASE = {"name": "t", "target": {"source": "random", "family": "llama"}}
 
 
-@pytest.mark.parametrize("path", sorted(RECIPES.glob("*.yaml")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted(p for p in RECIPES.glob("*.yaml") if not p.name.startswith("dspark-")),
+                         ids=lambda p: p.name)
 def test_shipped_recipes_parse(path):
+    """(The published drafters' recipes name models that are downloaded first: test_published_recipes.py
+    dry-runs them on stand-ins.)"""
     recipe = load_recipe(path)
     assert recipe.name == path.stem
     assert recipe.to_dict()["schema"] == 1

@@ -72,10 +72,12 @@ def _gemma4_text(model_type: str = "gemma4_text", **overrides):
 
     kwargs = dict(_COMMON, num_hidden_layers=6, head_dim=16, global_head_dim=32, num_global_key_value_heads=1,
                   attention_k_eq_v=True, sliding_window=4, final_logit_softcapping=3.0, tie_word_embeddings=True,
-                  layer_types=["sliding_attention"] * 5 + ["full_attention"],
                   rope_parameters={"sliding_attention": {"rope_type": "default", "rope_theta": 10_000.0},
                                    "full_attention": {"rope_type": "proportional", "partial_rotary_factor": 0.25,
                                                       "rope_theta": 1_000_000.0}})
+    n = overrides.get("num_hidden_layers", kwargs["num_hidden_layers"])  # 5 sliding : 1 full, the last full
+    kwargs["layer_types"] = ["full_attention" if (i + 1) % 6 == 0 or i == n - 1 else "sliding_attention"
+                             for i in range(n)]
     if model_type == "gemma4_text":
         kwargs.update(hidden_size_per_layer_input=0, enable_moe_block=False, vocab_size_per_layer_input=512)
         return Gemma4TextConfig(**{**kwargs, **overrides})
