@@ -323,6 +323,35 @@ def measure_costs(bundle: Path, repeats: int, threads: int) -> None:
                   f"{costs['ms'][0][-1]:.2f} ms for {costs['tokens_per_row'][-1]}{drafter})")
 
 
+@cli.command()
+@click.argument("bundle", type=click.Path(path_type=Path))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--scheduler", "mode", type=click.Choice(["recipe", "off", "fixed", "threshold", "cost"]),
+              default="recipe", show_default=True, help="Verification depth policy; 'off' decodes plainly.")
+@click.option("--max-queue", default=256, show_default=True, type=click.IntRange(1),
+              help="Requests waiting for their first token beyond which new ones get 429.")
+@click.option("--drain-timeout", default=30.0, show_default=True, type=click.FloatRange(0),
+              help="Seconds requests in flight get to finish after SIGTERM before they end with an error.")
+@click.option("--threads", default=None, type=click.IntRange(0), help="Engine threads (default: the recipe's).")
+@click.option("--model-name", default=None, help="The model id clients name (default: the recipe's name).")
+@click.option("--ignore-eos", is_flag=True, help="Generate max_tokens for every request (benchmarks).")
+def serve(bundle: Path, host: str, port: int, mode: str, max_queue: int, drain_timeout: float,
+          threads: int | None, model_name: str | None, ignore_eos: bool) -> None:
+    """Serve BUNDLE over an OpenAI-compatible HTTP API (/v1/completions, /v1/chat/completions, /metrics)."""
+    from dspark_compile.serve.server import ServeConfig, serve as run_server
+
+    config = ServeConfig(host=host, port=port, scheduler=mode, max_queue=max_queue, drain_timeout=drain_timeout,
+                         threads=threads, ignore_eos=ignore_eos, model_name=model_name)
+    console = _console()
+
+    def ready(engine) -> None:
+        console.print(f"serving {bundle} on http://{host}:{port} (GET /ready turns 200 once warmed up)", soft_wrap=True)
+
+    run_server(bundle, config, on_ready=ready)
+    console.print("stopped")
+
+
 from dspark_compile.bench.cli import bench as _bench; cli.add_command(_bench)  # noqa: E402, E702
 
 

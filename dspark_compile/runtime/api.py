@@ -114,14 +114,22 @@ class Runtime:
         except UnicodeEncodeError as exc:  # e.g. undecodable bytes on the command line (surrogate escapes)
             raise GenerationError(f"the prompt is not valid UTF-8 text (character {exc.start})") from None
         if chat:
-            if not self.tokenizer.chat_template:
-                raise GenerationError("--chat asked for, but this bundle's tokenizer has no chat template")
-            ids = self.tokenizer.apply_chat_template([{"role": "user", "content": prompt}],
-                                                     add_generation_prompt=True, tokenize=True)
-            ids = ids["input_ids"] if hasattr(ids, "keys") else ids
-        else:
-            ids = self.tokenizer(prompt)["input_ids"]
+            return self.encode_chat([{"role": "user", "content": prompt}])
+        return [int(i) for i in self.tokenizer(prompt)["input_ids"]]
+
+    def encode_chat(self, messages: list[dict[str, str]]) -> list[int]:
+        """Token ids of a conversation ({"role", "content"} dicts) by the tokenizer's chat template, ready
+        for the assistant's turn."""
+        if not self.tokenizer.chat_template:
+            raise GenerationError("a chat was asked for, but this bundle's tokenizer has no chat template")
+        ids = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+        ids = ids["input_ids"] if hasattr(ids, "keys") else ids
         return [int(i) for i in ids]
+
+    def decode(self, tokens: list[int], finish_reason: str | None = None, stop: tuple[str, ...] = ()) -> str:
+        """The text of generated tokens (special tokens skipped); for a request that ended at a stop string
+        (`finish_reason` "stop"), without the stop string and what follows it."""
+        return self._text(tokens, finish_reason, stop)
 
     def generate(self, prompts: list[str], max_new_tokens: int = 64, sampling: SamplingParams = SamplingParams(),
                  chat: bool = False, scheduler: SchedulerConfig | None = None, stop: tuple[str, ...] = ()) -> Results:
