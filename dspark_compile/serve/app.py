@@ -16,29 +16,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dspark_compile.errors import GenerationError
 from dspark_compile.runtime.sampling import SamplingParams
-from dspark_compile.serve.engine import Engine, Job, Refused, Update
+from dspark_compile.serve.engine import Engine, Job, Refused, TextDeltas, Update
 from dspark_compile.serve.metrics import ServerMetrics
 from dspark_compile.serve.protocol import (DONE, ApiError, ChatCompletionRequest, CompletionRequest, Reply, sse,
                                            validation_message)
-
-
-class TextDeltas:
-    """New text of a request as its tokens arrive. Text that may still change is held back: a trailing
-    partial UTF-8 character, and a tail that could be the start of a stop string (cut if it completes)."""
-
-    def __init__(self, decode, stop: tuple[str, ...]):
-        self.decode, self.stop, self.shown = decode, stop, ""
-
-    def next(self, update: Update) -> str:
-        text = self.decode(list(update.tokens), update.finish_reason, self.stop)
-        if not update.last:
-            text = text.rstrip("\ufffd")
-            hold = max((k for s in self.stop for k in range(1, len(s)) if text.endswith(s[:k])), default=0)
-            text = text[:len(text) - hold]
-        if len(text) <= len(self.shown) or not text.startswith(self.shown):
-            return ""
-        delta, self.shown = text[len(self.shown):], text
-        return delta
 
 
 def create_app(rt, engine: Engine, metrics: ServerMetrics, model_name: str) -> FastAPI:

@@ -69,6 +69,25 @@ class Job:
     tokens: int = 0
 
 
+class TextDeltas:
+    """New text of a request as its tokens arrive. Text that may still change is held back: a trailing
+    partial UTF-8 character, and a tail that could be the start of a stop string (cut if it completes)."""
+
+    def __init__(self, decode, stop: tuple[str, ...]):
+        self.decode, self.stop, self.shown = decode, stop, ""
+
+    def next(self, update: Update) -> str:
+        text = self.decode(list(update.tokens), update.finish_reason, self.stop)
+        if not update.last:
+            text = text.rstrip("\ufffd")
+            hold = max((k for s in self.stop for k in range(1, len(s)) if text.endswith(s[:k])), default=0)
+            text = text[:len(text) - hold]
+        if len(text) <= len(self.shown) or not text.startswith(self.shown):
+            return ""
+        delta, self.shown = text[len(self.shown):], text
+        return delta
+
+
 class Refused(DSparkError):
     """The engine cannot take a job now (queue full, shutting down); `status` is the HTTP answer."""
 
