@@ -44,11 +44,13 @@ def _names(value: str) -> tuple[str, ...]:
               show_default="benchmarks/prompts.txt", help="One prompt per line.")
 @click.option("--chat/--no-chat", default=None, help="Wrap prompts in the chat template [default: if the tokenizer has one].")
 @click.option("--threads", type=click.IntRange(0), default=None, help="Engine and torch threads [default: the recipe's].")
+@click.option("--url", default=None, help="Also measure a running `dspark-compile serve BUNDLE --ignore-eos` at this "
+                                       "address (arm 'server'; OpenAI API, streamed).")
 @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path),
               help="Write results.json and the PNG figures into this folder.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON on stdout instead of the table.")
 def bench(bundle: Path, levels, new_tokens, requests_per_client, repeats, fixed, modes, temperature, top_p, seed, peers,
-          prompt_lookup_tokens, arm_names, prompts, chat, threads, output, as_json) -> None:
+          prompt_lookup_tokens, arm_names, prompts, chat, threads, url, output, as_json) -> None:
     """Per-user speed and throughput of BUNDLE's arms under closed-loop load, side by side."""
     from rich.console import Console
 
@@ -58,7 +60,7 @@ def bench(bundle: Path, levels, new_tokens, requests_per_client, repeats, fixed,
     config = BenchConfig(levels=levels, new_tokens=new_tokens, requests_per_client=requests_per_client, repeats=repeats,
                          fixed_lens=fixed, modes=_names(modes), temperature=temperature, top_p=top_p, seed=seed,
                          peers=_names(peers), prompt_lookup_tokens=prompt_lookup_tokens, threads=threads,
-                         prompts=prompts, chat=chat, arm_names=_names(arm_names))
+                         prompts=prompts, chat=chat, arm_names=_names(arm_names), url=url)
     console = Console(stderr=True)
     with console.status("loading ...") as status:
         def progress(what: str, done: int, total: int) -> None:

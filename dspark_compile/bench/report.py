@@ -75,7 +75,7 @@ def _row(mode: str, arm: Arm, level: int, runs: list[LoadRun], block: int) -> di
         "drafted_share": m["drafted_share"] if arm.peer is None else None,
         "verify_length_histogram": m["verify_length_histogram"] if arm.speculative else {},
         # where the wall time went (the rest: the benchmark's own bookkeeping and, for peers, everything)
-        "time_share": {k: round(v / wall, 4) for k, v in spent.items()} if arm.peer is None else {},
+        "time_share": {k: round(v / wall, 4) for k, v in spent.items()} if arm.peer is None and not arm.url else {},
     }
 
 
@@ -137,6 +137,9 @@ def _headline(rows: list[dict], levels: tuple[int, ...]) -> dict[str, Any]:
             best = max(fixed, key=lambda r: r["throughput_tokens_per_s"])
             h[f"cost_throughput_vs_best_fixed_c{top}"] = round(cost["throughput_tokens_per_s"] / best["throughput_tokens_per_s"], 3)
             h["best_fixed"] = best["arm"]
+        server = by.get((mode, "server", top))
+        if server and plain.get(top):  # bench --url: what HTTP costs over the same batcher in-process
+            h[f"server_throughput_vs_plain_c{top}"] = round(server["throughput_tokens_per_s"] / plain[top]["throughput_tokens_per_s"], 3)
         h["net_negative"] = [f"{r['arm']}@C={r['level']}" for r in spec
                              if plain.get(r["level"]) and r["throughput_tokens_per_s"] < plain[r["level"]]["throughput_tokens_per_s"]]
         h["cost_mean_verify_length_by_level"] = {r["level"]: r["mean_verify_length"] for r in spec if r["arm"] == "cost"}

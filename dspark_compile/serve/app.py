@@ -82,7 +82,7 @@ def create_app(rt, engine: Engine, metrics: ServerMetrics, model_name: str) -> F
             if not ids or bad is not None:
                 what = "is empty" if not ids else f"holds token id {bad}, outside the vocabulary [0, {vocab})"
                 raise ApiError(400, f"'prompt' {what}", "prompt")
-        return await run(body, ids, body.max_tokens, Reply(model_name, chat=False), request)
+        return await run(body, ids, body.max_tokens, Reply(model_name, chat=False, with_ids=body.return_token_ids), request)
 
     @app.post("/v1/chat/completions")
     async def chat(body: ChatCompletionRequest, request: Request):
@@ -92,7 +92,7 @@ def create_app(rt, engine: Engine, metrics: ServerMetrics, model_name: str) -> F
         except GenerationError as exc:
             raise ApiError(400, str(exc), "messages") from None
         limit = body.limit or max(1, rt.info.max_context - len(ids) - engine.block_size - 1)
-        return await run(body, ids, limit, Reply(model_name, chat=True), request)
+        return await run(body, ids, limit, Reply(model_name, chat=True, with_ids=body.return_token_ids), request)
 
     async def run(body, ids: list[int], max_tokens: int, reply: Reply, request: Request):
         try:
@@ -120,7 +120,7 @@ def create_app(rt, engine: Engine, metrics: ServerMetrics, model_name: str) -> F
             return Response(status_code=499)
         if last.error:
             raise ApiError(last.status, last.error)
-        return reply.whole(text.next(last), last.finish_reason, len(ids), len(last.tokens))
+        return reply.whole(text.next(last), last.finish_reason, len(ids), list(last.tokens))
 
     async def until_last(job: Job, updates: asyncio.Queue, request: Request) -> Update | None:
         """The job's last update, or None (and the job cancelled) if the client disconnects first."""
@@ -140,7 +140,7 @@ def create_app(rt, engine: Engine, metrics: ServerMetrics, model_name: str) -> F
 
     async def stream(job: Job, updates: asyncio.Queue, text: TextDeltas, reply: Reply, prompt_tokens: int,
                      include_usage: bool) -> AsyncIterator[str]:
-        first = True
+        first, sent = True, 0  # sent: token ids already in a chunk
         try:
             while True:
                 update = await updates.get()
@@ -150,9 +150,10 @@ def create_app(rt, engine: Engine, metrics: ServerMetrics, model_name: str) -> F
                     yield sse(ApiError(update.status, update.error).body())
                     break
                 delta = text.next(update)
-                if delta or update.last or first:
-                    yield reply.chunk(delta, update.finish_reason if update.last else None, first)
-                    first = False
+                if delta or update.last or first or (reply.with_ids and len(update.tokens) > sent):
+                    yield reply.chunk(delta, update.finish_reason if update.last else None, first,
+                                      update.tokens[sent:])
+                    first, sent = False, len(update.tokens)
                 if update.last:
                     if include_usage:
                         yield reply.usage_chunk(prompt_tokens, len(update.tokens))

@@ -63,6 +63,7 @@ class _Sampling(BaseModel):
     presence_penalty: float = 0.0
     frequency_penalty: float = 0.0
     user: str | None = None  # an end-user id for the operator's logs; it changes nothing
+    return_token_ids: bool = False  # extension (as in vLLM): each choice also carries the generated token ids
 
     @field_validator("n")
     @classmethod
@@ -149,32 +150,41 @@ def usage(prompt_tokens: int, completion_tokens: int) -> dict:
 class Reply:
     """Response bodies and stream chunks for one request (one id and creation time for all its chunks)."""
 
-    def __init__(self, model: str, chat: bool):
-        self.model, self.chat = model, chat
+    def __init__(self, model: str, chat: bool, with_ids: bool = False):
+        self.model, self.chat, self.with_ids = model, chat, with_ids
         self.id = ("chatcmpl-" if chat else "cmpl-") + uuid.uuid4().hex
         self.created = int(time.time())
 
     def _head(self, obj: str) -> dict:
         return {"id": self.id, "object": obj, "created": self.created, "model": self.model}
 
-    def whole(self, text: str, reason: str, prompt_tokens: int, completion_tokens: int) -> dict:
-        """A non-streamed response."""
+    def whole(self, text: str, reason: str, prompt_tokens: int, tokens: list[int] | None) -> dict:
+        """A non-streamed response; `tokens` are all generated ids (listed when asked for: `with_ids`)."""
+        n = len(tokens or ())
         if self.chat:
             choice = {"index": 0, "message": {"role": "assistant", "content": text}, "logprobs": None,
                       "finish_reason": finish_reason(reason)}
-            return {**self._head("chat.completion"), "choices": [choice], "usage": usage(prompt_tokens, completion_tokens)}
-        choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": finish_reason(reason)}
-        return {**self._head("text_completion"), "choices": [choice], "usage": usage(prompt_tokens, completion_tokens)}
+            obj = "chat.completion"
+        else:
+            choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": finish_reason(reason)}
+            obj = "text_completion"
+        if self.with_ids:
+            choice["token_ids"] = list(tokens or ())
+        return {**self._head(obj), "choices": [choice], "usage": usage(prompt_tokens, n)}
 
-    def chunk(self, text: str, reason: str | None, first: bool = False) -> str:
-        """One streamed chunk: new text, and the finish reason on the last."""
+    def chunk(self, text: str, reason: str | None, first: bool = False, ids: list[int] = ()) -> str:
+        """One streamed chunk: new text (and, when asked for, the new token ids), the finish reason on the last."""
         fr = finish_reason(reason) if reason else None
         if self.chat:
             delta = {"role": "assistant", "content": text} if first else ({"content": text} if text else {})
             choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": fr}
-            return sse({**self._head("chat.completion.chunk"), "choices": [choice]})
-        return sse({**self._head("text_completion"), "choices": [{"index": 0, "text": text, "logprobs": None,
-                                                                   "finish_reason": fr}]})
+            obj = "chat.completion.chunk"
+        else:
+            choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": fr}
+            obj = "text_completion"
+        if self.with_ids:
+            choice["token_ids"] = list(ids)
+        return sse({**self._head(obj), "choices": [choice]})
 
     def usage_chunk(self, prompt_tokens: int, completion_tokens: int) -> str:
         obj = "chat.completion.chunk" if self.chat else "text_completion"
