@@ -175,6 +175,7 @@ class Engine:
         except Exception:  # noqa: BLE001 - the loop must report, then fail every job, never die silently
             log.exception("engine loop failed")
         finally:
+            self._stop.set()  # refuse new jobs from here on
             self._abort_all("the server stopped before this request finished", 503)
             self.ready.clear()
 
