@@ -226,7 +226,9 @@ class Engine:
                 job.first_token = time.perf_counter()
                 self._dequeue(job, State.RUNNING)
             job.tokens = len(req.tokens)
-            if req.finished:
+            if req.finish_reason == "error":  # the engine failed on this request alone; the others go on
+                self._end(job, State.FAILED, error=str(req.error), status=500)
+            elif req.finished:
                 self._end(job, State.FINISHED, reason=req.finish_reason)
             else:
                 job.sink(Update(tuple(req.tokens), job.state))
