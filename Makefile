@@ -24,6 +24,12 @@ $(VENV)/.installed: pyproject.toml requirements-ci.txt
 	# import them against stub libraries, for TensorRT 11.4 and for 10.3 (Jetson Orin, JetPack 6).
 	$(BIN)/python -m pip install -q tensorrt-cu13-bindings==11.4.0.106
 	$(BIN)/python -m pip install -q --no-deps --upgrade --target .trt/10.3 tensorrt-cu12-bindings==10.3.0
+	# NVIDIA's lean runtimes (real libnvinfer_lean + bindings; the plugin registry works without a GPU):
+	# tests/plugins/test_trt_abi.py loads libdspark_plugins.so.11 / .so.10 into them.
+	$(BIN)/python -m pip install -q --no-deps --upgrade --target .trt/lean-11.4 \
+		tensorrt-lean-cu13-libs==11.4.0.106 tensorrt-lean-cu13-bindings==11.4.0.106
+	$(BIN)/python -m pip install -q --no-deps --upgrade --target .trt/lean-10.16 \
+		tensorrt-lean-cu12-libs==10.16.1.11 tensorrt-lean-cu12-bindings==10.16.1.11
 	touch $@
 
 demo: setup
@@ -38,4 +44,4 @@ test-slow: setup
 	$(BIN)/python -m pytest -q -m slow
 
 clean:
-	rm -rf $(VENV) bundles .pytest_cache .trt
+	rm -rf $(VENV) bundles .pytest_cache .trt plugins/build
