@@ -102,6 +102,15 @@ def _load_drafter(recipe: Recipe, model, target_config):
     return drafter, f"checkpoint {recipe.resolve(d.path)}"
 
 
+def _schedule_attrs(recipe: Recipe) -> dict:
+    """The drafter graph's Schedule attributes: the recipe's scheduler (mode "off" never runs it: defaults)."""
+    from dspark_compile.config import SchedulerConfig
+    from dspark_compile.runtime.scheduler import schedule_attrs
+
+    sched = recipe.speculation.scheduler
+    return schedule_attrs(sched if sched.mode != "off" else SchedulerConfig())
+
+
 def _files_digest(root: Path, files) -> str:
     import hashlib
 
@@ -168,15 +177,16 @@ def _build(recipe: Recipe, out: Path, force: bool, step: StepReporter, notify: C
         if recipe.draft.source != "none":
             from dspark_compile.drafter.export import export_drafter
 
-            with step("trace drafter to ONNX, ending in DraftSample"):
+            with step("trace drafter to ONNX, ending in DraftSample -> Schedule"):
                 drafter, desc = _load_drafter(recipe, model, target.config)
-                dgraph = export_drafter(drafter, writer.root)
+                dgraph = export_drafter(drafter, writer.root, schedule=_schedule_attrs(recipe))
             engines["drafter"] = {"backend": "onnxruntime", "files": list(dgraph.files), **_spec_dicts(dgraph)}
             manifest["drafter"] = {
                 "source": desc, "block_size": dgraph.block_size, "num_layers": drafter.config.num_layers,
                 "num_kv_heads": drafter.num_kv_heads, "head_dim": drafter.head_dim,
                 "kv_names": list(drafter.kv_names()), "dtype": manifest["model"]["dtype"],
                 "sts_temperatures": list(drafter.config.sts_temperatures),
+                "schedule": dgraph.schedule,
             }
             with step("measure the verify and drafter costs"):
                 engine = load_engine("onnxruntime", writer.root / verify.files[0])

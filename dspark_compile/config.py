@@ -202,7 +202,7 @@ class TensorRTConfig(_Section):
     timing_cache: str | None = None
     """A file read before and written after the build (relative to the recipe)."""
     plugin_library: str | None = None
-    """libdspark_plugins.so; default: $DSPARK_PLUGIN_LIBRARY, then plugins/build/."""
+    """libdspark_plugins.so.<major>; default: $DSPARK_PLUGIN_LIBRARY, then plugins/build/ (for the installed major)."""
     workspace_mib: Annotated[int, Field(ge=16, le=1 << 20)] = 4096
     optimization_level: Annotated[int, Field(ge=0, le=5)] = 3
 

@@ -13,6 +13,12 @@ from dspark_compile.errors import GenerationError
 _MODES = {"fixed": 0, "threshold": 1, "cost": 2}
 
 
+def schedule_attrs(config: SchedulerConfig) -> dict[str, int | float]:
+    """The `Schedule` op's attributes for a scheduler setting (mode "off" never runs the op)."""
+    return dict(mode=_MODES[config.mode], fixed_len=config.fixed_len, threshold=config.threshold,
+                min_len=config.min_len, max_len=config.max_len)
+
+
 @dataclass(frozen=True)
 class CostTable:
     """Median step times (ms) measured at build, per batch size: the verify pass for 1..G+1 tokens per row
@@ -75,27 +81,33 @@ class Scheduler:
 
             from dspark_compile.ops.onnx_functions import make_op_model
 
-            c = self.config
-            model = make_op_model("Schedule", mode=_MODES[c.mode], fixed_len=c.fixed_len, threshold=c.threshold,
-                                  min_len=c.min_len, max_len=c.max_len)
+            model = make_op_model("Schedule", **schedule_attrs(self.config))
             so = ort.SessionOptions()
             so.intra_op_num_threads = 1
             self._session = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
         return self._session
 
-    def lengths(self, survivals: np.ndarray, lagged: np.ndarray, live: np.ndarray) -> np.ndarray:
-        """Verify lengths [B] int64 from current survivals [B, G] and survivals two rounds old [B, G]."""
-        rows = survivals.shape[0]
+    def feeds(self, lagged: np.ndarray, live: np.ndarray) -> dict[str, np.ndarray]:
+        """Schedule's inputs besides the current survivals: survivals two drafting rounds old [B, G], the
+        cost table [N] of the live rows (ones outside cost mode) and active [B] int32."""
+        rows = lagged.shape[0]
         n_live = max(int(live.sum()), 1)
         table = self.cost.for_rows(n_live, self.block_size) if self.cost else np.ones(rows * (self.block_size + 1),
                                                                                       np.float32)
-        out = self._graph().run(["verify_lengths"], {
-            "survivals": np.ascontiguousarray(survivals, dtype=np.float32),
-            "lagged_survivals": np.ascontiguousarray(lagged, dtype=np.float32),
-            "cost_table": table,
-            "active": live.astype(np.int32),
-        })[0]
-        return out.astype(np.int64)
+        return {"lagged_survivals": np.ascontiguousarray(lagged, dtype=np.float32), "cost_table": table,
+                "active": live.astype(np.int32)}
+
+    def lengths(self, survivals: np.ndarray, lagged: np.ndarray, live: np.ndarray) -> np.ndarray:
+        """Verify lengths [B] int64 from current survivals [B, G] and survivals two rounds old [B, G]."""
+        feeds = {"survivals": np.ascontiguousarray(survivals, dtype=np.float32), **self.feeds(lagged, live)}
+        return self._graph().run(["verify_lengths"], feeds)[0].astype(np.int64)
+
+    def choose(self, draft, lagged: np.ndarray, live: np.ndarray) -> np.ndarray:
+        """This round's lengths [B] int64: the drafter graph's own Schedule output when that node was built
+        with this scheduler's settings (it was fed `feeds(lagged, live)`), else the op run here."""
+        if draft.verify_lengths is not None and draft.schedule == schedule_attrs(self.config):
+            return draft.verify_lengths.astype(np.int64)
+        return self.lengths(draft.survivals, lagged, live)
 
     def predict(self, survivals: np.ndarray, live: np.ndarray) -> np.ndarray:
         """The lengths [B] the op would choose if the next draft had these survivals [B, G] (budget and

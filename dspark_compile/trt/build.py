@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -24,6 +25,8 @@ from dspark_compile.trt.cuda import CudaDriver
 from dspark_compile.trt.profiles import Profile
 
 PLUGIN_LIBRARY = "libdspark_plugins.so"
+"""Stem of the plugin library; plugins/CMakeLists.txt names it libdspark_plugins.so.<major> after the
+TensorRT headers it was compiled against (10.x and 11.x differ in ILogger's vtable: one library per major)."""
 PLUGIN_LIBRARY_ENV = "DSPARK_PLUGIN_LIBRARY"
 
 
@@ -34,25 +37,34 @@ class TrtBuildOptions:
     hardware_compatibility: Literal["none", "ampere_plus"] = "none"
     """'ampere_plus': one engine for every GPU from sm_80 on (48 KiB shared-memory cap, fewer tactics)."""
     version_compatible: bool = False
-    """Run on later TensorRT runtimes of the same major (and 10 -> 11); the plugin library is serialised
-    into the plan, so loading it needs engine_host_code_allowed."""
+    """Run on later TensorRT runtimes of the same major (and 10 -> 11, per NVIDIA: the plan carries the lean
+    runtime it was built with; not run here); the plugin library is serialised into the plan, so loading
+    it needs engine_host_code_allowed."""
     timing_cache: str | None = None
     """File read before and written after the build; speeds up rebuilds on the same GPU and version."""
     workspace_bytes: int = 4 << 30
     optimization_level: int = 3
     plugin_library: str | None = None
-    """Path of libdspark_plugins.so; default: $DSPARK_PLUGIN_LIBRARY, then plugins/build/."""
+    """Path of libdspark_plugins.so.<major>; default: $DSPARK_PLUGIN_LIBRARY, then plugins/build/."""
 
 
-def find_plugin_library(explicit: str | None = None) -> Path:
-    """The plugin library to load, or a BuildError saying where it was looked for and how to build it."""
+def find_plugin_library(explicit: str | None = None, major: int | None = None) -> Path:
+    """The plugin library for TensorRT `major` (explicit path, $DSPARK_PLUGIN_LIBRARY, then
+    plugins/build/libdspark_plugins.so.<major>), or a BuildError saying where it was looked for and how to
+    build it. A library whose name says another major (`.so.10` for TensorRT 11) is refused."""
+    name = f"{PLUGIN_LIBRARY}.{major}" if major is not None else PLUGIN_LIBRARY
     candidates = [explicit, os.environ.get(PLUGIN_LIBRARY_ENV),
-                  str(Path(__file__).resolve().parents[2] / "plugins" / "build" / PLUGIN_LIBRARY)]
+                  str(Path(__file__).resolve().parents[2] / "plugins" / "build" / name)]
     for c in candidates:
         if c and Path(c).is_file():
+            built_for = re.search(r"\.so\.(\d+)$", Path(c).resolve().name)
+            if major is not None and built_for and int(built_for.group(1)) != major:
+                raise BuildError(f"{c} was compiled against TensorRT {built_for.group(1)} headers, but this is "
+                                 f"TensorRT {major}: build the library for it (cmake -DTENSORRT_ROOT=<TensorRT "
+                                 f"{major}>), one per major")
             return Path(c).resolve()
     looked = ", ".join(c for c in candidates if c)
-    raise BuildError(f"{PLUGIN_LIBRARY} not found (looked at: {looked}); build it with "
+    raise BuildError(f"{name} not found (looked at: {looked}); build it with "
                      "`cmake -S plugins -B plugins/build -DTENSORRT_ROOT=<TensorRT> && cmake --build plugins/build` "
                      f"or set {PLUGIN_LIBRARY_ENV}")
 
@@ -105,7 +117,7 @@ def build_engine(onnx_path: Path, plan_path: Path, inputs: tuple[TensorSpec, ...
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
     registry = builder.get_plugin_registry()
-    plugin_path = find_plugin_library(options.plugin_library)
+    plugin_path = find_plugin_library(options.plugin_library, major)
     load_plugin_library(trt, registry, plugin_path)
 
     flags = 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED) if major == 10 else 0

@@ -56,11 +56,11 @@ def _cmake_build(headers: str) -> Path:
     if shutil.which("cmake") is None or not Path(nvcc).is_file():
         pytest.skip("cmake or nvcc missing: the plugin library cannot be built")
     build = PLUGINS / "build" / f"ci-trt{headers}"
-    if not (build / "CMakeCache.txt").is_file():
-        cfg = subprocess.run(["cmake", "-S", str(PLUGINS), "-B", str(build), f"-DTENSORRT_ROOT={root}",
-                              f"-DCMAKE_CUDA_COMPILER={nvcc}", "-DCMAKE_CUDA_ARCHITECTURES=90-virtual"],
-                             capture_output=True, text=True)
-        assert cfg.returncode == 0, cfg.stdout[-3000:] + cfg.stderr[-3000:]
+    cfg = subprocess.run(["cmake", "-S", str(PLUGINS), "-B", str(build), f"-DTENSORRT_ROOT={root}",
+                          f"-DCMAKE_CUDA_COMPILER={nvcc}", "-DCMAKE_CUDA_ARCHITECTURES=90-virtual"],
+                         capture_output=True, text=True)  # (re)configured: these headers, whatever built it before
+    assert cfg.returncode == 0, cfg.stdout[-3000:] + cfg.stderr[-3000:]
+    assert f"TensorRT headers: {root / 'include'}" in cfg.stdout, cfg.stdout[-3000:]
     proc = subprocess.run(["cmake", "--build", str(build), "-j", str(os.cpu_count() or 2)], capture_output=True,
                           text=True)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
