@@ -216,6 +216,13 @@ class TrainingConfig(_Section):
     """Tokens the target writes per prompt (training: sampled; held-out: greedy)."""
     temperature: Annotated[float, Field(ge=0.0, le=10.0)] = 0.7
     top_p: Annotated[float, Field(gt=0.0, le=1.0)] = 0.8
+
+    @field_validator("temperature")
+    @classmethod
+    def _sampleable(cls, t: float) -> float:
+        if 0.0 < t < 1e-3:  # (runtime.sampling.MIN_TEMPERATURE: float32 sampling below it is not exact)
+            raise ValueError("must be 0 (greedy) or at least 0.001")
+        return t
     max_prompts: PositiveInt | None = None
     """Use only the first N prompts of each split (quick runs and tests); all when unset."""
     answers_per_prompt: Annotated[int, Field(ge=1, le=64)] = 1
