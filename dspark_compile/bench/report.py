@@ -4,7 +4,7 @@ the headline ratios; as a rich table for people and a dict for machines."""
 from __future__ import annotations
 
 import statistics
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -24,6 +24,9 @@ class BenchResult:
     calibration: dict[str, dict[str, Any]]  # "mode/arm" -> reliability of survivals
     greedy_check: dict[str, Any]
     headline: dict[str, Any]
+    # the raw runs by (mode, arm, level) and the prompts' token counts, for acceptance traces (not in to_dict)
+    runs: dict[tuple[str, str, int], list[LoadRun]] = field(default_factory=dict, repr=False)
+    prompt_tokens: list[int] = field(default_factory=list, repr=False)
 
     def row(self, mode: str, arm: str, level: int) -> dict[str, Any] | None:
         return next((r for r in self.rows if (r["mode"], r["arm"], r["level"]) == (mode, arm, level)), None)

@@ -65,7 +65,8 @@ class _Bench:
         m = self.rt.bundle.manifest
         return {"bundle": str(bundle), "model": m["recipe"]["name"], "block_size": self.block,
                 "drafter": m.get("drafter", {}).get("source") if self.rt.drafter else None,
-                "max_batch": self.rt.max_batch, "threads": self.config.threads, "cpu_count": os.cpu_count(),
+                "max_batch": self.rt.max_batch, "prefill_chunk": self.rt.prefill_chunk,
+                "scheduler": self.rt.scheduler_config.model_dump(), "threads": self.config.threads, "cpu_count": os.cpu_count(),
                 "chat": self.chat, "prompt_file": str(self.config.prompts), "prompts": len(self.prompts),
                 "mean_prompt_tokens": round(sum(map(len, self.prompts)) / len(self.prompts), 1),
                 "arms": [a.name for a in self.arms], "notes": list(self.notes),
@@ -99,7 +100,9 @@ def run_bench(bundle: str | Path, config: BenchConfig = BenchConfig(), progress:
         done += 1
     if progress:
         progress("done", done, total)
-    return summarise(config, bench.meta(Path(bundle)), bench.arms, runs)
+    result = summarise(config, bench.meta(Path(bundle)), bench.arms, runs)
+    result.runs, result.prompt_tokens = dict(runs), [len(p) for p in bench.prompts]
+    return result
 
 
 def _rotate(items: list, k: int) -> list:
