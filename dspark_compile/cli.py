@@ -374,6 +374,7 @@ def export_triton(bundle: Path, repo: Path, name: str, decoupled: bool, copy: bo
 
 
 from dspark_compile.bench.cli import bench as _bench; cli.add_command(_bench)  # noqa: E402, E702
+from dspark_compile.simulate.cli import simulate as _simulate; cli.add_command(_simulate)  # noqa: E402, E702
 
 
 class _Terminated(SystemExit):
