@@ -80,12 +80,19 @@ def measure(rt, rows: list[int], tokens: list[int], repeats: int) -> dict:
     return costs
 
 
+def write(path: str, fixture: dict) -> None:
+    with open(path, "w") as f:
+        json.dump(fixture, f, separators=(",", ":"))
+        f.write("\n")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("bundle")
     ap.add_argument("out")
     ap.add_argument("--levels", default="1,2,4,8")
-    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=5, help="per measured cost")
+    ap.add_argument("--no-after", action="store_true", help="measure the costs before the bench only")
     args = ap.parse_args()
 
     from dspark_compile.bench import BenchConfig, run_bench
@@ -94,13 +101,12 @@ def main() -> None:
 
     levels = tuple(int(v) for v in args.levels.split(","))
     rt = Runtime.load(args.bundle)
-    rows, tokens = [1, 2, 4, 8], [32, 40, 48]
+    rows, tokens = [r for r in (1, 2, 4, 8) if r <= max(levels)], [32, 40, 48]
     started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     load_before = os.getloadavg()
     before = measure(rt, rows, tokens, args.repeats)
     config = BenchConfig(levels=levels, modes=("greedy",), peers=(), new_tokens=32, requests_per_client=2)
     result = run_bench(args.bundle, config, progress=lambda what, done, total: print(f"[{done}/{total}] {what}", flush=True))
-    after = measure(rt, rows, tokens, args.repeats)
     fixture = Trace.from_bench(result).to_dict()
     full = f"fixed-{fixture['block_size']}"
     for run in fixture["runs"]:  # the replay draws from the full-block rounds only: keep the file small
@@ -108,10 +114,11 @@ def main() -> None:
             run["drafts"] = []
     fixture["recorded"] = {"started": started, "cpu_count": os.cpu_count(), "load_before": load_before,
                            "load_after": os.getloadavg(), "command": "scripts/record_simulate_fixture.py",
-                           "costs_before": before, "costs_after": after}
-    with open(args.out, "w") as f:
-        json.dump(fixture, f, separators=(",", ":"))
-        f.write("\n")
+                           "costs_before": before, "costs_after": before}
+    write(args.out, fixture)  # the bench is the expensive part: keep it whatever happens next
+    if not args.no_after:
+        fixture["recorded"]["costs_after"] = measure(rt, rows, tokens, args.repeats)
+        write(args.out, fixture)
     for r in result.rows:
         print(r["arm"], r["level"], r["user_tokens_per_s"], r["throughput_tokens_per_s"], r["tau"])
 

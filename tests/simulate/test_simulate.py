@@ -143,3 +143,16 @@ def test_bench_trace_replays_through_the_simulator(tiny_bundles, tmp_path):
     bad.write_text('{"kind": "other"}')
     with pytest.raises(SimulateError, match="not an acceptance trace"):
         Trace.load(bad)
+
+
+def test_verify_pass_costs_padded_rows_or_packed_rows():
+    """Our [B, T] verify graph pads every row to the longest; --ragged prices each row's own length."""
+    from dspark_compile.simulate.engine import Shared, SimTarget, VirtualClock
+
+    feeds = {"input_ids": np.ones((2, 5), np.int64), "logit_index": np.zeros((2, 5), np.int64),
+             "past_lengths": np.array([30, 30]), "verify_lengths": np.array([0, 4], np.int32)}
+    for ragged, verify_ms in ((False, 10.0 + 4), (True, 10.0 + 2)):  # longest row: 5 tokens; mean: 3
+        clock, shared = VirtualClock(), Shared(would_accept=np.array([0, 2]))
+        out = SimTarget(flat_costs(), clock, shared, ragged).run(feeds)
+        assert clock.spent["verify"] * 1e3 == pytest.approx(verify_ms)
+        assert out["accepted"].tolist() == [0, 2] and out["out_tokens"].shape == (2, 5)
