@@ -99,7 +99,41 @@ def _load_drafter(recipe: Recipe, model, target_config):
     if drafter.config.block_size != recipe.speculation.block_size:
         raise RecipeError(f"speculation.block_size = {recipe.speculation.block_size}, but the drafter at "
                           f"{d.path} was trained with block size {drafter.config.block_size}")
-    return drafter, f"checkpoint {recipe.resolve(d.path)}"
+    return drafter, f"checkpoint {recipe.resolve(d.path).name}"
+
+
+RECIPE_PATHS = (("target", "path"), ("draft", "path"), ("tensorrt", "timing_cache"), ("tensorrt", "plugin_library"))
+"""Recipe keys that hold file paths: recorded in a manifest by name and content hash, never by location."""
+
+COMPILE_STACK = ("torch", "transformers", "onnx", "onnxscript", "safetensors")
+
+
+def require_compile_stack(command: str) -> None:
+    """A BuildError naming the missing packages when the compile extra is not installed (runtime-only install)."""
+    import importlib.util
+
+    missing = [m for m in COMPILE_STACK if importlib.util.find_spec(m) is None]
+    if missing:
+        raise BuildError(f"`{command}` needs the compile stack, which this install lacks ({', '.join(missing)} "
+                         "not installed): pip install 'dspark-compile[compile]'. A runtime-only install loads and "
+                         "runs bundles (run, inspect, engines, pack, unpack).")
+
+
+def portable_recipe(recipe: Recipe) -> tuple[dict, dict]:
+    """The resolved recipe for a manifest with each path replaced by its file or folder name, and
+    {key: {"name", "sha256"}} for the inputs those paths named: the builder's folders mean nothing on the
+    device and would leak its layout."""
+    from dspark_compile.bundle import tree_sha256
+
+    data, inputs = recipe.to_dict(), {}
+    for section, key in RECIPE_PATHS:
+        value = data[section][key]
+        if value is None:
+            continue
+        path = recipe.resolve(value)
+        data[section][key] = path.name
+        inputs[f"{section}.{key}"] = {"name": path.name, "sha256": tree_sha256(path) if path.exists() else None}
+    return data, inputs
 
 
 def _schedule_attrs(recipe: Recipe) -> dict:
@@ -143,6 +177,7 @@ def _build(recipe: Recipe, out: Path, force: bool, step: StepReporter, notify: C
     from dspark_compile.runtime.target import ModelInfo, TargetModel
     from dspark_compile.sources import load_target
 
+    require_compile_stack("build")
     if "tensorrt" in recipe.backends:  # fail before the long export when TensorRT, a GPU or the plugins are missing
         from dspark_compile.trt.bundle import check_available
 
@@ -172,7 +207,8 @@ def _build(recipe: Recipe, out: Path, force: bool, step: StepReporter, notify: C
                        "export_check": {"max_abs_logit_diff": diff}},
             "verify": {"backend": "onnxruntime", "files": list(verify.files), **_spec_dicts(verify)},
         }
-        manifest = {"recipe": recipe.to_dict(), "source": target.description,
+        recorded, inputs = portable_recipe(recipe)
+        manifest = {"recipe": recorded, "inputs": inputs, "source": target.description,
                     "model": _model_manifest(model, target, recipe), "engines": engines}
         if recipe.draft.source != "none":
             from dspark_compile.drafter.export import export_drafter
@@ -182,7 +218,8 @@ def _build(recipe: Recipe, out: Path, force: bool, step: StepReporter, notify: C
                 dgraph = export_drafter(drafter, writer.root, schedule=_schedule_attrs(recipe))
             engines["drafter"] = {"backend": "onnxruntime", "files": list(dgraph.files), **_spec_dicts(dgraph)}
             manifest["drafter"] = {
-                "source": desc, "block_size": dgraph.block_size, "num_layers": drafter.config.num_layers,
+                "source": desc, "source_sha256": inputs.get("draft.path", {}).get("sha256"),
+                "block_size": dgraph.block_size, "num_layers": drafter.config.num_layers,
                 "num_kv_heads": drafter.num_kv_heads, "head_dim": drafter.head_dim,
                 "kv_names": list(drafter.kv_names()), "dtype": manifest["model"]["dtype"],
                 "sts_temperatures": list(drafter.config.sts_temperatures),

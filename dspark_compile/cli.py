@@ -51,7 +51,7 @@ def cli(debug: bool) -> None:
 @click.option("-o", "--output", "output", required=True, type=click.Path(path_type=Path), help="Bundle directory to write.")
 @click.option("--force", is_flag=True, help="Replace an existing bundle at OUTPUT.")
 def build(recipe: Path, output: Path, force: bool) -> None:
-    """Build the bundle for RECIPE (a YAML file) into OUTPUT."""
+    """Build the bundle for RECIPE (a YAML file) into OUTPUT (needs the compile extra)."""
     from dspark_compile.build import build_bundle
     from dspark_compile.config import load_recipe
 
@@ -81,16 +81,18 @@ def build(recipe: Path, output: Path, force: bool) -> None:
 @click.option("--stream", is_flag=True, help="Print text as it is generated (one prompt).")
 @click.option("--stop", "stops", multiple=True, help="A stop string; repeat for several.")
 @click.option("--json", "as_json", is_flag=True, help="Print results (and --stats) as JSON.")
+@click.option("--backend", type=click.Choice(["onnxruntime", "tensorrt"]), default=None,
+              help="Engines to run (default: the bundle's TensorRT plans when it has them, else ONNX Runtime).")
 def run(bundle: Path, prompts: tuple[str, ...], chat: bool, max_new_tokens: int, temperature: float,
         top_k: int, top_p: float, seed: int, threads: int | None, mode: str, stats: bool, stream: bool,
-        stops: tuple[str, ...], as_json: bool) -> None:
+        stops: tuple[str, ...], as_json: bool, backend: str | None) -> None:
     """Generate text for one or more prompts with BUNDLE."""
     from dspark_compile.config import SchedulerConfig
     from dspark_compile.runtime.api import Runtime
     from dspark_compile.runtime.sampling import SamplingParams
 
     sampling = SamplingParams(temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
-    rt = Runtime.load(bundle, threads=threads)
+    rt = Runtime.load(bundle, threads=threads, backend=backend)
     sched = None if mode == "recipe" else rt.scheduler_config.model_copy(update={"mode": mode})
     if stream:
         if len(prompts) != 1 or as_json:
@@ -229,6 +231,9 @@ class _Reporter:
 def train_draft(recipe: Path, output: Path, work: Path, bundle: Path | None, steps: int | None,
                 init: Path | None) -> None:
     """Self-distil a DSpark drafter for RECIPE's target (settings: the recipe's `training` section)."""
+    from dspark_compile.build import require_compile_stack
+
+    require_compile_stack("train-draft")
     from dspark_compile.config import load_recipe
     from dspark_compile.train.pipeline import train_draft as run_training
 
@@ -266,6 +271,9 @@ def monitor_text(monitor: dict) -> str:
 def calibrate(recipe: Path, drafter: Path | None, work: Path, bundle: Path | None, dry_run: bool, offset: bool,
               as_json: bool) -> None:
     """Fit STS temperatures (and a confidence offset) on held-out prompts and store them with the drafter."""
+    from dspark_compile.build import require_compile_stack
+
+    require_compile_stack("calibrate")
     import dataclasses
 
     from dspark_compile.config import load_recipe
@@ -309,13 +317,15 @@ def calibrate(recipe: Path, drafter: Path | None, work: Path, bundle: Path | Non
 @click.option("--repeats", default=5, show_default=True, type=click.IntRange(1), help="Timed runs per point (median).")
 @click.option("--threads", default=0, show_default=True, type=click.IntRange(0, CPUS),
               help="Engine threads (0: the backend chooses).")
-def measure_costs(bundle: Path, repeats: int, threads: int) -> None:
+@click.option("--backend", type=click.Choice(["onnxruntime", "tensorrt"]), default="onnxruntime", show_default=True,
+              help="Whose engines to time (tensorrt: the plans `engines` built; stored as costs_tensorrt).")
+def measure_costs(bundle: Path, repeats: int, threads: int, backend: str) -> None:
     """Re-measure BUNDLE's verify cost table on this machine and store it in the manifest."""
     from dspark_compile.costs import remeasure
 
     console = _console()
     with console.status("measuring the verify and drafter steps ..."):
-        costs = remeasure(bundle, repeats=repeats, threads=threads)
+        costs = remeasure(bundle, repeats=repeats, threads=threads, backend=backend)
     drafter = "" if costs.get("draft_ms") is None else f"; drafter step {costs['draft_ms'][0]:.2f} ms at 1 row, " \
         f"{costs['draft_ms'][-1]:.2f} ms at {costs['batch_sizes'][-1]}"
     console.print(f"cost table for batch sizes {costs['batch_sizes']} x {costs['tokens_per_row'][-1]} tokens per row "
@@ -371,6 +381,69 @@ def export_triton(bundle: Path, repo: Path, name: str, decoupled: bool, copy: bo
     model = export(bundle, repo, name=name, decoupled=decoupled, copy=copy, threads=threads, max_queue=max_queue,
                    force=force)
     _console().print(f"wrote {model} (serve it: tritonserver --model-repository {repo})", soft_wrap=True)
+
+
+@cli.command()
+@click.argument("bundle", type=click.Path(path_type=Path))
+@click.option("--backend", type=click.Choice(["tensorrt"]), default="tensorrt", show_default=True)
+@click.option("--plugins", type=click.Path(path_type=Path, dir_okay=False),
+              help="libdspark_plugins.so (default: $DSPARK_PLUGIN_LIBRARY, then plugins/build/ of this checkout).")
+@click.option("--hardware-compatibility", type=click.Choice(["none", "ampere_plus"]), default=None,
+              help="Override the recipe's tensorrt.hardware_compatibility.")
+@click.option("--version-compatible/--no-version-compatible", default=None,
+              help="Override the recipe's tensorrt.version_compatible.")
+@click.option("--timing-cache", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="TensorRT timing cache file, read before and written after the build.")
+@click.option("--costs/--no-costs", "costs", default=True, show_default=True,
+              help="Measure the cost table on the new plans afterwards (bundles with a drafter).")
+def engines(bundle: Path, backend: str, plugins: Path | None, hardware_compatibility: str | None,
+            version_compatible: bool | None, timing_cache: Path | None, costs: bool) -> None:
+    """Build BUNDLE's TensorRT plans on this machine (its GPU, its TensorRT) and add them to the manifest."""
+    from dspark_compile.ship.engines import build_device_engines
+
+    overrides = {k: v for k, v in (("hardware_compatibility", hardware_compatibility),
+                                   ("version_compatible", version_compatible),
+                                   ("timing_cache", str(timing_cache) if timing_cache else None)) if v is not None}
+    console = _console()
+    with console.status(f"building {backend} engines ..."):
+        built = build_device_engines(bundle, backend, str(plugins) if plugins else None, overrides)
+    for role, entry in built.items():
+        info = entry["tensorrt"]
+        console.print(f"[green]✓[/green] {role}: {entry['files'][0]} (TensorRT {info['tensorrt_version']}, "
+                      f"{info['gpu']} {info['sm']}, sha256 {info['plan_sha256'][:16]}…)", soft_wrap=True)
+    if costs and any(r.startswith("drafter") for r in built):
+        from dspark_compile.costs import remeasure
+
+        with console.status("measuring the verify and drafter steps on the plans ..."):
+            remeasure(bundle, backend=backend)
+        console.print("[green]✓[/green] cost table measured on the plans (costs_tensorrt)")
+
+
+@cli.command()
+@click.argument("bundle", type=click.Path(path_type=Path))
+@click.option("-o", "--output", "output", required=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="The tar file to write.")
+@click.option("--force", is_flag=True, help="Replace an existing file at OUTPUT.")
+def pack(bundle: Path, output: Path, force: bool) -> None:
+    """Verify BUNDLE and write it (the manifest and every file it lists) to one tar file."""
+    from dspark_compile.ship.pack import pack_bundle
+
+    out, b = pack_bundle(bundle, output, force=force)
+    size = sum(m["size"] for m in b.manifest["files"].values())
+    click.echo(f"packed {len(b.manifest['files'])} files ({size / 1e6:.1f} MB) of {b.recipe['name']} into {out}")
+
+
+@cli.command()
+@click.argument("archive", type=click.Path(path_type=Path))
+@click.option("-o", "--output", "output", required=True, type=click.Path(path_type=Path),
+              help="Bundle directory to create.")
+@click.option("--force", is_flag=True, help="Replace an existing bundle at OUTPUT.")
+def unpack(archive: Path, output: Path, force: bool) -> None:
+    """Extract a packed bundle to OUTPUT; it is moved into place only when every file's sha256 matches."""
+    from dspark_compile.ship.pack import unpack_bundle
+
+    b = unpack_bundle(archive, output, force=force)
+    click.echo(f"unpacked {b.recipe['name']} to {b.root}: {len(b.manifest['files'])} files verified (sha256)")
 
 
 from dspark_compile.bench.cli import bench as _bench; cli.add_command(_bench)  # noqa: E402, E702

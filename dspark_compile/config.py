@@ -322,8 +322,9 @@ def _describe(errors: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def parse_recipe(data: Any, source: str = "<recipe>", base_dir: str | Path = ".") -> Recipe:
-    """Validate already-loaded recipe data; `source` names the file in error messages."""
+def parse_recipe(data: Any, source: str = "<recipe>", base_dir: str | Path = ".", check_files: bool = True) -> Recipe:
+    """Validate already-loaded recipe data; `source` names the file in error messages. `check_files=False`
+    for a bundle's recorded recipe, whose paths are names only (the builder's files are not here)."""
     if not isinstance(data, dict):
         raise RecipeError(f"{source}: a recipe is a YAML mapping, got {type(data).__name__}")
     try:
@@ -331,7 +332,8 @@ def parse_recipe(data: Any, source: str = "<recipe>", base_dir: str | Path = "."
     except ValidationError as exc:
         lines = "\n  ".join(_describe(exc.errors()))
         raise RecipeError(f"{source}: invalid recipe\n  {lines}") from None
-    _check_files(recipe, source)
+    if check_files:
+        _check_files(recipe, source)
     return recipe
 
 

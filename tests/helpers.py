@@ -33,3 +33,27 @@ def plain_target(bundle_path):
     bundle = load_bundle(bundle_path, verify=False)
     engine = load_engine("onnxruntime", bundle.path(bundle.engine("target")["files"][0]))
     return TargetModel(engine, ModelInfo.from_manifest(bundle.model))
+
+
+def builder_paths(manifest) -> list[str]:
+    """Strings in a manifest that look like paths of the machine that built it: absolute paths (anywhere in
+    a string) and references to the checkout it was built in. A bundle that travels records names."""
+    import json
+    import re
+
+    root = str(Path(__file__).resolve().parents[1])
+    found = []
+
+    def walk(value):
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(k)
+                walk(v)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v)
+        elif isinstance(value, str) and (root in value or re.search(r"(^|[\s(='\"])(/|~/)[\w.-]+/", value)):
+            found.append(value)
+
+    walk(json.loads(json.dumps(manifest)))
+    return found

@@ -1,4 +1,10 @@
-"""Verification depth per row: the `Schedule` op, run as a one-op graph, over a measured cost table."""
+"""Verification depth per row: the `Schedule` op over a measured cost table.
+
+The op runs on the host, through its one definition (`ops.reference.schedule`, which the ONNX function
+body and the CUDA plugin are checked against bit for bit): the runtime needs neither onnx to build a
+one-op graph nor a session to run it, so a runtime-only install (no compile stack) schedules exactly
+as a full one.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ import numpy as np
 
 from dspark_compile.config import SchedulerConfig
 from dspark_compile.errors import GenerationError
+from dspark_compile.ops import reference
 
 _MODES = {"fixed": 0, "threshold": 1, "cost": 2}
 
@@ -64,7 +71,6 @@ class Scheduler:
         self.config = config
         self.block_size = block_size
         self.cost = cost
-        self._session = None
 
     @property
     def speculates(self) -> bool:
@@ -74,18 +80,6 @@ class Scheduler:
     def guarded(self) -> bool:
         """Whether a round may skip the drafter when plain decoding is expected to be faster (see guard.py)."""
         return self.config.mode == "cost" and self.config.fallback
-
-    def _graph(self):
-        if self._session is None:
-            import onnxruntime as ort
-
-            from dspark_compile.ops.onnx_functions import make_op_model
-
-            model = make_op_model("Schedule", **schedule_attrs(self.config))
-            so = ort.SessionOptions()
-            so.intra_op_num_threads = 1
-            self._session = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
-        return self._session
 
     def feeds(self, lagged: np.ndarray, live: np.ndarray) -> dict[str, np.ndarray]:
         """Schedule's inputs besides the current survivals: survivals two drafting rounds old [B, G], the
@@ -99,8 +93,9 @@ class Scheduler:
 
     def lengths(self, survivals: np.ndarray, lagged: np.ndarray, live: np.ndarray) -> np.ndarray:
         """Verify lengths [B] int64 from current survivals [B, G] and survivals two rounds old [B, G]."""
-        feeds = {"survivals": np.ascontiguousarray(survivals, dtype=np.float32), **self.feeds(lagged, live)}
-        return self._graph().run(["verify_lengths"], feeds)[0].astype(np.int64)
+        out = reference.schedule(np.asarray(survivals, dtype=np.float32), **self.feeds(lagged, live),
+                                 **schedule_attrs(self.config))
+        return out.astype(np.int64)
 
     def choose(self, draft, lagged: np.ndarray, live: np.ndarray) -> np.ndarray:
         """This round's lengths [B] int64: the drafter graph's own Schedule output when that node was built

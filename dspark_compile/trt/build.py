@@ -10,6 +10,7 @@ STRONGLY_TYPED flag is set so both majors build the same precision. Returns the 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -157,6 +158,8 @@ def build_engine(onnx_path: Path, plan_path: Path, inputs: tuple[TensorSpec, ...
         "tensorrt_version": trt.__version__,
         "gpu": gpu.name,
         "compute_capability": f"{gpu.compute_capability[0]}.{gpu.compute_capability[1]}",
+        "sm": gpu.sm,
+        "plan_sha256": hashlib.sha256(bytes(plan)).hexdigest(),
         "strongly_typed": True,
         "flags": {k: v for k, v in asdict(options).items() if k not in ("plugin_library", "timing_cache")},
         "plugin_library": plugin_path.name,
@@ -166,3 +169,30 @@ def build_engine(onnx_path: Path, plan_path: Path, inputs: tuple[TensorSpec, ...
     }
     Path(str(plan_path) + ".json").write_text(json.dumps(info, indent=2))
     return info
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in text.split(".")[:3] if p.isdigit())
+
+
+def plan_mismatch(info: dict, tensorrt_version: str, compute_capability: tuple[int, int]) -> str | None:
+    """Why a plan described by `info` (its sidecar / manifest entry) cannot run with this TensorRT and GPU,
+    or None. Plans are specific to the TensorRT version and the GPU's compute capability unless built
+    version-compatible (later runtimes of the same major) or hardware-compatible (ampere_plus: sm_80+)."""
+    built, here = info.get("tensorrt_version", "?"), tensorrt_version
+    flags = info.get("flags", {})
+    reasons = []
+    if flags.get("version_compatible"):
+        if not (_version(built)[:1] == _version(here)[:1] and _version(here) >= _version(built)):
+            reasons.append(f"TensorRT {built} (version-compatible: runs on {built.split('.')[0]}.x from {built} on), "
+                           f"this machine has TensorRT {here}")
+    elif _version(built) != _version(here):
+        reasons.append(f"TensorRT {built}, this machine has TensorRT {here}")
+    cc = info.get("compute_capability", "?")
+    sm_here = f"sm_{compute_capability[0]}{compute_capability[1]}"
+    if flags.get("hardware_compatibility") == "ampere_plus":
+        if compute_capability < (8, 0):
+            reasons.append(f"Ampere or later (hardware-compatible), this GPU is {sm_here}")
+    elif cc != f"{compute_capability[0]}.{compute_capability[1]}":
+        reasons.append(f"compute capability {cc} ({info.get('gpu', '?')}), this GPU is {sm_here}")
+    return "; ".join(reasons) or None

@@ -51,24 +51,27 @@ def dim_ranges(recipe: Recipe, role: str, block_size: int, vocab: int) -> dict[s
     return ranges
 
 
-def build_trt_engines(recipe: Recipe, root: Path, graphs: dict[str, Any], block_size: int,
-                      vocab: int) -> dict[str, dict[str, Any]]:
-    """Build `<role>.plan` for each fused graph (role -> graph with .files/.inputs); manifest entries."""
+def build_trt_engines(recipe: Recipe, root: Path, graphs: dict[str, Any], block_size: int, vocab: int,
+                      out: Path | None = None, plugin: Path | None = None) -> dict[str, dict[str, Any]]:
+    """Build `<role>.plan` for each fused graph (role -> graph with .files/.inputs) of the bundle at `root`
+    into `out` (default: `root`), with the plugin library copied beside them; manifest entries."""
     from dspark_compile.trt import import_tensorrt, trt_major
     from dspark_compile.trt.build import TrtBuildOptions, build_engine, find_plugin_library
 
     t = recipe.tensorrt
-    plugin = find_plugin_library(_plugin_path(recipe), trt_major(import_tensorrt(BuildError)))
+    out = Path(out or root)
+    plugin = plugin or find_plugin_library(_plugin_path(recipe), trt_major(import_tensorrt(BuildError)))
     options = TrtBuildOptions(
         hardware_compatibility=t.hardware_compatibility, version_compatible=t.version_compatible,
         timing_cache=str(recipe.resolve(t.timing_cache)) if t.timing_cache else None,
         workspace_bytes=t.workspace_mib << 20, optimization_level=t.optimization_level, plugin_library=str(plugin))
-    shutil.copy2(plugin, root / plugin.name)  # the plans load it from beside themselves
+    shutil.copy2(plugin, out / plugin.name)  # the plans load it from beside themselves
     entries = {}
     for role, graph in graphs.items():
         profiles = build_profiles(graph.inputs, dim_ranges(recipe, role, block_size, vocab))
         plan_file = f"{role}.plan"
-        info = build_engine(root / graph.files[0], root / plan_file, graph.inputs, profiles, options)
+        info = build_engine(root / graph.files[0], out / plan_file, graph.inputs, profiles, options)
         entries[f"{role}_tensorrt"] = {"backend": "tensorrt", "files": [plan_file, plan_file + ".json", plugin.name],
-                                       "tensorrt": info}
+                                       "inputs": [s.to_dict() for s in graph.inputs],
+                                       "outputs": [s.to_dict() for s in graph.outputs], "tensorrt": info}
     return entries
