@@ -9,7 +9,7 @@ PROMPT ?= What is the capital of France? Answer in one sentence.
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml requirements-ci.txt
+$(VENV)/.installed: pyproject.toml requirements-ci.txt requirements-runtime.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -r requirements-ci.txt
@@ -20,6 +20,9 @@ $(VENV)/.installed: pyproject.toml requirements-ci.txt
 	# its dependencies. Its backend stub needs NumPy 1.x, kept apart from the venv's (dspark_compile/serve/triton/local.py).
 	$(BIN)/python -m pip install -q --no-deps nvidia-pytriton==0.7.0
 	$(BIN)/python -m pip install -q --no-deps --upgrade --target $(VENV)/triton-numpy numpy==1.26.4
+	# The runtime-only install's wheels (numpy, onnxruntime, tokenizers, ...; no compile stack): the test of a
+	# fresh runtime-only venv installs from here, without reaching an index.
+	$(BIN)/python -m pip download -q -d $(VENV)/wheels -r requirements-runtime.txt
 	# TensorRT's Python bindings (no native libraries exist for this machine): the API-surface tests
 	# import them against stub libraries, for TensorRT 11.4 and for 10.3 (Jetson Orin, JetPack 6).
 	$(BIN)/python -m pip install -q tensorrt-cu13-bindings==11.4.0.106

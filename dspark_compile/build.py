@@ -160,6 +160,7 @@ def build_bundle(recipe: Recipe, out: Path, force: bool = False, step: StepRepor
     `force` replaces only an existing bundle (never another folder, the recipe's folder or one above it);
     `notify` hears about leftovers of interrupted builds that are swept. I/O errors (a read-only or full
     disk, ...) become BuildErrors."""
+    require_compile_stack("build")
     try:
         return _build(recipe, Path(out), force, step, notify)
     except OSError as exc:
@@ -177,7 +178,6 @@ def _build(recipe: Recipe, out: Path, force: bool, step: StepReporter, notify: C
     from dspark_compile.runtime.target import ModelInfo, TargetModel
     from dspark_compile.sources import load_target
 
-    require_compile_stack("build")
     if "tensorrt" in recipe.backends:  # fail before the long export when TensorRT, a GPU or the plugins are missing
         from dspark_compile.trt.bundle import check_available
 

@@ -64,6 +64,9 @@ class Runtime:
 
         self.bundle = bundle
         self.backend = backend or default_backend(bundle)
+        if engine_role("verify", self.backend) not in bundle.manifest["engines"]:
+            raise BundleError(f"{bundle.root}: the bundle has no {self.backend} engines; build them on this machine "
+                              f"with: dspark-compile engines {bundle.root} --backend {self.backend}")
         try:
             self.info = ModelInfo.from_manifest(bundle.model)
         except (KeyError, TypeError, ValueError) as exc:  # (a digest-correct manifest from a broken writer)

@@ -42,6 +42,21 @@ def _graphs(manifest: dict[str, Any]) -> dict[str, _Graph]:
             for role, e in manifest["engines"].items() if role in FUSED_ROLES}
 
 
+def plan_inputs(manifest: dict[str, Any], source: str, overrides: dict[str, Any] | None = None):
+    """(recipe, graphs, block size, vocabulary) for build_trt_engines, from a bundle's manifest: the recorded
+    recipe (paths are names there, so files are not checked) with `overrides` of its `tensorrt` section."""
+    from dspark_compile.config import parse_recipe
+
+    data = dict(manifest["recipe"])
+    data["tensorrt"] = {**data.get("tensorrt", {}), **(overrides or {}), "plugin_library": None}
+    recipe = parse_recipe(data, source=f"{source} (recipe)", base_dir=Path.cwd(), check_files=False)
+    graphs = _graphs(manifest)
+    if "verify" not in graphs:
+        raise BuildError(f"{source}: the bundle has no 'verify' graph to build a TensorRT engine from")
+    block = int(manifest.get("drafter", {}).get("block_size", 0))
+    return recipe, graphs, block, int(manifest["model"]["vocab_size"])
+
+
 def plugin_origin(explicit: str | None) -> str:
     """Where the plugin library came from, without the builder's path: what the manifest records."""
     from dspark_compile.trt.build import PLUGIN_LIBRARY_ENV
@@ -61,7 +76,6 @@ def build_device_engines(bundle_root: Path, backend: str = "tensorrt", plugins: 
     timing_cache, workspace_mib, optimization_level). Refuses, before any work, where TensorRT, a GPU or the
     plugin library is missing.
     """
-    from dspark_compile.config import parse_recipe
     from dspark_compile.trt import import_tensorrt, trt_major
     from dspark_compile.trt.build import find_plugin_library
     from dspark_compile.trt.bundle import build_trt_engines
@@ -72,21 +86,13 @@ def build_device_engines(bundle_root: Path, backend: str = "tensorrt", plugins: 
                          "(onnxruntime needs none: the bundle's ONNX graphs are its engines)")
     bundle = load_bundle(bundle_root)  # checksums first: never build from altered graphs
     root, manifest = bundle.root, bundle.manifest
-    graphs = _graphs(manifest)
-    if "verify" not in graphs:
-        raise BuildError(f"{root}: the bundle has no 'verify' graph to build a TensorRT engine from")
+    recipe, graphs, block, vocab = plan_inputs(manifest, str(root / "manifest.json"), overrides)
     trt = import_tensorrt(BuildError)
     gpu = CudaDriver(BuildError).info()
     plugin = find_plugin_library(plugins, trt_major(trt))
-
-    data = dict(manifest["recipe"])
-    data["tensorrt"] = {**data.get("tensorrt", {}), **(overrides or {}), "plugin_library": None}
-    recipe = parse_recipe(data, source=f"{root}/manifest.json (recipe)", base_dir=Path.cwd(), check_files=False)
-    block = int(manifest.get("drafter", {}).get("block_size", 0))
     stage = Path(tempfile.mkdtemp(prefix=f".{root.name}.engines-", dir=root.parent))
     try:
-        entries = build_trt_engines(recipe, root, graphs, block, int(manifest["model"]["vocab_size"]), out=stage,
-                                    plugin=plugin)
+        entries = build_trt_engines(recipe, root, graphs, block, vocab, out=stage, plugin=plugin)
         names = sorted({f for e in entries.values() for f in e["files"]})
         for name in names:
             manifest["files"][name] = {"sha256": sha256_file(stage / name), "size": (stage / name).stat().st_size}
