@@ -411,6 +411,13 @@ def engines(bundle: Path, backend: str, plugins: Path | None, hardware_compatibi
         info = entry["tensorrt"]
         console.print(f"[green]✓[/green] {role}: {entry['files'][0]} (TensorRT {info['tensorrt_version']}, "
                       f"{info['gpu']} {info['sm']}, sha256 {info['plan_sha256'][:16]}…)", soft_wrap=True)
+    from dspark_compile.bundle import load_bundle
+    from dspark_compile.config import DEVICE_SM
+
+    device = load_bundle(bundle, verify=False).recipe.get("device")
+    if device and info["sm"] not in DEVICE_SM[device]:
+        console.print(f"[yellow]note:[/yellow] the recipe's device preset is '{device}' ({', '.join(DEVICE_SM[device])}); "
+                      f"these plans are for {info['sm']} and run only there", soft_wrap=True)
     if costs and any(r.startswith("drafter") for r in built):
         from dspark_compile.costs import remeasure
 
