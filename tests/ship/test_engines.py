@@ -5,7 +5,6 @@ tests/engine/test_tensorrt_api.py like the rest of the TensorRT backend."""
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import subprocess
@@ -22,16 +21,9 @@ from dspark_compile.ship.engines import build_device_engines, plan_inputs
 from dspark_compile.trt.build import plan_mismatch
 from dspark_compile.trt.bundle import dim_ranges
 from dspark_compile.trt.profiles import build_profiles
+from tests.engine.test_tensorrt_backend import _has_cuda_driver
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _has_cuda_driver() -> bool:
-    try:
-        ctypes.CDLL("libcuda.so.1")
-        return True
-    except OSError:
-        return False
 
 
 def _snapshot(root: Path) -> dict[str, bytes]:
