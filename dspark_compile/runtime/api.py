@@ -9,7 +9,7 @@ from pathlib import Path
 from dspark_compile.bundle import Bundle, costs_key, engine_role, load_bundle
 from dspark_compile.config import SchedulerConfig
 from dspark_compile.engine.base import EngineOptions, load_engine
-from dspark_compile.errors import BundleError, GenerationError
+from dspark_compile.errors import BundleError, EngineError, GenerationError
 from dspark_compile.runtime.drafter import DrafterInfo, DrafterModel
 from dspark_compile.runtime.rows import RowStats
 from dspark_compile.runtime.sampling import SamplingParams
@@ -90,7 +90,12 @@ class Runtime:
 
     def _engine(self, role: str, options: EngineOptions):
         spec = self.bundle.engine(engine_role(role, self.backend))
-        return load_engine(spec["backend"], self.bundle.path(spec["files"][0]), options)
+        try:
+            return load_engine(spec["backend"], self.bundle.path(spec["files"][0]), options)
+        except EngineError as exc:
+            if self.backend == "onnxruntime":
+                raise
+            raise EngineError(f"{exc} (the bundle's ONNX graphs run anywhere: --backend onnxruntime)") from None
 
     @classmethod
     def load(cls, path: str | Path, threads: int | None = None, device: str = "auto",

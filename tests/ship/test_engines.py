@@ -143,3 +143,29 @@ def test_compatibility_flags_widen_what_runs():
     assert "version-compatible" in plan_mismatch(portable, "10.2.0", (9, 0))  # older runtime
     assert "version-compatible" in plan_mismatch(portable, "11.0.0", (9, 0))  # other major
     assert "this GPU is sm_75" in plan_mismatch(portable, "10.3.0", (7, 5))
+
+
+def test_a_bundle_with_plans_runs_them_by_default_and_names_the_way_out(tiny_bundles, tmp_path):
+    """Plans listed in the manifest (as `engines` lists them) make TensorRT the default backend; where TensorRT
+    cannot load them the error says so and how to run the ONNX graphs instead, which still works."""
+    import shutil
+
+    from dspark_compile.bundle import sha256_file, write_manifest
+    from dspark_compile.errors import EngineError
+    from dspark_compile.runtime.api import Runtime
+
+    copy = tmp_path / "b"
+    shutil.copytree(tiny_bundles("llama"), copy)
+    manifest = load_bundle(copy).manifest
+    for role in ("verify", "drafter"):
+        plan = copy / f"{role}.plan"
+        plan.write_bytes(b"not a real plan")
+        (copy / f"{role}.plan.json").write_text(json.dumps({**INFO, "profiles": []}))
+        for f in (plan.name, plan.name + ".json"):
+            manifest["files"][f] = {"sha256": sha256_file(copy / f), "size": (copy / f).stat().st_size}
+        manifest["engines"][f"{role}_tensorrt"] = {**manifest["engines"][role], "backend": "tensorrt",
+                                                   "files": [plan.name, plan.name + ".json"]}
+    write_manifest(copy, manifest)
+    with pytest.raises(EngineError, match=r"tensorrt.*\(the bundle's ONNX graphs run anywhere: --backend onnxruntime\)"):
+        Runtime.load(copy)
+    assert Runtime.load(copy, backend="onnxruntime").generate(["hi"], max_new_tokens=2)[0].tokens

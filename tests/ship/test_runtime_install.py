@@ -43,13 +43,23 @@ def test_runtime_install_generates_what_the_full_install_generates(runtime_pytho
         assert got["tokens"][mode] == [r.tokens for r in ours], mode
 
 
-def test_runtime_install_refuses_to_build_and_names_the_extra(runtime_python, tmp_path):
+def test_runtime_install_cli_ships_and_refuses_to_build(runtime_python, tiny_bundles, tmp_path):
+    """In the runtime-only venv: inspect, pack, unpack and run work; build names the compile extra."""
     from tests.helpers import RECIPES
 
-    cli = runtime_python.parent / "dspark-compile"
+    cli = str(runtime_python.parent / "dspark-compile")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    proc = subprocess.run([str(cli), "build", str(RECIPES / "tiny-llama.yaml"), "-o", str(tmp_path / "b")],
-                          capture_output=True, text=True, timeout=300, env=env)
+
+    def run(*args):
+        return subprocess.run([cli, *map(str, args)], capture_output=True, text=True, timeout=600, env=env)
+
+    bundle = tiny_bundles("llama")
+    for args in (("inspect", bundle), ("pack", bundle, "-o", tmp_path / "t.tar"),
+                 ("unpack", tmp_path / "t.tar", "-o", tmp_path / "u"),
+                 ("run", tmp_path / "u", "--prompt", "Hello", "--max-new-tokens", "4")):
+        proc = run(*args)
+        assert proc.returncode == 0, (args[0], proc.stderr)
+    proc = run("build", RECIPES / "tiny-llama.yaml", "-o", tmp_path / "b")
     assert proc.returncode == 2, proc.stderr
     assert "pip install 'dspark-compile[compile]'" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "b").exists()
