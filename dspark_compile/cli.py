@@ -387,7 +387,7 @@ def export_triton(bundle: Path, repo: Path, name: str, decoupled: bool, copy: bo
 @click.argument("bundle", type=click.Path(path_type=Path))
 @click.option("--backend", type=click.Choice(["tensorrt"]), default="tensorrt", show_default=True)
 @click.option("--plugins", type=click.Path(path_type=Path, dir_okay=False),
-              help="libdspark_plugins.so.<TensorRT major> (default: $DSPARK_PLUGIN_LIBRARY, then plugins/build/ of this checkout).")
+              help="libdspark_plugins.so.<TensorRT major> (default: $DSPARK_PLUGIN_LIBRARY, then plugins/build/).")
 @click.option("--hardware-compatibility", type=click.Choice(["none", "ampere_plus"]), default=None,
               help="Override the recipe's tensorrt.hardware_compatibility.")
 @click.option("--version-compatible/--no-version-compatible", default=None,
