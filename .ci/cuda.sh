@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # CI gate for the CUDA side of plugins/: nvcc compiles every kernel (.cu) for sm_87 (Jetson Orin),
-# sm_89, sm_90 and compute_90 PTX; any error fails. The TensorRT plugin C++ compiles only when
-# TensorRT headers are found (TENSORRT_ROOT/include or the system include path).
-# Usage: .ci/cuda.sh            (NVCC, TENSORRT_ROOT and JOBS may be set in the environment)
+# sm_89, sm_90 and compute_90 PTX; then CMake builds libdspark_plugins.so (every translation unit,
+# -Wall -Wextra -Werror, NVIDIA's headers as system headers) against TensorRT 10.3's and 11.1's real headers.
+# Any error fails.
+# Usage: .ci/cuda.sh            (NVCC, TENSORRT_ROOT, DSPARK_TRT_VENDOR and JOBS may be set in the environment)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -44,19 +45,32 @@ done
 for pid in "${pids[@]}"; do wait "$pid" || status=1; done
 [ "$status" -eq 0 ] || { echo "cuda.sh: FAILED: kernel compilation" >&2; exit 1; }
 
-# The plugin C++ (IPluginV3 classes) needs NvInferRuntime.h.
-TRT_INC=""
-for dir in "${TENSORRT_ROOT:+$TENSORRT_ROOT/include}" /usr/include/x86_64-linux-gnu /usr/include/aarch64-linux-gnu /usr/include /usr/local/TensorRT/include; do
-    if [ -n "$dir" ] && [ -f "$dir/NvInferRuntime.h" ]; then TRT_INC="$dir"; break; fi
-done
-if [ -z "$TRT_INC" ]; then
-    echo "cuda.sh: skipped: TensorRT headers not found (set TENSORRT_ROOT); plugin C++ not compiled"
+# The plugin library, built with CMake the way a user on a device builds it, against NVIDIA's real headers:
+# every TensorRT major we ship for (../shared/vendor/tensorrt/{10.3,11.1}, or TENSORRT_ROOT alone when set).
+# The kernels were compiled for every architecture above; these builds take compute_90 PTX only.
+# CMake asks nvcc itself for the CUDA include folder, so NVCC may be a wrapper script.
+# Output: plugins/build/ci-trt<version>/libdspark_plugins.so.<major>, which tests/plugins/test_trt_abi.py loads.
+VENDOR="${DSPARK_TRT_VENDOR:-$(cd .. && pwd)/shared/vendor/tensorrt}"
+if [ -n "${TENSORRT_ROOT:-}" ]; then
+    HEADERS=("$TENSORRT_ROOT")
 else
-    CUDA_INC="$(dirname "$(dirname "$(readlink -f "$NVCC")")")/include"
-    for src in $(find plugins -name '*Plugin.cpp' -o -name 'dsparkPlugins.cpp' | sort); do
-        g++ -std=c++17 -O2 -fPIC -Wall -Wextra -Werror -I"$TRT_INC" -I"$CUDA_INC" -Iplugins/common -Iplugins \
-            -c "$src" -o "$OUT/$(basename "$src").o" || { echo "cuda.sh: FAILED  $src" >&2; exit 1; }
-        echo "cuda.sh: ok      $src (TensorRT headers: $TRT_INC)"
-    done
+    HEADERS=("$VENDOR/10.3" "$VENDOR/11.1")
 fi
-echo "cuda.sh: all CUDA kernels compiled for sm_87 sm_89 sm_90 + compute_90 PTX"
+command -v cmake >/dev/null || { echo "cuda.sh: FAILED: cmake not found (apt-get install cmake)" >&2; exit 1; }
+for root in "${HEADERS[@]}"; do
+    if [ ! -f "$root/include/NvInferRuntime.h" ]; then
+        echo "cuda.sh: FAILED: no TensorRT headers at $root/include (set TENSORRT_ROOT, or put NVIDIA's" \
+             "headers at ../shared/vendor/tensorrt/<version>/include beside the clone)" >&2
+        exit 1
+    fi
+    build="plugins/build/ci-trt$(basename "$root")"
+    log="$OUT/cmake-$(basename "$root").log"
+    if cmake -S plugins -B "$build" -DTENSORRT_ROOT="$root" -DCMAKE_CUDA_COMPILER="$NVCC" \
+            -DCMAKE_CUDA_ARCHITECTURES=90-virtual -DCMAKE_BUILD_TYPE=Release >"$log" 2>&1 \
+        && cmake --build "$build" -j "$JOBS" >>"$log" 2>&1; then
+        echo "cuda.sh: ok      $(ls "$build"/libdspark_plugins.so.*) (TensorRT headers: $root/include)"
+    else
+        echo "cuda.sh: FAILED  plugin library against $root/include"; cat "$log"; exit 1
+    fi
+done
+echo "cuda.sh: all CUDA kernels compiled for sm_87 sm_89 sm_90 + compute_90 PTX; plugin library built against ${#HEADERS[@]} TensorRT header set(s)"

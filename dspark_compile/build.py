@@ -133,7 +133,7 @@ def _load_drafter(recipe: Recipe, model, target_config):
                                        mask_token_id=None if d.mask_token_id == "auto" else d.mask_token_id,
                                        block_size=resolve_block_size(recipe), target_layer_ids=model.tap_layers)
         return init_drafter(cfg, model, seed=d.seed), f"random ({d.num_layers} layers, seed {d.seed})"
-    return load_drafter(recipe.resolve(d.path), model), f"checkpoint {recipe.resolve(d.path)}"  # settings: _build
+    return load_drafter(recipe.resolve(d.path), model), f"checkpoint {recipe.resolve(d.path).name}"  # settings: _build
 
 
 def check_checkpoint_settings(recipe: Recipe):
@@ -148,6 +148,49 @@ def check_checkpoint_settings(recipe: Recipe):
         _from_checkpoint(recipe, "draft.markov_rank", d.markov_rank, ckpt, "markov_rank", ckpt.markov_rank)
         _from_checkpoint(recipe, "draft.mask_token_id", d.mask_token_id, ckpt, "mask_token_id", ckpt.mask_token_id)
     return ckpt
+
+
+RECIPE_PATHS = (("target", "path"), ("draft", "path"), ("tensorrt", "timing_cache"), ("tensorrt", "plugin_library"))
+"""Recipe keys that hold file paths: recorded in a manifest by name and content hash, never by location."""
+
+COMPILE_STACK = ("torch", "transformers", "onnx", "onnxscript", "safetensors")
+
+
+def require_compile_stack(command: str) -> None:
+    """A BuildError naming the missing packages when the compile extra is not installed (runtime-only install)."""
+    import importlib.util
+
+    missing = [m for m in COMPILE_STACK if importlib.util.find_spec(m) is None]
+    if missing:
+        raise BuildError(f"`{command}` needs the compile stack, which this install lacks ({', '.join(missing)} "
+                         "not installed): pip install 'dspark-compile[compile]'. A runtime-only install loads and "
+                         "runs bundles (run, inspect, engines, pack, unpack).")
+
+
+def portable_recipe(recipe: Recipe) -> tuple[dict, dict]:
+    """The resolved recipe for a manifest with each path replaced by its file or folder name, and
+    {key: {"name", "sha256"}} for the inputs those paths named: the builder's folders mean nothing on the
+    device and would leak its layout."""
+    from dspark_compile.bundle import tree_sha256
+
+    data, inputs = recipe.to_dict(), {}
+    for section, key in RECIPE_PATHS:
+        value = data[section][key]
+        if value is None:
+            continue
+        path = recipe.resolve(value)
+        data[section][key] = path.name
+        inputs[f"{section}.{key}"] = {"name": path.name, "sha256": tree_sha256(path) if path.exists() else None}
+    return data, inputs
+
+
+def _schedule_attrs(recipe: Recipe) -> dict:
+    """The drafter graph's Schedule attributes: the recipe's scheduler (mode "off" never runs it: defaults)."""
+    from dspark_compile.config import SchedulerConfig
+    from dspark_compile.runtime.scheduler import schedule_attrs
+
+    sched = recipe.speculation.scheduler
+    return schedule_attrs(sched if sched.mode != "off" else SchedulerConfig())
 
 
 def _files_digest(root: Path, files) -> str:
@@ -202,6 +245,7 @@ def build_bundle(recipe: Recipe, out: Path, force: bool = False, step: StepRepor
     `force` replaces only an existing bundle (never another folder, the recipe's folder or one above it);
     `notify` hears about leftovers of interrupted builds that are swept. I/O errors (a read-only or full
     disk, ...) become BuildErrors."""
+    require_compile_stack("build")
     try:
         return _build(recipe, Path(out), force, step, notify)
     except OSError as exc:
@@ -249,20 +293,23 @@ def _build(recipe: Recipe, out: Path, force: bool, step: StepReporter, notify: C
                        "export_check": {"max_abs_logit_diff": diff}},
             "verify": {"backend": "onnxruntime", "files": list(verify.files), **_spec_dicts(verify)},
         }
-        manifest = {"recipe": recipe.to_dict(), "source": target.description,
+        recorded, inputs = portable_recipe(recipe)
+        manifest = {"recipe": recorded, "inputs": inputs, "source": target.description,
                     "model": _model_manifest(model, target, recipe), "engines": engines}
         if recipe.draft.source != "none":
             from dspark_compile.drafter.export import export_drafter
 
-            with step("trace drafter to ONNX, ending in DraftSample"):
+            with step("trace drafter to ONNX, ending in DraftSample -> Schedule"):
                 drafter, desc = _load_drafter(recipe, model, target.config)
-                dgraph = export_drafter(drafter, writer.root)
+                dgraph = export_drafter(drafter, writer.root, schedule=_schedule_attrs(recipe))
             engines["drafter"] = {"backend": "onnxruntime", "files": list(dgraph.files), **_spec_dicts(dgraph)}
             manifest["drafter"] = {
-                "source": desc, "block_size": dgraph.block_size, "num_layers": drafter.config.num_layers,
+                "source": desc, "source_sha256": inputs.get("draft.path", {}).get("sha256"),
+                "block_size": dgraph.block_size, "num_layers": drafter.config.num_layers,
                 "num_kv_heads": drafter.num_kv_heads, "head_dim": drafter.head_dim,
                 "kv_names": list(drafter.kv_names()), "dtype": manifest["model"]["dtype"],
                 "sts_temperatures": list(drafter.config.sts_temperatures),
+                "schedule": dgraph.schedule,
             }
             with step("measure the verify and drafter costs"):
                 engine = load_engine("onnxruntime", writer.root / verify.files[0])

@@ -40,6 +40,18 @@ def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
     return digest.hexdigest()
 
 
+def tree_sha256(path: Path) -> str:
+    """sha256 of a file, or of a folder: over each file's relative path and sha256, in sorted order. Records
+    what a build used (a drafter checkpoint, a model folder) by content instead of by the builder's path."""
+    path = Path(path)
+    if path.is_file():
+        return sha256_file(path)
+    digest = hashlib.sha256()
+    for f in sorted(p for p in path.rglob("*") if p.is_file()):
+        digest.update(f"{f.relative_to(path).as_posix()}\0{sha256_file(f)}\n".encode())
+    return digest.hexdigest()
+
+
 def library_versions() -> dict[str, str]:
     """Versions of the tools that shaped a bundle (absent libraries are left out)."""
     out = {"python": platform.python_version()}
@@ -214,6 +226,16 @@ def write_manifest(root: Path, manifest: dict[str, Any]) -> None:
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise BundleError(f"{root}: cannot write {MANIFEST}: {_os_reason(exc)}") from None
+
+
+def engine_role(role: str, backend: str) -> str:
+    """Manifest engine key: the ONNX graphs are 'verify' / 'drafter', their TensorRT plans 'verify_tensorrt'."""
+    return role if backend == "onnxruntime" else f"{role}_{backend}"
+
+
+def costs_key(backend: str) -> str:
+    """Manifest key of the cost table measured with this backend's engines (`measure-costs --backend`)."""
+    return "costs" if backend == "onnxruntime" else f"costs_{backend}"
 
 
 @dataclass(frozen=True)

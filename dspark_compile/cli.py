@@ -53,7 +53,7 @@ def cli(debug: bool) -> None:
 @click.option("--dry-run", is_flag=True, help="Check the recipe, the target's config and the drafter checkpoint "
               "(configs and tensor shapes only), print the plan and write nothing.")
 def build(recipe: Path, output: Path, force: bool, dry_run: bool) -> None:
-    """Build the bundle for RECIPE (a YAML file) into OUTPUT."""
+    """Build the bundle for RECIPE (a YAML file) into OUTPUT (needs the compile extra)."""
     import json
 
     from dspark_compile.build import build_bundle, plan_bundle
@@ -88,16 +88,18 @@ def build(recipe: Path, output: Path, force: bool, dry_run: bool) -> None:
 @click.option("--stream", is_flag=True, help="Print text as it is generated (one prompt).")
 @click.option("--stop", "stops", multiple=True, help="A stop string; repeat for several.")
 @click.option("--json", "as_json", is_flag=True, help="Print results (and --stats) as JSON.")
+@click.option("--backend", type=click.Choice(["onnxruntime", "tensorrt"]), default=None,
+              help="Engines to run (default: the bundle's TensorRT plans when it has them, else ONNX Runtime).")
 def run(bundle: Path, prompts: tuple[str, ...], chat: bool, max_new_tokens: int, temperature: float,
         top_k: int, top_p: float, seed: int, threads: int | None, mode: str, stats: bool, stream: bool,
-        stops: tuple[str, ...], as_json: bool) -> None:
+        stops: tuple[str, ...], as_json: bool, backend: str | None) -> None:
     """Generate text for one or more prompts with BUNDLE."""
     from dspark_compile.config import SchedulerConfig
     from dspark_compile.runtime.api import Runtime
     from dspark_compile.runtime.sampling import SamplingParams
 
     sampling = SamplingParams(temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
-    rt = Runtime.load(bundle, threads=threads)
+    rt = Runtime.load(bundle, threads=threads, backend=backend)
     sched = None if mode == "recipe" else rt.scheduler_config.model_copy(update={"mode": mode})
     if stream:
         if len(prompts) != 1 or as_json:
@@ -236,6 +238,9 @@ class _Reporter:
 def train_draft(recipe: Path, output: Path, work: Path, bundle: Path | None, steps: int | None,
                 init: Path | None) -> None:
     """Self-distil a DSpark drafter for RECIPE's target (settings: the recipe's `training` section)."""
+    from dspark_compile.build import require_compile_stack
+
+    require_compile_stack("train-draft")
     from dspark_compile.config import load_recipe
     from dspark_compile.train.pipeline import train_draft as run_training
 
@@ -290,6 +295,9 @@ def monitor_text(monitor: dict) -> str:
 def calibrate(recipe: Path, drafter: Path | None, work: Path, bundle: Path | None, dry_run: bool, offset: bool,
               as_json: bool) -> None:
     """Fit STS temperatures (and a confidence offset) on held-out prompts and store them with the drafter."""
+    from dspark_compile.build import require_compile_stack
+
+    require_compile_stack("calibrate")
     import dataclasses
 
     from dspark_compile.config import load_recipe
@@ -333,13 +341,15 @@ def calibrate(recipe: Path, drafter: Path | None, work: Path, bundle: Path | Non
 @click.option("--repeats", default=5, show_default=True, type=click.IntRange(1), help="Timed runs per point (median).")
 @click.option("--threads", default=0, show_default=True, type=click.IntRange(0, CPUS),
               help="Engine threads (0: the backend chooses).")
-def measure_costs(bundle: Path, repeats: int, threads: int) -> None:
+@click.option("--backend", type=click.Choice(["onnxruntime", "tensorrt"]), default="onnxruntime", show_default=True,
+              help="Whose engines to time (tensorrt: the plans `engines` built; stored as costs_tensorrt).")
+def measure_costs(bundle: Path, repeats: int, threads: int, backend: str) -> None:
     """Re-measure BUNDLE's verify cost table on this machine and store it in the manifest."""
     from dspark_compile.costs import remeasure
 
     console = _console()
     with console.status("measuring the verify and drafter steps ..."):
-        costs = remeasure(bundle, repeats=repeats, threads=threads)
+        costs = remeasure(bundle, repeats=repeats, threads=threads, backend=backend)
     drafter = "" if costs.get("draft_ms") is None else f"; drafter step {costs['draft_ms'][0]:.2f} ms at 1 row, " \
         f"{costs['draft_ms'][-1]:.2f} ms at {costs['batch_sizes'][-1]}"
     console.print(f"cost table for batch sizes {costs['batch_sizes']} x {costs['tokens_per_row'][-1]} tokens per row "
@@ -347,7 +357,128 @@ def measure_costs(bundle: Path, repeats: int, threads: int) -> None:
                   f"{costs['ms'][0][-1]:.2f} ms for {costs['tokens_per_row'][-1]}{drafter})")
 
 
+@cli.command()
+@click.argument("bundle", type=click.Path(path_type=Path))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--scheduler", "mode", type=click.Choice(["recipe", "off", "fixed", "threshold", "cost"]),
+              default="recipe", show_default=True, help="Verification depth policy; 'off' decodes plainly.")
+@click.option("--max-queue", default=256, show_default=True, type=click.IntRange(1),
+              help="Requests waiting for their first token beyond which new ones get 429.")
+@click.option("--drain-timeout", default=30.0, show_default=True, type=click.FloatRange(0),
+              help="Seconds requests in flight get to finish after SIGTERM before they end with an error.")
+@click.option("--threads", default=None, type=click.IntRange(0), help="Engine threads (default: the recipe's).")
+@click.option("--model-name", default=None, help="The model id clients name (default: the recipe's name).")
+@click.option("--ignore-eos", is_flag=True, help="Generate max_tokens for every request (benchmarks).")
+def serve(bundle: Path, host: str, port: int, mode: str, max_queue: int, drain_timeout: float,
+          threads: int | None, model_name: str | None, ignore_eos: bool) -> None:
+    """Serve BUNDLE over an OpenAI-compatible HTTP API (/v1/completions, /v1/chat/completions, /metrics)."""
+    from dspark_compile.serve.server import ServeConfig, serve as run_server
+
+    config = ServeConfig(host=host, port=port, scheduler=mode, max_queue=max_queue, drain_timeout=drain_timeout,
+                         threads=threads, ignore_eos=ignore_eos, model_name=model_name)
+    console = _console()
+
+    def ready(engine) -> None:
+        console.print(f"serving {bundle} on http://{host}:{port} (GET /ready turns 200 once warmed up)", soft_wrap=True)
+
+    run_server(bundle, config, on_ready=ready)
+    console.print("stopped")
+
+
+@cli.command("export-triton")
+@click.argument("bundle", type=click.Path(path_type=Path))
+@click.option("-o", "--output", "repo", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Triton model repository to write into (created if missing).")
+@click.option("--name", default="dspark", show_default=True, help="Model name (its folder in the repository).")
+@click.option("--decoupled/--no-decoupled", default=True, show_default=True,
+              help="Decoupled: stream one response per step (gRPC streaming); otherwise one response per request.")
+@click.option("--copy", is_flag=True, help="Copy the bundle into the repository (self-contained) instead of naming its path.")
+@click.option("--threads", default=0, show_default=True, type=click.IntRange(0), help="Engine threads (0: the recipe's).")
+@click.option("--max-queue", default=256, show_default=True, type=click.IntRange(1))
+@click.option("--force", is_flag=True, help="Replace an existing model of that name.")
+def export_triton(bundle: Path, repo: Path, name: str, decoupled: bool, copy: bool, threads: int, max_queue: int,
+                  force: bool) -> None:
+    """Write a Triton Inference Server model (Python backend) serving BUNDLE into the repository REPO."""
+    from dspark_compile.serve.triton.export import export_triton as export
+
+    model = export(bundle, repo, name=name, decoupled=decoupled, copy=copy, threads=threads, max_queue=max_queue,
+                   force=force)
+    _console().print(f"wrote {model} (serve it: tritonserver --model-repository {repo})", soft_wrap=True)
+
+
+@cli.command()
+@click.argument("bundle", type=click.Path(path_type=Path))
+@click.option("--backend", type=click.Choice(["tensorrt"]), default="tensorrt", show_default=True)
+@click.option("--plugins", type=click.Path(path_type=Path, dir_okay=False),
+              help="libdspark_plugins.so.<TensorRT major> (default: $DSPARK_PLUGIN_LIBRARY, then plugins/build/).")
+@click.option("--hardware-compatibility", type=click.Choice(["none", "ampere_plus"]), default=None,
+              help="Override the recipe's tensorrt.hardware_compatibility.")
+@click.option("--version-compatible/--no-version-compatible", default=None,
+              help="Override the recipe's tensorrt.version_compatible.")
+@click.option("--timing-cache", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="TensorRT timing cache file, read before and written after the build.")
+@click.option("--costs/--no-costs", "costs", default=True, show_default=True,
+              help="Measure the cost table on the new plans afterwards (bundles with a drafter).")
+def engines(bundle: Path, backend: str, plugins: Path | None, hardware_compatibility: str | None,
+            version_compatible: bool | None, timing_cache: Path | None, costs: bool) -> None:
+    """Build BUNDLE's TensorRT plans on this machine (its GPU, its TensorRT) and add them to the manifest."""
+    from dspark_compile.ship.engines import build_device_engines
+
+    overrides = {k: v for k, v in (("hardware_compatibility", hardware_compatibility),
+                                   ("version_compatible", version_compatible),
+                                   ("timing_cache", str(timing_cache) if timing_cache else None)) if v is not None}
+    console = _console()
+    with console.status(f"building {backend} engines ..."):
+        built = build_device_engines(bundle, backend, str(plugins) if plugins else None, overrides)
+    for role, entry in built.items():
+        info = entry["tensorrt"]
+        console.print(f"[green]✓[/green] {role}: {entry['files'][0]} (TensorRT {info['tensorrt_version']}, "
+                      f"{info['gpu']} {info['sm']}, sha256 {info['plan_sha256'][:16]}…)", soft_wrap=True)
+    from dspark_compile.bundle import load_bundle
+    from dspark_compile.config import DEVICE_SM
+
+    device = load_bundle(bundle, verify=False).recipe.get("device")
+    if device and info["sm"] not in DEVICE_SM[device]:
+        console.print(f"[yellow]note:[/yellow] the recipe's device preset is '{device}' ({', '.join(DEVICE_SM[device])}); "
+                      f"these plans are for {info['sm']} and run only there", soft_wrap=True)
+    if costs and any(r.startswith("drafter") for r in built):
+        from dspark_compile.costs import remeasure
+
+        with console.status("measuring the verify and drafter steps on the plans ..."):
+            remeasure(bundle, backend=backend)
+        console.print("[green]✓[/green] cost table measured on the plans (costs_tensorrt)")
+
+
+@cli.command()
+@click.argument("bundle", type=click.Path(path_type=Path))
+@click.option("-o", "--output", "output", required=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="The tar file to write.")
+@click.option("--force", is_flag=True, help="Replace an existing file at OUTPUT.")
+def pack(bundle: Path, output: Path, force: bool) -> None:
+    """Verify BUNDLE and write it (the manifest and every file it lists) to one tar file."""
+    from dspark_compile.ship.pack import pack_bundle
+
+    out, b = pack_bundle(bundle, output, force=force)
+    size = sum(m["size"] for m in b.manifest["files"].values())
+    click.echo(f"packed {len(b.manifest['files'])} files ({size / 1e6:.1f} MB) of {b.recipe['name']} into {out}")
+
+
+@cli.command()
+@click.argument("archive", type=click.Path(path_type=Path))
+@click.option("-o", "--output", "output", required=True, type=click.Path(path_type=Path),
+              help="Bundle directory to create.")
+@click.option("--force", is_flag=True, help="Replace an existing bundle at OUTPUT.")
+def unpack(archive: Path, output: Path, force: bool) -> None:
+    """Extract a packed bundle to OUTPUT; it is moved into place only when every file's sha256 matches."""
+    from dspark_compile.ship.pack import unpack_bundle
+
+    b = unpack_bundle(archive, output, force=force)
+    click.echo(f"unpacked {b.recipe['name']} to {b.root}: {len(b.manifest['files'])} files verified (sha256)")
+
+
 from dspark_compile.bench.cli import bench as _bench; cli.add_command(_bench)  # noqa: E402, E702
+from dspark_compile.simulate.cli import simulate as _simulate; cli.add_command(_simulate)  # noqa: E402, E702
 
 
 class _Terminated(SystemExit):

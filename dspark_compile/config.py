@@ -221,7 +221,7 @@ class TensorRTConfig(_Section):
     timing_cache: str | None = None
     """A file read before and written after the build (relative to the recipe)."""
     plugin_library: str | None = None
-    """libdspark_plugins.so; default: $DSPARK_PLUGIN_LIBRARY, then plugins/build/."""
+    """libdspark_plugins.so.<major>; default: $DSPARK_PLUGIN_LIBRARY, then plugins/build/ (for the installed major)."""
     workspace_mib: Annotated[int, Field(ge=16, le=1 << 20)] = 4096
     optimization_level: Annotated[int, Field(ge=0, le=5)] = 3
 
@@ -235,6 +235,13 @@ class TrainingConfig(_Section):
     """Tokens the target writes per prompt (training: sampled; held-out: greedy)."""
     temperature: Annotated[float, Field(ge=0.0, le=10.0)] = 0.7
     top_p: Annotated[float, Field(gt=0.0, le=1.0)] = 0.8
+
+    @field_validator("temperature")
+    @classmethod
+    def _sampleable(cls, t: float) -> float:
+        if 0.0 < t < 1e-3:  # (runtime.sampling.MIN_TEMPERATURE: float32 sampling below it is not exact)
+            raise ValueError("must be 0 (greedy) or at least 0.001")
+        return t
     max_prompts: PositiveInt | None = None
     """Use only the first N prompts of each split (quick runs and tests); all when unset."""
     answers_per_prompt: Annotated[int, Field(ge=1, le=64)] = 1
@@ -265,9 +272,47 @@ class RuntimeConfig(_Section):
     """ONNX Runtime intra-op threads; 0 lets it choose."""
 
 
+DEVICE_PRESETS: dict[str, dict[str, Any]] = {
+    "jetson-orin": {  # Jetson AGX/NX Orin, JetPack 6.x: TensorRT 10.3, sm_87, 8-64 GB shared with the CPU
+        "precision": "fp16",
+        "shapes": {"max_batch": 4, "max_context": 2048, "prefill_chunk": 128},
+        "tensorrt": {"hardware_compatibility": "none", "version_compatible": False, "workspace_mib": 1024},
+    },
+    "datacenter": {  # H100 / H200 (sm_90), TensorRT 10.x or 11.x
+        "precision": "fp16",
+        "shapes": {"max_batch": 64, "max_context": 8192, "prefill_chunk": 512},
+        "tensorrt": {"hardware_compatibility": "none", "version_compatible": False, "workspace_mib": 8192},
+    },
+}
+"""`device:` in a recipe fills these keys where the recipe does not set them (the recipe's own values win).
+The bundle's ONNX graphs are exported on the build machine; the plans are built on the device with
+`dspark-compile engines BUNDLE --backend tensorrt`, where its TensorRT version and SM are (README, "Ship to
+a device")."""
+
+DEVICE_SM = {"jetson-orin": ("sm_87",), "datacenter": ("sm_90", "sm_80", "sm_89", "sm_100")}
+"""The GPUs each preset is meant for (the first is the reference); `engines` warns on any other."""
+
+
+def _with_device_preset(data: dict[str, Any]) -> dict[str, Any]:
+    """The recipe data with its device preset's values filled in under the recipe's own."""
+    preset = DEVICE_PRESETS.get(data.get("device"))
+    if preset is None:
+        return data
+    out = dict(data)
+    for key, value in preset.items():
+        if isinstance(value, dict):
+            own = out.get(key)
+            out[key] = {**value, **own} if isinstance(own, dict) else (value if own is None else own)
+        else:
+            out.setdefault(key, value)
+    return out
+
+
 class Recipe(_Section):
     schema_: Literal[1] = Field(RECIPE_SCHEMA, alias="schema")
     name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9._-]+$")]
+    device: Literal["jetson-orin", "datacenter"] | None = None
+    """A target device preset (DEVICE_PRESETS): precision, shapes and TensorRT settings for that device."""
     target: TargetConfig
     draft: DraftConfig = DraftConfig()
     speculation: SpeculationConfig = SpeculationConfig()
@@ -334,16 +379,18 @@ def _describe(errors: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def parse_recipe(data: Any, source: str = "<recipe>", base_dir: str | Path = ".") -> Recipe:
-    """Validate already-loaded recipe data; `source` names the file in error messages."""
+def parse_recipe(data: Any, source: str = "<recipe>", base_dir: str | Path = ".", check_files: bool = True) -> Recipe:
+    """Validate already-loaded recipe data; `source` names the file in error messages. `check_files=False`
+    for a bundle's recorded recipe, whose paths are names only (the builder's files are not here)."""
     if not isinstance(data, dict):
         raise RecipeError(f"{source}: a recipe is a YAML mapping, got {type(data).__name__}")
     try:
-        recipe = Recipe.model_validate({**data, "base_dir": str(base_dir)})
+        recipe = Recipe.model_validate({**_with_device_preset(data), "base_dir": str(base_dir)})
     except ValidationError as exc:
         lines = "\n  ".join(_describe(exc.errors()))
         raise RecipeError(f"{source}: invalid recipe\n  {lines}") from None
-    _check_files(recipe, source)
+    if check_files:
+        _check_files(recipe, source)
     return recipe
 
 

@@ -85,11 +85,12 @@ def measure_costs(target: TargetModel, block_size: int, max_batch: int, repeats:
     return costs
 
 
-def check_binding(costs: dict[str, Any], manifest: dict[str, Any], role: str = "verify") -> None:
+def check_binding(costs: dict[str, Any], manifest: dict[str, Any], role: str = "verify",
+                  drafter_role: str = "drafter") -> None:
     """Refuse a cost table measured on another engine (the verify engine's, and the drafter's for `draft_ms`)."""
     _check_digest(costs.get("engine_sha256"), engine_digest(manifest, role), "engine")
     if costs.get("draft_ms") is not None:
-        here = engine_digest(manifest, "drafter") if "drafter" in manifest["engines"] else "none"
+        here = engine_digest(manifest, drafter_role) if drafter_role in manifest["engines"] else "none"
         _check_digest(costs.get("drafter_sha256"), here, "drafter engine")
 
 
@@ -100,10 +101,10 @@ def _check_digest(measured_on, digest: str, engine: str) -> None:
                               "re-measure it with: dspark-compile measure-costs BUNDLE")
 
 
-def remeasure(bundle_root, repeats: int = 5, threads: int = 0) -> dict[str, Any]:
-    """Measure the cost table again on this machine with the bundle's verify and drafter engines and store it
-    in the manifest (replaced atomically; the other files and their checksums are untouched)."""
-    from dspark_compile.bundle import load_bundle, write_manifest
+def remeasure(bundle_root, repeats: int = 5, threads: int = 0, backend: str = "onnxruntime") -> dict[str, Any]:
+    """Measure the cost table again on this machine with the bundle's verify and drafter engines of `backend`
+    and store it in the manifest (replaced atomically; the other files and their checksums are untouched)."""
+    from dspark_compile.bundle import costs_key, engine_role, load_bundle, write_manifest
     from dspark_compile.engine.base import EngineOptions, load_engine
     from dspark_compile.errors import BundleError
     from dspark_compile.runtime.drafter import DrafterInfo
@@ -114,14 +115,16 @@ def remeasure(bundle_root, repeats: int = 5, threads: int = 0) -> dict[str, Any]
     if "drafter" not in manifest:
         raise BundleError(f"{bundle.root}: the bundle has no drafter; its cost table only serves speculation")
 
+    verify, draft, key = engine_role("verify", backend), engine_role("drafter", backend), costs_key(backend)
+
     def engine(role: str):
         spec = bundle.engine(role)
         return load_engine(spec["backend"], bundle.path(spec["files"][0]), EngineOptions(threads=threads))
 
-    target = TargetModel(engine("verify"), ModelInfo.from_manifest(manifest["model"]))
-    drafter = DrafterModel(engine("drafter"), DrafterInfo.from_manifest(manifest["drafter"]))
-    manifest["costs"] = measure_costs(target, drafter.info.block_size, int(manifest["recipe"]["shapes"]["max_batch"]),
-                                      repeats=repeats, digest=engine_digest(manifest, "verify"), drafter=drafter,
-                                      drafter_digest=engine_digest(manifest, "drafter"))
+    target = TargetModel(engine(verify), ModelInfo.from_manifest(manifest["model"]))
+    drafter = DrafterModel(engine(draft), DrafterInfo.from_manifest(manifest["drafter"]))
+    manifest[key] = measure_costs(target, drafter.info.block_size, int(manifest["recipe"]["shapes"]["max_batch"]),
+                                  repeats=repeats, digest=engine_digest(manifest, verify), drafter=drafter,
+                                  drafter_digest=engine_digest(manifest, draft))
     write_manifest(bundle.root, manifest)
-    return manifest["costs"]
+    return manifest[key]

@@ -119,11 +119,11 @@ def load_target(cfg: TargetConfig, resolve: Callable[[str], Path]) -> LoadedTarg
     elif cfg.source == "gguf":
         path = resolve(cfg.path)
         model, tokenizer = _from_pretrained(path.parent, path.name)
-        desc = f"gguf {path}"
+        desc = f"gguf {path.name}"
     else:
         path = resolve(cfg.path)
         model, tokenizer = _from_pretrained(path, None)
-        desc = f"hf {path}"
+        desc = f"hf {path.name}"
     config = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
     return LoadedTarget(model=model, config=config, tokenizer=tokenizer, description=desc)
 

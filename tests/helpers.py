@@ -47,3 +47,27 @@ def deepspec_fixtures():
     if not (path / "ckpt_deepspec" / "config.json").is_file():
         pytest.skip(f"DeepSpec fixtures not found at {path} (set DSPARK_SHARED_FIXTURES to the fixtures folder)")
     return path
+
+
+def builder_paths(manifest) -> list[str]:
+    """Strings in a manifest that look like paths of the machine that built it: absolute paths (anywhere in
+    a string) and references to the checkout it was built in. A bundle that travels records names."""
+    import json
+    import re
+
+    root = str(Path(__file__).resolve().parents[1])
+    found = []
+
+    def walk(value):
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(k)
+                walk(v)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v)
+        elif isinstance(value, str) and (root in value or re.search(r"(^|[\s(='\"])(/|~/)[\w.-]+/", value)):
+            found.append(value)
+
+    walk(json.loads(json.dumps(manifest)))
+    return found

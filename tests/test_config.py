@@ -77,3 +77,15 @@ def test_not_yaml_and_not_a_mapping(tmp_path):
         load_recipe(f)
     with pytest.raises(RecipeError, match="recipe file not found"):
         load_recipe(tmp_path / "nope.yaml")
+
+
+def test_device_presets_fill_what_the_recipe_leaves_unset():
+    orin = parse_recipe({**BASE, "device": "jetson-orin"})
+    assert orin.precision == "fp16" and orin.shapes.max_batch == 4 and orin.tensorrt.workspace_mib == 1024
+    assert orin.backends == ("onnxruntime",)  # plans are built on the device: dspark-compile engines
+    own = parse_recipe({**BASE, "device": "datacenter", "precision": "fp32", "shapes": {"max_batch": 8}})
+    assert own.precision == "fp32" and own.shapes.max_batch == 8  # the recipe's own values win
+    assert own.shapes.max_context == 8192 and own.tensorrt.workspace_mib == 8192  # the rest from the preset
+    assert parse_recipe(BASE).device is None and parse_recipe(BASE).precision == "fp32"
+    with pytest.raises(RecipeError, match="device = 'jetson-nano': Input should be 'jetson-orin' or 'datacenter'"):
+        parse_recipe({**BASE, "device": "jetson-nano"})

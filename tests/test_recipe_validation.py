@@ -123,6 +123,7 @@ def test_family_table_covers_every_registered_family():
     ({"shapes": {"max_context": 16}, "speculation": {"block_size": 16}}, "shapes.max_context (16) is below 19"),
     ({"speculation": {"scheduler": {"threshold": float("inf")}}}, "threshold"),
     ({"training": {"grad_clip": float("inf")}}, "training.grad_clip"),
+    ({"training": {"temperature": 1e-40}}, "training.temperature = 1e-40: must be 0 (greedy) or at least 0.001"),
 ])
 def test_cross_field_rules(patch, message):
     # before the fix: these built and then every run failed, or were accepted as nonsense

@@ -47,3 +47,16 @@ def test_chat_answer_is_sensible(smollm2):
     rt, _ = smollm2
     out = rt.generate(["What is the capital of France?"], max_new_tokens=32, chat=True)[0]
     assert "Paris" in out.text and out.finish_reason == "eos"
+
+
+def test_default_bundle_manifest_has_no_builder_paths(smollm2):
+    """The default recipe names its drafter by a relative path and its target by package: the manifest keeps
+    names and hashes only."""
+    from tests.helpers import builder_paths
+
+    rt, _ = smollm2
+    manifest = rt.bundle.manifest
+    assert builder_paths(manifest) == []
+    assert manifest["drafter"]["source"] == "checkpoint smollm2-135m" and len(manifest["drafter"]["source_sha256"]) == 64
+    assert manifest["recipe"]["draft"]["path"] == "smollm2-135m"
+

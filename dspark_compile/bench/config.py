@@ -50,7 +50,9 @@ class BenchConfig:
     chat: bool | None = None
     """Wrap prompts in the chat template; None: when the tokenizer has one."""
     arm_names: tuple[str, ...] = field(default=())
-    """Keep only these arms (by name, e.g. 'plain', 'fixed-4', 'cost'); empty: all."""
+    """Keep only these arms (by name, e.g. 'plain', 'fixed-4', 'cost', 'server'); empty: all."""
+    url: str | None = None
+    """A running `dspark-compile serve BUNDLE --ignore-eos` to measure as the arm 'server' (over HTTP)."""
 
     def __post_init__(self):
         problems = []
@@ -78,11 +80,12 @@ class BenchConfig:
 
 @dataclass(frozen=True)
 class Arm:
-    """One way of generating: the runtime with a scheduler setting, or a transformers peer."""
+    """One way of generating: the runtime with a scheduler setting, a transformers peer, or a server."""
 
     name: str  # "plain", "fixed-4", "threshold", "cost", "hf-generate", "hf-prompt-lookup"
     scheduler: SchedulerConfig | None = None  # runtime arms only
     peer: str | None = None  # one of PEERS for transformers arms
+    url: str | None = None  # the "server" arm: a running `dspark-compile serve` (bench --url)
 
     @property
     def speculative(self) -> bool:
@@ -109,7 +112,8 @@ def runtime_arms(config: BenchConfig, recipe_scheduler, block_size: int, has_cos
 
 
 def peer_arms(config: BenchConfig) -> list[Arm]:
-    return [Arm(f"hf-{p}", peer=p) for p in config.peers]
+    """The transformers peers, and the server at `config.url` when there is one."""
+    return [Arm(f"hf-{p}", peer=p) for p in config.peers] + ([Arm("server", url=config.url)] if config.url else [])
 
 
 def select(arms: list[Arm], names: tuple[str, ...]) -> list[Arm]:

@@ -32,6 +32,10 @@ class LoadRun:
     survivals: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     outcomes: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     timings: dict[str, float] = field(default_factory=dict)  # seconds in draft, schedule, verify, host, prefill
+    # acceptance trace: one (prompt, verified length, accepted drafts, survivals [G]) per drafted row-round
+    drafts: list[tuple[int, int, int, list[float]]] = field(default_factory=list)
+    # per decoding step: (rows in the verify pass, tokens per row, verify s, draft s, prefill s, whole step s)
+    steps: list[tuple[int, int, float, float, float, float]] = field(default_factory=list)
 
 
 def schedule(clients: int, per_client: int, n_prompts: int) -> list[list[int]]:
@@ -59,35 +63,43 @@ class SurvivalLog:
 
 
 def closed_loop(batcher, log: SurvivalLog | None, prompts: list[list[int]], plan: list[list[int]],
-                new_tokens: int, sampling) -> LoadRun:
+                new_tokens: int, sampling, clock=time.perf_counter) -> LoadRun:
     """Drive `batcher` with one client per entry of `plan` (its prompt indices, in order).
 
-    `log` must be the drafter the batcher was built with (or None). The batcher must ignore EOS.
+    `log` must be the drafter the batcher was built with (or None). The batcher must ignore EOS and
+    keep time with the same `clock` (the simulator's is virtual).
     """
     queues = [list(p) for p in plan]
     owner: dict[int, tuple[int, int, float]] = {}  # request id -> (client, prompt index, submission time)
     served: list[Served] = []
     pairs_s, pairs_ok = [], []
+    drafts, steps = [], []
 
     def submit(client: int) -> None:
         if queues[client]:
             i = queues[client].pop(0)
-            owner[batcher.submit(prompts[i], new_tokens, sampling).id] = (client, i, time.perf_counter())
+            owner[batcher.submit(prompts[i], new_tokens, sampling).id] = (client, i, clock())
 
-    t_start = time.perf_counter()
+    t_start = clock()
     for c in range(len(queues)):
         submit(c)
     while batcher.busy:
         rounds = {r.id: r.stats.rounds for r in batcher.rows}  # rows joining in this step start at 0
         if log is not None:
             log.last = None
+        spent, prefilled, t_step = dict(batcher.batch.timings), batcher.prefill_seconds, clock()
         touched = batcher.step()
+        stepped = [(b, req) for b, req in enumerate(batcher.rows) if req.stats.rounds > rounds.get(req.id, 0)]
+        if stepped:
+            timed = {k: batcher.batch.timings[k] - spent.get(k, 0.0) for k in ("verify", "draft")}
+            steps.append((len(batcher.rows), max(req.stats.verify_lengths[-1] for _, req in stepped) + 1,
+                          timed["verify"], timed["draft"], batcher.prefill_seconds - prefilled, clock() - t_step))
         if log is not None and log.last is not None:
-            for b, req in enumerate(batcher.rows):
-                if req.stats.rounds > rounds.get(req.id, 0):
-                    v, a = req.stats.verify_lengths[-1], req.stats.accepted[-1]
-                    pairs_s.extend(log.last[b, :v].tolist())
-                    pairs_ok.extend(k < a for k in range(v))
+            for b, req in stepped:
+                v, a = req.stats.verify_lengths[-1], req.stats.accepted[-1]
+                pairs_s.extend(log.last[b, :v].tolist())
+                pairs_ok.extend(k < a for k in range(v))
+                drafts.append((owner[req.id][1], v, a, [round(x, 4) for x in log.last[b].tolist()]))
         for req in touched:
             if req.finished:
                 client, prompt, submitted = owner.pop(req.id)
@@ -95,7 +107,7 @@ def closed_loop(batcher, log: SurvivalLog | None, prompts: list[list[int]], plan
                 served.append(Served(prompt, list(req.tokens), t0 + req.stats.time_to_first_token - submitted,
                                      t0 + req.stats.seconds - submitted, req.stats))
                 submit(client)
-    wall = time.perf_counter() - t_start
+    wall = clock() - t_start
     assert len(served) == sum(len(p) for p in plan), "every planned request is served"
     timings = {**batcher.batch.timings, "prefill": batcher.prefill_seconds}
-    return LoadRun(served, wall, np.array(pairs_s, np.float32), np.array(pairs_ok, bool), timings)
+    return LoadRun(served, wall, np.array(pairs_s, np.float32), np.array(pairs_ok, bool), timings, drafts, steps)

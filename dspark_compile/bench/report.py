@@ -4,7 +4,7 @@ the headline ratios; as a rich table for people and a dict for machines."""
 from __future__ import annotations
 
 import statistics
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -24,6 +24,9 @@ class BenchResult:
     calibration: dict[str, dict[str, Any]]  # "mode/arm" -> reliability of survivals
     greedy_check: dict[str, Any]
     headline: dict[str, Any]
+    # the raw runs by (mode, arm, level) and the prompts' token counts, for acceptance traces (not in to_dict)
+    runs: dict[tuple[str, str, int], list[LoadRun]] = field(default_factory=dict, repr=False)
+    prompt_tokens: list[int] = field(default_factory=list, repr=False)
 
     def row(self, mode: str, arm: str, level: int) -> dict[str, Any] | None:
         return next((r for r in self.rows if (r["mode"], r["arm"], r["level"]) == (mode, arm, level)), None)
@@ -75,7 +78,7 @@ def _row(mode: str, arm: Arm, level: int, runs: list[LoadRun], block: int) -> di
         "drafted_share": m["drafted_share"] if arm.peer is None else None,
         "verify_length_histogram": m["verify_length_histogram"] if arm.speculative else {},
         # where the wall time went (the rest: the benchmark's own bookkeeping and, for peers, everything)
-        "time_share": {k: round(v / wall, 4) for k, v in spent.items()} if arm.peer is None else {},
+        "time_share": {k: round(v / wall, 4) for k, v in spent.items()} if arm.peer is None and not arm.url else {},
     }
 
 
@@ -137,6 +140,9 @@ def _headline(rows: list[dict], levels: tuple[int, ...]) -> dict[str, Any]:
             best = max(fixed, key=lambda r: r["throughput_tokens_per_s"])
             h[f"cost_throughput_vs_best_fixed_c{top}"] = round(cost["throughput_tokens_per_s"] / best["throughput_tokens_per_s"], 3)
             h["best_fixed"] = best["arm"]
+        server = by.get((mode, "server", top))
+        if server and plain.get(top):  # bench --url: what HTTP costs over the same batcher in-process
+            h[f"server_throughput_vs_plain_c{top}"] = round(server["throughput_tokens_per_s"] / plain[top]["throughput_tokens_per_s"], 3)
         h["net_negative"] = [f"{r['arm']}@C={r['level']}" for r in spec
                              if plain.get(r["level"]) and r["throughput_tokens_per_s"] < plain[r["level"]]["throughput_tokens_per_s"]]
         h["cost_mean_verify_length_by_level"] = {r["level"]: r["mean_verify_length"] for r in spec if r["arm"] == "cost"}

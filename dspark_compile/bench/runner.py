@@ -30,9 +30,9 @@ class _Bench:
         self.block = self.rt.drafter.info.block_size if self.rt.drafter else 0
         arms, self.notes = runtime_arms(config, self.rt.scheduler_config, self.block, self.rt.costs is not None)
         peers = peer_arms(config)
-        if peers and 1 not in config.levels:
+        if any(a.peer for a in peers) and 1 not in config.levels:
             self.notes.append("the transformers peers run at concurrency 1 only, which is not among the levels")
-            peers = []
+            peers = [a for a in peers if not a.peer]
         self.arms = select(arms + peers, config.arm_names)
         self.sampling = {"greedy": SamplingParams(),
                          "sampled": SamplingParams(temperature=config.temperature, top_p=config.top_p, seed=config.seed)}
@@ -48,6 +48,10 @@ class _Bench:
     def run(self, arm: Arm, mode: str, level: int, per_client: int, new_tokens: int) -> LoadRun:
         plan = schedule(level, per_client, len(self.prompts))
         sampling = self.sampling[mode]
+        if arm.url:
+            from dspark_compile.bench.http import http_closed_loop
+
+            return http_closed_loop(arm.url, self.prompts, plan, new_tokens, sampling)
         if arm.peer:
             return self.hf.serve(arm.peer, self.prompts, plan[0], new_tokens, sampling, self.config.prompt_lookup_tokens)
         from dspark_compile.runtime.batcher import Batcher
@@ -61,7 +65,8 @@ class _Bench:
         m = self.rt.bundle.manifest
         return {"bundle": str(bundle), "model": m["recipe"]["name"], "block_size": self.block,
                 "drafter": m.get("drafter", {}).get("source") if self.rt.drafter else None,
-                "max_batch": self.rt.max_batch, "threads": self.config.threads, "cpu_count": os.cpu_count(),
+                "max_batch": self.rt.max_batch, "prefill_chunk": self.rt.prefill_chunk,
+                "scheduler": self.rt.scheduler_config.model_dump(), "threads": self.config.threads, "cpu_count": os.cpu_count(),
                 "chat": self.chat, "prompt_file": str(self.config.prompts), "prompts": len(self.prompts),
                 "mean_prompt_tokens": round(sum(map(len, self.prompts)) / len(self.prompts), 1),
                 "arms": [a.name for a in self.arms], "notes": list(self.notes),
@@ -95,7 +100,9 @@ def run_bench(bundle: str | Path, config: BenchConfig = BenchConfig(), progress:
         done += 1
     if progress:
         progress("done", done, total)
-    return summarise(config, bench.meta(Path(bundle)), bench.arms, runs)
+    result = summarise(config, bench.meta(Path(bundle)), bench.arms, runs)
+    result.runs, result.prompt_tokens = dict(runs), [len(p) for p in bench.prompts]
+    return result
 
 
 def _rotate(items: list, k: int) -> list:

@@ -1,4 +1,4 @@
-"""Trace one drafter step to an ONNX graph (opset 18, dynamic B/T/P, γ fixed), ending in DraftSample.
+"""Trace one drafter step to an ONNX graph (opset 18, dynamic B/T/P, γ fixed), ending DraftSample → Schedule.
 
 Graph I/O (B rows, T = Δ new context rows, P cached context rows, γ slots, L drafter layers):
 
@@ -14,17 +14,23 @@ Graph I/O (B rows, T = Δ new context rows, P cached context rows, γ slots, L d
              past_value.i     [B, Hkv, P, D]            rows >= past_lengths masked, must be finite)
            fused graph only (DraftSample inputs, see ops.spec.DRAFT_SAMPLE):
              temperature [B] f32, top_k [B] int32, top_p [B] f32, uniforms [B, γ] f32
+           and Schedule inputs (ops.spec.SCHEDULE): lagged_survivals [B, γ] f32 (survivals two drafting
+             rounds old), cost_table [N] f32, active [B] int32
     outputs  fused:   draft_tokens [B, γ] int32, draft_q [B, γ] f32, q_full [B, γ, V] f32,
                       confidences [B, γ] f32, survivals [B, γ] f32
              unfused: block_logits [B, γ, V] f32, block_hidden [B, γ, H] dtype
              then     new_key.i / new_value.i [B, Hkv, T, D] dtype   K/V of the T new context rows;
                       the runtime commits the first ctx_counts[b] rows of row b
+             fused, last: verify_lengths [B] int32   Schedule's drafts to verify per row, with the
+                      scheduler settings baked in at export (metadata `dspark.schedule`)
 
 Context rows only enter the cache; block K/V never leave the graph. A slot sees cache rows
 j < past_lengths, new rows t < ctx_counts, both only at positions < anchor_position, and all γ slots.
 γ is fixed at export: it is the static middle dim of the block outputs and the model metadata
 `dspark.block_size`. The anchor is int32 because DraftSample and Verify produce int32 tokens.
-The Markov/confidence weights and STS temperatures become initializers of the DraftSample node.
+The Markov/confidence weights and STS temperatures become initializers of the DraftSample node. The
+Schedule node makes the depth choice part of the compiled graph (a TensorRT engine runs the Schedule
+plugin on the device); the budget reads only the lagged survivals, the allocation the current ones.
 
 Files: the graph (`drafter.onnx`) and one external-data file with all its weights (`drafter.weights`),
 which include a copy of the target's embedding and lm_head (the drafter reads both).
@@ -47,6 +53,7 @@ from dspark_compile.export.target import OPSET, check_graph
 _CTX_INPUTS = ("ctx_taps", "ctx_positions", "ctx_counts", "past_lengths", "anchor", "anchor_position")
 _BLOCK_OUTPUTS = ("block_logits", "block_hidden")
 _SAMPLING_INPUTS = ("temperature", "top_k", "top_p", "uniforms")
+_SCHEDULE_INPUTS = ("lagged_survivals", "cost_table", "active")
 _TMP_ANCHOR = "_drafter_anchor"  # DraftSample adds its own `anchor` input; ours is merged into it
 
 
@@ -59,6 +66,7 @@ class DrafterGraph:
     outputs: tuple[TensorSpec, ...]
     block_size: int
     fused: bool
+    schedule: dict | None = None  # the Schedule attributes baked into a fused graph
 
 
 def io_specs(drafter, fused: bool = True) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...]]:
@@ -78,14 +86,16 @@ def io_specs(drafter, fused: bool = True) -> tuple[tuple[TensorSpec, ...], tuple
     ]
     if fused:
         inputs += [TensorSpec("temperature", ("B",), "float32"), TensorSpec("top_k", ("B",), "int32"),
-                   TensorSpec("top_p", ("B",), "float32"), TensorSpec("uniforms", ("B", G), "float32")]
+                   TensorSpec("top_p", ("B",), "float32"), TensorSpec("uniforms", ("B", G), "float32"),
+                   TensorSpec("lagged_survivals", ("B", G), "float32"), TensorSpec("cost_table", ("N",), "float32"),
+                   TensorSpec("active", ("B",), "int32")]
         block = [TensorSpec("draft_tokens", ("B", G), "int32"), TensorSpec("draft_q", ("B", G), "float32"),
                  TensorSpec("q_full", ("B", G, drafter.vocab_size), "float32"),
                  TensorSpec("confidences", ("B", G), "float32"), TensorSpec("survivals", ("B", G), "float32")]
     else:
         block = [TensorSpec("block_logits", ("B", G, drafter.vocab_size), "float32"),
                  TensorSpec("block_hidden", ("B", G, drafter.hidden_size), dtype)]
-    return tuple(inputs), tuple(block + kv_out)
+    return tuple(inputs), tuple(block + kv_out + ([TensorSpec("verify_lengths", ("B",), "int32")] if fused else []))
 
 
 def _dummy_inputs(drafter):
@@ -180,10 +190,11 @@ def _restore_weights(model, weights) -> None:
     model.graph.initializer.extend(weights)
 
 
-def fuse(model, drafter):
-    """End the traced graph in DraftSample (`ops.fusion.fuse_draft_sample`); our `anchor` input is
-    merged with the op's and keeps its place. Returns the fused model (the input is consumed)."""
-    from dspark_compile.ops.fusion import fuse_draft_sample
+def fuse(model, drafter, schedule: dict):
+    """End the traced graph in DraftSample → Schedule (`ops.fusion.fuse_draft_sample`, `fuse_schedule`
+    with the attributes `schedule`); our `anchor` input is merged with DraftSample's and keeps its place.
+    Returns the fused model (the input is consumed)."""
+    from dspark_compile.ops.fusion import fuse_draft_sample, fuse_schedule
 
     names = [i.name for i in model.graph.input]
     at = names.index("anchor")
@@ -193,6 +204,7 @@ def fuse(model, drafter):
     fused, report = fuse_draft_sample(model, **head_weights(drafter))
     if report.fired.get("DraftSample") != 1:
         raise ExportError(f"DraftSample fusion did not fire on the drafter graph: {report}")
+    fused, report = fuse_schedule(fused, **schedule)
     _restore_weights(fused, weights)
     inputs = list(fused.graph.input)
     anchor = next(i for i in inputs if i.name == "anchor")
@@ -205,14 +217,17 @@ def fuse(model, drafter):
 
 
 def export_drafter(drafter, out_dir: Path, name: str = "drafter.onnx", weights: str = "drafter.weights",
-                   fused: bool = True) -> DrafterGraph:
+                   fused: bool = True, schedule: dict | None = None) -> DrafterGraph:
     """Export one drafter step to `out_dir/name`, its weights to `out_dir/weights`, and check the result.
 
     Weights always live in one external-data file (as the target's do), so graphs over 2 GB work.
 
-    fused=True ends the graph in DraftSample (draft tokens, q, confidences, survivals); fused=False
-    keeps block_logits/block_hidden as outputs.
+    fused=True ends the graph in DraftSample (draft tokens, q, confidences, survivals) and Schedule
+    (verify_lengths) with the Schedule attributes `schedule` (default: the spec's; see
+    `runtime.scheduler.schedule_attrs`); fused=False keeps block_logits/block_hidden as outputs.
     """
+    from dspark_compile.ops.spec import SCHEDULE
+
     import onnx
     from onnx import helper
 
@@ -224,12 +239,13 @@ def export_drafter(drafter, out_dir: Path, name: str = "drafter.onnx", weights: 
         _trace(drafter, traced)
         model = onnx.load(str(traced))  # external data, if any, is read in here
     _declare_shapes(model, sum(io_specs(drafter, fused=False), ()))
+    schedule = SCHEDULE.resolve_attrs(schedule or {}) if fused else None
     if fused:
-        model = fuse(model, drafter)
+        model = fuse(model, drafter, schedule)
     cfg = drafter.config
     meta = {"dspark.block_size": cfg.block_size, "dspark.mask_token_id": cfg.mask_token_id,
             "dspark.family": cfg.family, "dspark.target_layer_ids": json.dumps(list(cfg.target_layer_ids)),
-            "dspark.fused": int(fused)}
+            "dspark.fused": int(fused), **({"dspark.schedule": json.dumps(schedule)} if fused else {})}
     helper.set_model_props(model, {k: str(v) for k, v in meta.items()})
 
     path = out_dir / name
@@ -238,4 +254,4 @@ def export_drafter(drafter, out_dir: Path, name: str = "drafter.onnx", weights: 
                     location=weights, size_threshold=1024)
     check_graph(path, inputs, outputs)
     return DrafterGraph(files=(name, weights), inputs=inputs, outputs=outputs, block_size=cfg.block_size,
-                        fused=fused)
+                        fused=fused, schedule=schedule)

@@ -42,6 +42,13 @@ class TrtEngine(Engine):
         info = json.loads(sidecar.read_text()) if sidecar.is_file() else {}
         trt = import_tensorrt(EngineError)
         self.cuda = CudaDriver(EngineError)
+        from dspark_compile.trt.build import plan_mismatch
+
+        mismatch = plan_mismatch(info, trt.__version__, self.cuda.info().compute_capability)
+        if mismatch:
+            raise EngineError(f"{path.name} was built for {mismatch}: rebuild the plans on this machine with "
+                              f"`dspark-compile engines {path.parent} --backend tensorrt [--plugins PATH]`, or run "
+                              "it with --backend onnxruntime")
         self._trt = trt
         self._logger = trt.Logger(trt.Logger.WARNING)
         runtime = trt.Runtime(self._logger)

@@ -15,7 +15,7 @@ from onnx import ModelProto, TensorProto, ValueInfoProto, helper, numpy_helper
 
 from dspark_compile.errors import ExportError
 from dspark_compile.ops.onnx_functions import add_op_functions, make_op_node, tensor_type
-from dspark_compile.ops.spec import DOMAIN, DRAFT_SAMPLE, VERIFY, OpSpec
+from dspark_compile.ops.spec import DOMAIN, DRAFT_SAMPLE, SCHEDULE, VERIFY, OpSpec
 
 _FLOATS = (TensorProto.FLOAT, TensorProto.FLOAT16)
 
@@ -166,6 +166,33 @@ def fuse_draft_sample(model: ModelProto, markov_w1: np.ndarray, markov_w2: np.nd
         return _finish(out, report, DRAFT_SAMPLE.name)
 
     return _run(DRAFT_SAMPLE.name, rewrite, model, strict)
+
+
+def fuse_schedule(model: ModelProto, *, strict: bool = True, **attrs) -> tuple[ModelProto, FusionReport]:
+    """Follow a drafter graph's DraftSample (output ``survivals`` [B, G]) with ``dspark::Schedule``.
+
+    The current survivals feed the op directly; ``lagged_survivals`` [B, G] (two drafting rounds old: the
+    budget may only see those, paper App. A), ``cost_table`` [N] and ``active`` [B] become graph inputs and
+    ``verify_lengths`` [B] a new last output. ``survivals`` stays an output (the runtime keeps it for the
+    lag and the guard). ``attrs`` are Schedule attributes (validated).
+    """
+    def rewrite(report: FusionReport) -> ModelProto:
+        _check_not_fused(model.graph, SCHEDULE)
+        if not any(n.domain == DOMAIN and n.op_type == DRAFT_SAMPLE.name for n in model.graph.node):
+            raise _Rejected(f"the graph has no {DOMAIN}::{DRAFT_SAMPLE.name} node to follow")
+        _, (B, G) = _output(model.graph, "survivals", rank=2)
+        extra = list(SCHEDULE.inputs[1:])
+        _check_free(model.graph, SCHEDULE, [t.name for t in extra] + list(SCHEDULE.output_names))
+        node = make_op_node(SCHEDULE.name, list(SCHEDULE.input_names), list(SCHEDULE.output_names), **attrs)
+        out = ModelProto()
+        out.CopyFrom(model)
+        env = {**_env(B, G, None), "N": "N"}
+        out.graph.input.extend(_value_info(t, t.dtypes[0], env) for t in extra)
+        out.graph.node.append(node)
+        out.graph.output.extend(_value_info(t, t.dtypes[0], env) for t in SCHEDULE.outputs)
+        return _finish(out, report, SCHEDULE.name)
+
+    return _run(SCHEDULE.name, rewrite, model, strict)
 
 
 def _check_weights(weights: dict[str, np.ndarray], G, V, H) -> None:

@@ -6,10 +6,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from dspark_compile.bundle import Bundle, load_bundle
+from dspark_compile.bundle import Bundle, costs_key, engine_role, load_bundle
 from dspark_compile.config import SchedulerConfig
 from dspark_compile.engine.base import EngineOptions, load_engine
-from dspark_compile.errors import BundleError, GenerationError
+from dspark_compile.errors import BundleError, EngineError, GenerationError
 from dspark_compile.runtime.drafter import DrafterInfo, DrafterModel
 from dspark_compile.runtime.rows import RowStats
 from dspark_compile.runtime.sampling import SamplingParams
@@ -51,13 +51,22 @@ class Results(list):
         return summarise([c.tokens for c in self], [c.stats for c in self], self.timings, self.block_size)
 
 
+def default_backend(bundle: Bundle) -> str:
+    """'tensorrt' when the bundle holds TensorRT plans (built for the device it is on), else 'onnxruntime'."""
+    return "tensorrt" if engine_role("verify", "tensorrt") in bundle.manifest["engines"] else "onnxruntime"
+
+
 class Runtime:
     """A loaded bundle: tokenizer, the Verify-fused target engine and, when present, the drafter."""
 
-    def __init__(self, bundle: Bundle, options: EngineOptions = EngineOptions()):
+    def __init__(self, bundle: Bundle, options: EngineOptions = EngineOptions(), backend: str | None = None):
         from transformers import AutoTokenizer
 
         self.bundle = bundle
+        self.backend = backend or default_backend(bundle)
+        if engine_role("verify", self.backend) not in bundle.manifest["engines"]:
+            raise BundleError(f"{bundle.root}: the bundle has no {self.backend} engines; build them on this machine "
+                              f"with: dspark-compile engines {bundle.root} --backend {self.backend}")
         try:
             self.info = ModelInfo.from_manifest(bundle.model)
         except (KeyError, TypeError, ValueError) as exc:  # (a digest-correct manifest from a broken writer)
@@ -67,23 +76,32 @@ class Runtime:
         self.costs = None
         if "drafter" in bundle.manifest["engines"]:
             self.drafter = DrafterModel(self._engine("drafter", options), DrafterInfo.from_manifest(bundle.manifest["drafter"]))
-            if "costs" in bundle.manifest:
+            costs = bundle.manifest.get(costs_key(self.backend))
+            if costs is not None:
                 from dspark_compile.costs import check_binding
 
-                check_binding(bundle.manifest["costs"], bundle.manifest)
-                self.costs = CostTable.from_manifest(bundle.manifest["costs"])
+                check_binding(costs, bundle.manifest, engine_role("verify", self.backend),
+                              engine_role("drafter", self.backend))
+                self.costs = CostTable.from_manifest(costs)
         self.tokenizer = AutoTokenizer.from_pretrained(str(bundle.path(bundle.manifest["tokenizer"])))
         self.prefill_chunk = int(bundle.recipe["shapes"]["prefill_chunk"])
         self.scheduler_config = SchedulerConfig(**bundle.recipe["speculation"]["scheduler"])
         self.max_batch = int(bundle.recipe["shapes"]["max_batch"])
 
     def _engine(self, role: str, options: EngineOptions):
-        spec = self.bundle.engine(role)
-        return load_engine(spec["backend"], self.bundle.path(spec["files"][0]), options)
+        spec = self.bundle.engine(engine_role(role, self.backend))
+        try:
+            return load_engine(spec["backend"], self.bundle.path(spec["files"][0]), options)
+        except EngineError as exc:
+            if self.backend == "onnxruntime":
+                raise
+            raise EngineError(f"{exc} (the bundle's ONNX graphs run anywhere: --backend onnxruntime)") from None
 
     @classmethod
-    def load(cls, path: str | Path, threads: int | None = None, device: str = "auto") -> "Runtime":
-        """Open and verify a bundle (checksums included), then load its engines."""
+    def load(cls, path: str | Path, threads: int | None = None, device: str = "auto",
+             backend: str | None = None) -> "Runtime":
+        """Open and verify a bundle (checksums included), then load its engines: TensorRT plans when the
+        bundle has them (`dspark-compile engines`), else the ONNX graphs in ONNX Runtime; `backend` chooses."""
         cpus = os.cpu_count() or 1
         if threads is not None and (not isinstance(threads, int) or not 0 <= threads <= cpus):
             raise GenerationError(f"threads = {threads!r}: must be in [0, {cpus}] (this machine's CPUs; 0 lets the "
@@ -91,7 +109,7 @@ class Runtime:
         bundle = load_bundle(path)
         if threads is None:  # the recipe's value, made on another machine perhaps: capped, not refused
             threads = min(int(bundle.recipe["runtime"]["threads"]), cpus)
-        return cls(bundle, EngineOptions(threads=threads, device=device))
+        return cls(bundle, EngineOptions(threads=threads, device=device), backend)
 
     def scheduler(self, config: SchedulerConfig | None = None) -> Scheduler:
         """A scheduler for this bundle (the recipe's, or `config`); 'off' when there is no drafter."""
@@ -114,14 +132,22 @@ class Runtime:
         except UnicodeEncodeError as exc:  # e.g. undecodable bytes on the command line (surrogate escapes)
             raise GenerationError(f"the prompt is not valid UTF-8 text (character {exc.start})") from None
         if chat:
-            if not self.tokenizer.chat_template:
-                raise GenerationError("--chat asked for, but this bundle's tokenizer has no chat template")
-            ids = self.tokenizer.apply_chat_template([{"role": "user", "content": prompt}],
-                                                     add_generation_prompt=True, tokenize=True)
-            ids = ids["input_ids"] if hasattr(ids, "keys") else ids
-        else:
-            ids = self.tokenizer(prompt)["input_ids"]
+            return self.encode_chat([{"role": "user", "content": prompt}])
+        return [int(i) for i in self.tokenizer(prompt)["input_ids"]]
+
+    def encode_chat(self, messages: list[dict[str, str]]) -> list[int]:
+        """Token ids of a conversation ({"role", "content"} dicts) by the tokenizer's chat template, ready
+        for the assistant's turn."""
+        if not self.tokenizer.chat_template:
+            raise GenerationError("a chat was asked for, but this bundle's tokenizer has no chat template")
+        ids = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+        ids = ids["input_ids"] if hasattr(ids, "keys") else ids
         return [int(i) for i in ids]
+
+    def decode(self, tokens: list[int], finish_reason: str | None = None, stop: tuple[str, ...] = ()) -> str:
+        """The text of generated tokens (special tokens skipped); for a request that ended at a stop string
+        (`finish_reason` "stop"), without the stop string and what follows it."""
+        return self._text(tokens, finish_reason, stop)
 
     def generate(self, prompts: list[str], max_new_tokens: int = 64, sampling: SamplingParams = SamplingParams(),
                  chat: bool = False, scheduler: SchedulerConfig | None = None, stop: tuple[str, ...] = ()) -> Results:

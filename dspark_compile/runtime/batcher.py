@@ -60,8 +60,9 @@ class Batcher:
 
     def __init__(self, target: TargetModel, drafter: DrafterModel | None, scheduler: Scheduler, max_batch: int,
                  prefill_chunk: int, eos_ids: tuple[int, ...] | None = None,
-                 detokenize: Callable[[list[int]], str] | None = None):
+                 detokenize: Callable[[list[int]], str] | None = None, clock: Callable[[], float] = time.perf_counter):
         self.target, self.drafter, self.scheduler = target, drafter, scheduler
+        self.clock = clock  # seconds; the simulator's engines advance a virtual one
         self.max_batch, self.prefill_chunk = max_batch, prefill_chunk
         self.eos = frozenset(target.info.eos_token_ids if eos_ids is None else eos_ids)
         self.detokenize = detokenize
@@ -75,7 +76,7 @@ class Batcher:
         self.batch = self._empty_batch()
         self.prefill_seconds = 0.0
         self._ids = itertools.count()
-        self.t0 = time.perf_counter()
+        self.t0 = clock()
 
     # ------------------------------------------------------------------ requests in and out
     def submit(self, prompt: list[int], max_new_tokens: int, sampling: SamplingParams = SamplingParams(),
@@ -134,7 +135,7 @@ class Batcher:
 
     # ------------------------------------------------------------------ internals
     def _now(self) -> float:
-        return time.perf_counter() - self.t0
+        return self.clock() - self.t0
 
     def _empty_batch(self) -> Batch:
         g = self.block
@@ -190,10 +191,10 @@ class Batcher:
     def _prefill_step(self) -> list[Request]:
         lo, hi = len(self.rows), len(self.rows) + len(self.joining)
         params = RowParams.of([r.sampling for r in self.joining], [r.id for r in self.joining])
-        t0 = time.perf_counter()
+        t0 = self.clock()
         self.target.prefill_chunk(self.tcache.view(lo, hi), self.prefill, self.prefill_chunk, params,
                                   np.zeros(hi - lo, np.uint32))
-        self.prefill_seconds += time.perf_counter() - t0
+        self.prefill_seconds += self.clock() - t0
         if not self.prefill.done:
             return []
         group, pf = self.joining, self.prefill

@@ -1,4 +1,4 @@
-"""The drafter as the runtime sees it: one engine (context delta + one block, ending in DraftSample)."""
+"""The drafter as the runtime sees it: one engine (context delta + one block, ending DraftSample → Schedule)."""
 
 from __future__ import annotations
 
@@ -22,11 +22,12 @@ class DrafterInfo:
     head_dim: int
     kv_names: tuple[str, ...]
     dtype: str
+    schedule: dict[str, Any] | None = None  # Schedule attributes of the graph's Schedule node (None: no node)
 
     @classmethod
     def from_manifest(cls, d: dict[str, Any]) -> "DrafterInfo":
         return cls(**{k: d[k] for k in ("block_size", "num_layers", "num_kv_heads", "head_dim", "dtype")},
-                   kv_names=tuple(d["kv_names"]))
+                   kv_names=tuple(d["kv_names"]), schedule=d.get("schedule"))
 
 
 @dataclass
@@ -38,6 +39,8 @@ class Draft:
     q_full: np.ndarray  # [B, G, V] float32 (one-hot rows when greedy)
     confidences: np.ndarray  # [B, G] float32
     survivals: np.ndarray  # [B, G] float32, non-increasing per row
+    verify_lengths: np.ndarray | None = None  # [B] int32, the graph's Schedule output (None: no Schedule node)
+    schedule: dict[str, Any] | None = None  # the attributes that Schedule node was built with
 
 
 class DrafterModel:
@@ -52,10 +55,12 @@ class DrafterModel:
         return KVCache(list(i.kv_names), capacity, rows, i.num_kv_heads, i.head_dim, i.dtype)
 
     def draft(self, cache: KVCache, pending: Pending, anchor: np.ndarray, params: RowParams,
-              rounds: np.ndarray) -> Draft:
+              rounds: np.ndarray, schedule: dict[str, np.ndarray] | None = None) -> Draft:
         """Absorb the pending context rows (committed to `cache`) and draft one block after `anchor`.
 
         The anchor sits right after the context: its position is the cache length plus the pending rows.
+        `schedule`: the graph's Schedule inputs (`Scheduler.feeds`); without them (cost measurement) the
+        node runs on neutral ones (no lagged survivals, unit costs, every row active).
         """
         from dspark_compile.ops import rng
 
@@ -72,7 +77,13 @@ class DrafterModel:
             **params.feeds(),
             "uniforms": rng.draft_uniforms(params.seeds, params.requests, rounds, self.info.block_size),  # [B, G]
         }
+        if self.info.schedule is not None:
+            rows, g = anchor.shape[0], self.info.block_size
+            feeds.update(schedule or {"lagged_survivals": np.zeros((rows, g), np.float32),  # [B, G]
+                                      "cost_table": np.ones(rows * (g + 1), np.float32),  # [N]
+                                      "active": np.ones(rows, np.int32)})  # [B]
         out = self.engine.run(feeds)
         cache.commit({k: v for k, v in out.items() if k.startswith("new_")}, pending.counts)
         return Draft(tokens=out["draft_tokens"], q=out["draft_q"], q_full=out["q_full"],
-                     confidences=out["confidences"], survivals=out["survivals"])
+                     confidences=out["confidences"], survivals=out["survivals"],
+                     verify_lengths=out.get("verify_lengths"), schedule=self.info.schedule)

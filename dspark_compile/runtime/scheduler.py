@@ -1,4 +1,10 @@
-"""Verification depth per row: the `Schedule` op, run as a one-op graph, over a measured cost table."""
+"""Verification depth per row: the `Schedule` op over a measured cost table.
+
+The op runs on the host, through its one definition (`ops.reference.schedule`, which the ONNX function
+body and the CUDA plugin are checked against bit for bit): the runtime needs neither onnx to build a
+one-op graph nor a session to run it, so a runtime-only install (no compile stack) schedules exactly
+as a full one.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +15,17 @@ import numpy as np
 
 from dspark_compile.config import SchedulerConfig
 from dspark_compile.errors import GenerationError
+from dspark_compile.ops import reference
 from dspark_compile.ops.spec import ScheduleMode
 
 _MODES = {"fixed": int(ScheduleMode.FIXED), "survival": int(ScheduleMode.SURVIVAL), "cost": int(ScheduleMode.COST),
           "threshold": int(ScheduleMode.THRESHOLD)}
+
+
+def schedule_attrs(config: SchedulerConfig) -> dict[str, int | float]:
+    """The `Schedule` op's attributes for a scheduler setting (mode "off" never runs the op)."""
+    return dict(mode=_MODES[config.mode], fixed_len=config.fixed_len, threshold=config.threshold,
+                min_len=config.min_len, max_len=config.max_len)
 
 
 @dataclass(frozen=True)
@@ -60,7 +73,6 @@ class Scheduler:
         self.config = config
         self.block_size = block_size
         self.cost = cost
-        self._session = None
 
     @property
     def speculates(self) -> bool:
@@ -71,33 +83,28 @@ class Scheduler:
         """Whether a round may skip the drafter when plain decoding is expected to be faster (see guard.py)."""
         return self.config.mode == "cost" and self.config.fallback
 
-    def _graph(self):
-        if self._session is None:
-            import onnxruntime as ort
-
-            from dspark_compile.ops.onnx_functions import make_op_model
-
-            c = self.config
-            model = make_op_model("Schedule", mode=_MODES[c.mode], fixed_len=c.fixed_len, threshold=c.threshold,
-                                  min_len=c.min_len, max_len=c.max_len)
-            so = ort.SessionOptions()
-            so.intra_op_num_threads = 1
-            self._session = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
-        return self._session
-
-    def lengths(self, survivals: np.ndarray, lagged: np.ndarray, live: np.ndarray) -> np.ndarray:
-        """Verify lengths [B] int64 from current survivals [B, G] and survivals two rounds old [B, G]."""
-        rows = survivals.shape[0]
+    def feeds(self, lagged: np.ndarray, live: np.ndarray) -> dict[str, np.ndarray]:
+        """Schedule's inputs besides the current survivals: survivals two drafting rounds old [B, G], the
+        cost table [N] of the live rows (ones outside cost mode) and active [B] int32."""
+        rows = lagged.shape[0]
         n_live = max(int(live.sum()), 1)
         table = self.cost.for_rows(n_live, self.block_size) if self.cost else np.ones(rows * (self.block_size + 1),
                                                                                       np.float32)
-        out = self._graph().run(["verify_lengths"], {
-            "survivals": np.ascontiguousarray(survivals, dtype=np.float32),
-            "lagged_survivals": np.ascontiguousarray(lagged, dtype=np.float32),
-            "cost_table": table,
-            "active": live.astype(np.int32),
-        })[0]
+        return {"lagged_survivals": np.ascontiguousarray(lagged, dtype=np.float32), "cost_table": table,
+                "active": live.astype(np.int32)}
+
+    def lengths(self, survivals: np.ndarray, lagged: np.ndarray, live: np.ndarray) -> np.ndarray:
+        """Verify lengths [B] int64 from current survivals [B, G] and survivals two rounds old [B, G]."""
+        out = reference.schedule(np.asarray(survivals, dtype=np.float32), **self.feeds(lagged, live),
+                                 **schedule_attrs(self.config))
         return out.astype(np.int64)
+
+    def choose(self, draft, lagged: np.ndarray, live: np.ndarray) -> np.ndarray:
+        """This round's lengths [B] int64: the drafter graph's own Schedule output when that node was built
+        with this scheduler's settings (it was fed `feeds(lagged, live)`), else the op run here."""
+        if draft.verify_lengths is not None and draft.schedule == schedule_attrs(self.config):
+            return draft.verify_lengths.astype(np.int64)
+        return self.lengths(draft.survivals, lagged, live)
 
     def predict(self, survivals: np.ndarray, live: np.ndarray) -> np.ndarray:
         """The lengths [B] the op would choose if the next draft had these survivals [B, G] (budget and

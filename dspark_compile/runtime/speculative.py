@@ -54,11 +54,13 @@ def speculative_step(batch: Batch, drafter: DrafterModel | None, scheduler: Sche
         drafting = speculating and _drafts(batch, scheduler)
     if drafting:
         with clock("draft"):
-            draft = drafter.draft(batch.draft_cache, batch.pending, batch.anchor, batch.params, batch.rounds)
+            draft = drafter.draft(batch.draft_cache, batch.pending, batch.anchor, batch.params, batch.rounds,
+                                  schedule=scheduler.feeds(batch.lag[0], batch.live))
         batch.guard.observe(int(batch.live.sum()), clock.last)
         with clock("schedule"):
             # The budget sees only survivals two rounds old (lossless, paper App. A); allocation the current ones.
-            lengths = scheduler.lengths(draft.survivals, batch.lag[0], batch.live)
+            # The drafter graph's Schedule node chose them already (fed lag[0]) when built with these settings.
+            lengths = scheduler.choose(draft, batch.lag[0], batch.live)
             batch.lag = [batch.lag[1], draft.survivals]
     with clock("verify"):
         out = target.verify(batch.target_cache, batch.anchor, draft, lengths, batch.params, batch.rounds)

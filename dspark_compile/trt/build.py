@@ -10,8 +10,10 @@ STRONGLY_TYPED flag is set so both majors build the same precision. Returns the 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -24,6 +26,8 @@ from dspark_compile.trt.cuda import CudaDriver
 from dspark_compile.trt.profiles import Profile
 
 PLUGIN_LIBRARY = "libdspark_plugins.so"
+"""Stem of the plugin library; plugins/CMakeLists.txt names it libdspark_plugins.so.<major> after the
+TensorRT headers it was compiled against (10.x and 11.x differ in ILogger's vtable: one library per major)."""
 PLUGIN_LIBRARY_ENV = "DSPARK_PLUGIN_LIBRARY"
 
 
@@ -34,25 +38,34 @@ class TrtBuildOptions:
     hardware_compatibility: Literal["none", "ampere_plus"] = "none"
     """'ampere_plus': one engine for every GPU from sm_80 on (48 KiB shared-memory cap, fewer tactics)."""
     version_compatible: bool = False
-    """Run on later TensorRT runtimes of the same major (and 10 -> 11); the plugin library is serialised
-    into the plan, so loading it needs engine_host_code_allowed."""
+    """Run on later TensorRT runtimes of the same major (and 10 -> 11, per NVIDIA: the plan carries the lean
+    runtime it was built with; not run here); the plugin library is serialised into the plan, so loading
+    it needs engine_host_code_allowed."""
     timing_cache: str | None = None
     """File read before and written after the build; speeds up rebuilds on the same GPU and version."""
     workspace_bytes: int = 4 << 30
     optimization_level: int = 3
     plugin_library: str | None = None
-    """Path of libdspark_plugins.so; default: $DSPARK_PLUGIN_LIBRARY, then plugins/build/."""
+    """Path of libdspark_plugins.so.<major>; default: $DSPARK_PLUGIN_LIBRARY, then plugins/build/."""
 
 
-def find_plugin_library(explicit: str | None = None) -> Path:
-    """The plugin library to load, or a BuildError saying where it was looked for and how to build it."""
+def find_plugin_library(explicit: str | None = None, major: int | None = None) -> Path:
+    """The plugin library for TensorRT `major` (explicit path, $DSPARK_PLUGIN_LIBRARY, then
+    plugins/build/libdspark_plugins.so.<major>), or a BuildError saying where it was looked for and how to
+    build it. A library whose name says another major (`.so.10` for TensorRT 11) is refused."""
+    name = f"{PLUGIN_LIBRARY}.{major}" if major is not None else PLUGIN_LIBRARY
     candidates = [explicit, os.environ.get(PLUGIN_LIBRARY_ENV),
-                  str(Path(__file__).resolve().parents[2] / "plugins" / "build" / PLUGIN_LIBRARY)]
+                  str(Path(__file__).resolve().parents[2] / "plugins" / "build" / name)]
     for c in candidates:
         if c and Path(c).is_file():
+            built_for = re.search(r"\.so\.(\d+)$", Path(c).resolve().name)
+            if major is not None and built_for and int(built_for.group(1)) != major:
+                raise BuildError(f"{c} was compiled against TensorRT {built_for.group(1)} headers, but this is "
+                                 f"TensorRT {major}: build the library for it (cmake -DTENSORRT_ROOT=<TensorRT "
+                                 f"{major}>), one per major")
             return Path(c).resolve()
     looked = ", ".join(c for c in candidates if c)
-    raise BuildError(f"{PLUGIN_LIBRARY} not found (looked at: {looked}); build it with "
+    raise BuildError(f"{name} not found (looked at: {looked}); build it with "
                      "`cmake -S plugins -B plugins/build -DTENSORRT_ROOT=<TensorRT> && cmake --build plugins/build` "
                      f"or set {PLUGIN_LIBRARY_ENV}")
 
@@ -105,7 +118,7 @@ def build_engine(onnx_path: Path, plan_path: Path, inputs: tuple[TensorSpec, ...
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
     registry = builder.get_plugin_registry()
-    plugin_path = find_plugin_library(options.plugin_library)
+    plugin_path = find_plugin_library(options.plugin_library, major)
     load_plugin_library(trt, registry, plugin_path)
 
     flags = 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED) if major == 10 else 0
@@ -145,6 +158,8 @@ def build_engine(onnx_path: Path, plan_path: Path, inputs: tuple[TensorSpec, ...
         "tensorrt_version": trt.__version__,
         "gpu": gpu.name,
         "compute_capability": f"{gpu.compute_capability[0]}.{gpu.compute_capability[1]}",
+        "sm": gpu.sm,
+        "plan_sha256": hashlib.sha256(bytes(plan)).hexdigest(),
         "strongly_typed": True,
         "flags": {k: v for k, v in asdict(options).items() if k not in ("plugin_library", "timing_cache")},
         "plugin_library": plugin_path.name,
@@ -154,3 +169,30 @@ def build_engine(onnx_path: Path, plan_path: Path, inputs: tuple[TensorSpec, ...
     }
     Path(str(plan_path) + ".json").write_text(json.dumps(info, indent=2))
     return info
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in text.split(".")[:3] if p.isdigit())
+
+
+def plan_mismatch(info: dict, tensorrt_version: str, compute_capability: tuple[int, int]) -> str | None:
+    """Why a plan described by `info` (its sidecar / manifest entry) cannot run with this TensorRT and GPU,
+    or None. Plans are specific to the TensorRT version and the GPU's compute capability unless built
+    version-compatible (later runtimes of the same major) or hardware-compatible (ampere_plus: sm_80+)."""
+    built, here = info.get("tensorrt_version", "?"), tensorrt_version
+    flags = info.get("flags", {})
+    reasons = []
+    if flags.get("version_compatible"):
+        if not (_version(built)[:1] == _version(here)[:1] and _version(here) >= _version(built)):
+            reasons.append(f"TensorRT {built} (version-compatible: runs on {built.split('.')[0]}.x from {built} on), "
+                           f"this machine has TensorRT {here}")
+    elif _version(built) != _version(here):
+        reasons.append(f"TensorRT {built}, this machine has TensorRT {here}")
+    cc = info.get("compute_capability", "?")
+    sm_here = f"sm_{compute_capability[0]}{compute_capability[1]}"
+    if flags.get("hardware_compatibility") == "ampere_plus":
+        if compute_capability < (8, 0):
+            reasons.append(f"Ampere or later (hardware-compatible), this GPU is {sm_here}")
+    elif cc != f"{compute_capability[0]}.{compute_capability[1]}":
+        reasons.append(f"compute capability {cc} ({info.get('gpu', '?')}), this GPU is {sm_here}")
+    return "; ".join(reasons) or None

@@ -22,9 +22,11 @@ def check_available(recipe: Recipe) -> None:
     from dspark_compile.trt.build import find_plugin_library
     from dspark_compile.trt.cuda import CudaDriver
 
-    import_tensorrt(BuildError)
+    from dspark_compile.trt import trt_major
+
+    trt = import_tensorrt(BuildError)
     CudaDriver(BuildError).info()
-    find_plugin_library(_plugin_path(recipe))
+    find_plugin_library(_plugin_path(recipe), trt_major(trt))
 
 
 def _plugin_path(recipe: Recipe) -> str | None:
@@ -43,28 +45,33 @@ def dim_ranges(recipe: Recipe, role: str, block_size: int, vocab: int) -> dict[s
                      else (1, 1, 1), "Vq": (1, vocab, vocab)})
     if role == "drafter":  # T = new context rows: a whole prompt on the first call, then accepted + 1
         ctx = recipe.shapes.max_context
-        ranges = {"first": {**ranges["prefill"], "T": (1, min(recipe.shapes.prefill_chunk, ctx), ctx)},
-                  "decode": {**ranges["decode"], "T": (1, g + 1, g + 1)}}
+        n = recipe.shapes.max_batch * (g + 1)  # Schedule's cost table: verify time for 1..N tokens in the batch
+        ranges = {"first": {**ranges["prefill"], "T": (1, min(recipe.shapes.prefill_chunk, ctx), ctx), "N": (1, n, n)},
+                  "decode": {**ranges["decode"], "T": (1, g + 1, g + 1), "N": (1, n, n)}}
     return ranges
 
 
-def build_trt_engines(recipe: Recipe, root: Path, graphs: dict[str, Any], block_size: int,
-                      vocab: int) -> dict[str, dict[str, Any]]:
-    """Build `<role>.plan` for each fused graph (role -> graph with .files/.inputs); manifest entries."""
+def build_trt_engines(recipe: Recipe, root: Path, graphs: dict[str, Any], block_size: int, vocab: int,
+                      out: Path | None = None, plugin: Path | None = None) -> dict[str, dict[str, Any]]:
+    """Build `<role>.plan` for each fused graph (role -> graph with .files/.inputs) of the bundle at `root`
+    into `out` (default: `root`), with the plugin library copied beside them; manifest entries."""
+    from dspark_compile.trt import import_tensorrt, trt_major
     from dspark_compile.trt.build import TrtBuildOptions, build_engine, find_plugin_library
 
     t = recipe.tensorrt
-    plugin = find_plugin_library(_plugin_path(recipe))
+    out = Path(out or root)
+    plugin = plugin or find_plugin_library(_plugin_path(recipe), trt_major(import_tensorrt(BuildError)))
     options = TrtBuildOptions(
         hardware_compatibility=t.hardware_compatibility, version_compatible=t.version_compatible,
         timing_cache=str(recipe.resolve(t.timing_cache)) if t.timing_cache else None,
         workspace_bytes=t.workspace_mib << 20, optimization_level=t.optimization_level, plugin_library=str(plugin))
-    shutil.copy2(plugin, root / plugin.name)  # the plans load it from beside themselves
+    shutil.copy2(plugin, out / plugin.name)  # the plans load it from beside themselves
     entries = {}
     for role, graph in graphs.items():
         profiles = build_profiles(graph.inputs, dim_ranges(recipe, role, block_size, vocab))
         plan_file = f"{role}.plan"
-        info = build_engine(root / graph.files[0], root / plan_file, graph.inputs, profiles, options)
+        info = build_engine(root / graph.files[0], out / plan_file, graph.inputs, profiles, options)
         entries[f"{role}_tensorrt"] = {"backend": "tensorrt", "files": [plan_file, plan_file + ".json", plugin.name],
-                                       "tensorrt": info}
+                                       "inputs": [s.to_dict() for s in graph.inputs],
+                                       "outputs": [s.to_dict() for s in graph.outputs], "tensorrt": info}
     return entries

@@ -1,6 +1,7 @@
 """The exported drafter step in ONNX Runtime reproduces the PyTorch drafter: unfused (block logits and
-hidden, new context K/V) and fused with DraftSample (tokens identical, probabilities/confidences close),
-over ragged (B, T, P) including P = 0; and the issue's end-to-end check from a reference checkpoint."""
+hidden, new context K/V) and fused with DraftSample → Schedule (tokens identical, probabilities/confidences
+close, verify lengths as the reference Schedule over the graph's own survivals), over ragged (B, T, P)
+including P = 0; and the issue's end-to-end check from a reference checkpoint."""
 
 import json
 
@@ -13,8 +14,8 @@ import torch
 from dspark_compile.drafter import draft_step, export_drafter, load_drafter, markov_logits
 from dspark_compile.drafter.export import io_specs
 from dspark_compile.export.target import OPSET
-from dspark_compile.ops import rng
-from dspark_compile.ops.spec import DOMAIN, DRAFT_SAMPLE
+from dspark_compile.ops import reference, rng
+from dspark_compile.ops.spec import DOMAIN, DRAFT_SAMPLE, SCHEDULE
 from dspark_compile.runtime.kvcache import KVCache
 
 from .conftest import BLOCK
@@ -52,12 +53,17 @@ def _feeds(d, inputs) -> dict[str, np.ndarray]:
 
 
 def _sampling(B: int, G: int, seed: int) -> dict[str, np.ndarray]:
-    """Rows cycle greedy / temperature / top-k / top-p."""
+    """Rows cycle greedy / temperature / top-k / top-p; Schedule's inputs: lagged survivals, a convex cost
+    curve, the last row inactive when B > 1."""
     kind = np.arange(B) % 4
+    lagged = np.cumprod(np.random.default_rng(seed).uniform(0.5, 1.0, (B, G)), axis=1).astype(np.float32)
     return dict(temperature=np.where(kind == 0, 0.0, 0.8).astype(np.float32),
                 top_k=np.where(kind == 2, 5, 0).astype(np.int32),
                 top_p=np.where(kind == 3, 0.7, 1.0).astype(np.float32),
-                uniforms=rng.draft_uniforms(np.full(B, seed), np.arange(B), np.full(B, 3), G))
+                uniforms=rng.draft_uniforms(np.full(B, seed), np.arange(B), np.full(B, 3), G),
+                lagged_survivals=lagged,  # [B, G]
+                cost_table=(10.0 + 0.05 * np.arange(1, B * (G + 1) + 1) ** 1.5).astype(np.float32),  # [N]
+                active=(np.arange(B) < max(B - 1, 1)).astype(np.int32))
 
 
 def _torch_step(d, logits, hidden, anchor, sampling):
@@ -80,9 +86,12 @@ def test_graph_is_valid_with_the_documented_io(exported, name):
     for value, spec in zip([*model.graph.input, *model.graph.output], inputs + outputs):
         dims = [x.dim_param or x.dim_value for x in value.type.tensor_type.shape.dim]
         assert (value.name, dims) == (spec.name, list(spec.shape))
-    assert [n.op_type for n in model.graph.node if n.domain == DOMAIN] == [DRAFT_SAMPLE.name]
-    assert {f.name for f in model.functions} == {DRAFT_SAMPLE.name}
+    assert [n.op_type for n in model.graph.node if n.domain == DOMAIN] == [DRAFT_SAMPLE.name, SCHEDULE.name]
+    assert {f.name for f in model.functions} == {DRAFT_SAMPLE.name, SCHEDULE.name}
+    schedule = next(n for n in model.graph.node if n.op_type == SCHEDULE.name)
+    assert list(schedule.input) == ["survivals", "lagged_survivals", "cost_table", "active"]
     meta = {p.key: p.value for p in model.metadata_props}
+    assert json.loads(meta["dspark.schedule"]) == SCHEDULE.resolve_attrs({})
     assert meta["dspark.block_size"] == str(BLOCK) and json.loads(meta["dspark.target_layer_ids"]) == list(
         d.config.target_layer_ids)
 
@@ -109,8 +118,11 @@ def test_onnxruntime_reproduces_the_pytorch_drafter(exported, name, B, T, P):
     np.testing.assert_array_equal(got_fused[0], expected.draft_tokens.numpy())
     for field, ours in zip(expected._fields[1:], got_fused[1:5]):
         _close(field, ours, getattr(expected, field), 1e-5)
-    for ours, theirs in zip(got_fused[5:], got[2:]):
+    for ours, theirs in zip(got_fused[5:-1], got[2:], strict=True):
         np.testing.assert_array_equal(ours, theirs)
+    lengths = reference.schedule(got_fused[4], sampling["lagged_survivals"], sampling["cost_table"],
+                                 sampling["active"])  # default attributes: cost mode
+    np.testing.assert_array_equal(got_fused[-1], lengths)
 
 
 def test_reference_checkpoint_exports_and_drafts_like_pytorch(cases, tmp_path):

@@ -133,8 +133,10 @@ def test_build_names_the_missing_plugin_library(monkeypatch, tmp_path):
 
     monkeypatch.delenv("DSPARK_PLUGIN_LIBRARY", raising=False)
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(BuildError, match="libdspark_plugins.so not found.*cmake -S plugins"):
-        find_plugin_library(str(tmp_path / "nope.so"))
-    lib = tmp_path / "libdspark_plugins.so"
+    with pytest.raises(BuildError, match=r"libdspark_plugins.so.11 not found.*cmake -S plugins"):
+        find_plugin_library(str(tmp_path / "nope.so"), 11)
+    lib = tmp_path / "libdspark_plugins.so.11"
     lib.write_bytes(b"")
-    assert find_plugin_library(str(lib)) == lib.resolve()
+    assert find_plugin_library(str(lib), 11) == lib.resolve()
+    with pytest.raises(BuildError, match="compiled against TensorRT 11 headers, but this is TensorRT 10"):
+        find_plugin_library(str(lib), 10)

@@ -114,9 +114,9 @@ def _count_drafts(rt, monkeypatch) -> list[int]:
     """Rows in each drafter pass from now on."""
     calls, draft = [], rt.drafter.draft
 
-    def counted(cache, pending, anchor, *args):
+    def counted(cache, pending, anchor, *args, **kwargs):
         calls.append(anchor.shape[0])
-        return draft(cache, pending, anchor, *args)
+        return draft(cache, pending, anchor, *args, **kwargs)
 
     monkeypatch.setattr(rt.drafter, "draft", counted)
     return calls

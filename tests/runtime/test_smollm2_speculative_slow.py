@@ -37,3 +37,20 @@ def test_speculative_equals_plain(runtime, scheduler):
     assert [r.tokens for r in spec] == [r.tokens for r in plain]
     if scheduler.mode == "fixed":
         assert spec.metrics()["tau"] > 1.2  # drafts really get accepted
+
+
+def test_default_bundle_drafter_graph_ends_in_schedule(runtime):
+    """The default bundle's drafter graph ends DraftSample → Schedule with the recipe's scheduler settings,
+    and the cost runs above took their verify lengths from it (same settings)."""
+    import onnx
+
+    from dspark_compile.ops.spec import DOMAIN
+    from dspark_compile.runtime.scheduler import schedule_attrs
+
+    bundle = runtime.bundle
+    graph = onnx.load(str(bundle.path(bundle.engine("drafter")["files"][0])), load_external_data=False).graph
+    ops = [n.op_type for n in graph.node if n.domain == DOMAIN]
+    assert ops == ["DraftSample", "Schedule"]
+    assert graph.output[-1].name == "verify_lengths"
+    assert bundle.manifest["drafter"]["schedule"] == schedule_attrs(runtime.scheduler_config)
+    assert runtime.drafter.info.schedule == schedule_attrs(SchedulerConfig(mode="cost", fallback=False))

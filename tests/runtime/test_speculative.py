@@ -122,3 +122,34 @@ def test_sampled_sequences_follow_the_plain_distribution(bundles):
     broken = _samples(accept_everything, rows, batches)
     assert same_distribution(spec, ref)
     assert not same_distribution(broken, ref)  # the test can fail: a wrong accept rule is caught
+
+
+@pytest.mark.parametrize("mode", ["cost", "threshold"])
+def test_the_drafter_graph_schedules_and_the_runtime_uses_its_choice(bundles, monkeypatch, mode):
+    """The drafter graph ends DraftSample → Schedule with the recipe's settings (cost here). With those
+    settings the runtime takes the graph's verify lengths, which equal the host op's on the same inputs
+    (lagged survivals two drafting rounds old, the live rows' cost curve); other settings run the host op."""
+    from dspark_compile.runtime.scheduler import Scheduler, schedule_attrs
+
+    rt, plain = bundles("llama")
+    config = SchedulerConfig(mode=mode, fallback=False)
+    baked = rt.bundle.manifest["drafter"]["schedule"]
+    assert (baked == schedule_attrs(config)) == (mode == "cost")
+    rounds = []
+    choose = Scheduler.choose
+
+    def checked(self, draft, lagged, live):
+        got = choose(self, draft, lagged, live)
+        assert draft.verify_lengths is not None and draft.schedule == baked
+        host = self.lengths(draft.survivals, lagged, live)
+        assert np.array_equal(got, host), (got, host)
+        rounds.append(bool(np.array_equal(got, draft.verify_lengths)))
+        return got
+
+    monkeypatch.setattr(Scheduler, "choose", checked)
+    ids = [rt.encode(p) for p in PROMPTS]
+    res = rt.generate_ids(ids, 24, [GREEDY] * len(ids), ignore_eos=True, scheduler=config)
+    assert [r.tokens for r in res] == _plain(plain, ids, 24)
+    assert len(rounds) > 3
+    if mode == "cost":
+        assert all(rounds)
