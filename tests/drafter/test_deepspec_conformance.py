@@ -153,8 +153,12 @@ def _ort_step(session, dtype, kv_names, fused):
             _, hkv, _, dim = shapes[f"past_{n}"]
             feeds[f"past_{n}"] = (kv[kv_names.index(n)].numpy() if kv else np.zeros((1, hkv, 0, dim), np_dtype))
         if fused:
+            G = shapes["uniforms"][1]
             feeds.update(temperature=np.zeros(1, np.float32), top_k=np.zeros(1, np.int32),
-                         top_p=np.ones(1, np.float32), uniforms=np.zeros((1, shapes["uniforms"][1]), np.float32))
+                         top_p=np.ones(1, np.float32), uniforms=np.zeros((1, G), np.float32))
+            schedule = dict(lagged_survivals=np.ones((1, G), np.float32), cost_table=np.ones(G + 1, np.float32),
+                            active=np.ones(1, np.int32))  # the drafter graph's Schedule inputs, where it has them
+            feeds.update({k: v for k, v in schedule.items() if k in shapes})
         out = dict(zip(names, session.run(None, feeds)))
         return out, [torch.from_numpy(out[f"new_{n}"]) for n in kv_names]
 
