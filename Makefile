@@ -41,10 +41,10 @@ demo: setup
 
 test: setup
 	bash .ci/cuda.sh
-	DSPARK_TRT_BINDINGS=.trt/10.3 $(BIN)/python -m pytest -q
+	DSPARK_TRT_BINDINGS=.trt/10.3 $(BIN)/python -m pytest -q --durations=25
 
 test-slow: setup
-	$(BIN)/python -m pytest -q -m slow
+	$(BIN)/python -m pytest -q -m slow --durations=25
 
 clean:
 	rm -rf $(VENV) bundles .pytest_cache .trt plugins/build

@@ -7,6 +7,16 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import pytest  # noqa: E402
 
+SLOW_KINDS = ("exhaustive", "real_model", "toolchain")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """Each kind of long test is also `slow`: out of the default run, and `-m slow` still selects them all."""
+    for item in items:
+        if any(item.get_closest_marker(kind) for kind in SLOW_KINDS):
+            item.add_marker(pytest.mark.slow)
+
 FAMILIES = ("llama", "qwen3", "gemma3")
 
 

@@ -5,7 +5,7 @@ import torch
 
 from dspark_compile.runtime.sampling import SamplingParams
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.real_model
 
 PROMPTS = [
     "What is the capital of France?",

@@ -86,7 +86,7 @@ def test_the_check_catches_a_broken_residual(monkeypatch):
     assert not ok, msg
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 def test_the_check_catches_a_broken_reference_residual(monkeypatch):
     monkeypatch.setattr(R, "residual_weights", lambda p, q: p)
     accepted, out = R.verify(**_verify_batch(100_000, seed=11))

@@ -18,9 +18,9 @@ BIG_V = 151936
 
 
 def _sweep(fast):
-    """All (B, G, V, dtype, kind); the ones in ``fast`` run by default, the rest under -m slow."""
+    """All (B, G, V, dtype, kind); the ones in ``fast`` run by default, the rest under -m exhaustive (or -m slow)."""
     for case in itertools.product((1, 3, 16), (1, 4, 8), (7, 1000, BIG_V), ("float32", "float16"), KINDS):
-        yield case if fast(*case) else pytest.param(*case, marks=pytest.mark.slow)
+        yield case if fast(*case) else pytest.param(*case, marks=pytest.mark.exhaustive)
     yield BIG_V and (1, 2, BIG_V, "float16", "mixed")  # one big-vocabulary case in the default run
 
 
@@ -95,7 +95,7 @@ MODES = [dict(mode=int(ScheduleMode.FIXED), fixed_len=2), dict(mode=int(Schedule
 def _schedule_cases():
     for B, G, attrs in itertools.product((1, 3, 16), (1, 4, 8), MODES):
         fast = B <= 3 or attrs["mode"] == ScheduleMode.COST
-        yield (B, G, attrs) if fast else pytest.param(B, G, attrs, marks=pytest.mark.slow)
+        yield (B, G, attrs) if fast else pytest.param(B, G, attrs, marks=pytest.mark.exhaustive)
 
 
 @pytest.mark.parametrize("B,G,attrs", list(_schedule_cases()))

@@ -90,7 +90,7 @@ def test_no_op_name_literals_in_plugin_cpp():
             assert f'"{name}"' not in text, f"{src.relative_to(ROOT)} spells the literal \"{name}\""
 
 
-@pytest.mark.slow
+@pytest.mark.toolchain
 def test_cuda_gate_compiles_every_kernel_for_three_archs():
     if shutil.which("nvcc") is None and not Path("/usr/local/cuda/bin/nvcc").is_file():
         pytest.skip("nvcc not found: install the CUDA toolkit to compile the kernels")

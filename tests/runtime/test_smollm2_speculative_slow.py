@@ -6,7 +6,7 @@ import pytest
 from dspark_compile.config import SchedulerConfig
 from dspark_compile.runtime.sampling import SamplingParams
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.real_model
 
 PROMPTS = [
     "What is the capital of France?", "Write a haiku about the sea.", "Explain why the sky is blue.",
