@@ -32,6 +32,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from dspark_compile.errors import TrainingError
+from dspark_compile.runtime.sampling import SamplingParams
 
 PROMPTS_FILE = "prompts.jsonl"
 SPLITS = ("train", "heldout")
@@ -74,12 +75,11 @@ def load_prompts(split: str | None = None, path: str | Path | None = None) -> li
 
 @dataclass(frozen=True)
 class GenerationSettings:
-    """How the target answers: `temperature` 0 is greedy; one seed per prompt is derived from `seed`."""
+    """How the target answers: `sampling` (temperature 0 is greedy; one seed per prompt is derived from its
+    seed), at most `max_new_tokens` per answer, `batch_size` prompts at a time."""
 
     max_new_tokens: int = 160
-    temperature: float = 0.7
-    top_p: float = 0.8
-    seed: int = 0
+    sampling: SamplingParams = SamplingParams(temperature=0.7, top_p=0.8)
     batch_size: int = 16
 
 
@@ -108,7 +108,6 @@ def generate_responses(runtime, prompts: list[Prompt], settings: GenerationSetti
     scheduler off), batched by prompt length, appending one JSON line per answer to `out_file`; answers already there are reused, so an
     interrupted run resumes. Returns the sequences in `prompts` order."""
     from dspark_compile.config import SchedulerConfig
-    from dspark_compile.runtime.sampling import SamplingParams
 
     out_file = Path(out_file)
     done = {s.id: s for s in read_sequences(out_file)} if out_file.is_file() else {}
@@ -121,8 +120,9 @@ def generate_responses(runtime, prompts: list[Prompt], settings: GenerationSetti
     with out_file.open("a") as f:
         for i in range(0, len(encoded), settings.batch_size):
             batch = encoded[i : i + settings.batch_size]
-            top_p = settings.top_p if settings.temperature else 1.0
-            sampling = [SamplingParams(temperature=settings.temperature, top_p=top_p, seed=prompt_seed(settings.seed, p.id))
+            s = settings.sampling
+            top_p = s.top_p if s.temperature else 1.0
+            sampling = [replace(s, top_p=top_p, seed=prompt_seed(s.seed, p.id))
                         for _, p in batch]
             res = runtime.generate_ids([ids for ids, _ in batch], settings.max_new_tokens, sampling,
                                        scheduler=SchedulerConfig(mode="off"))

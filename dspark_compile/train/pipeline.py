@@ -22,6 +22,7 @@ import numpy as np
 
 from dspark_compile.config import DraftConfig, Recipe, TrainingConfig
 from dspark_compile.errors import TrainingError
+from dspark_compile.runtime.sampling import SamplingParams
 from dspark_compile.train.data import (Features, GenerationSettings, Progress, concat_features, extends,
                                        extract_features, generate_responses, load_prompts, repeat_prompts)
 
@@ -37,8 +38,8 @@ def _quiet(name: str):
 def generation_settings(cfg: TrainingConfig, split: str) -> GenerationSettings:
     """Training answers are sampled (cfg temperature/top-p); held-out answers greedy, as τ is measured."""
     if split == "train":
-        return GenerationSettings(cfg.max_new_tokens, cfg.temperature, cfg.top_p, cfg.seed)
-    return GenerationSettings(cfg.max_new_tokens, 0.0, 1.0, cfg.seed)
+        return GenerationSettings(cfg.max_new_tokens, SamplingParams(cfg.temperature, top_p=cfg.top_p, seed=cfg.seed))
+    return GenerationSettings(cfg.max_new_tokens, SamplingParams(seed=cfg.seed))
 
 
 def target_bundle(recipe: Recipe, work: Path, bundle: Path | None = None, step: Step = _quiet) -> Path:
