@@ -89,10 +89,12 @@ def main(argv=None) -> int:
         stream = ctypes.c_void_p(torch.cuda.current_stream().cuda_stream)
 
         # ---------------------------------------------------------------- DraftSample
-        logits = (gen.standard_normal((B, G, V)) * 3).astype(args.dtype)     # [B, G, V]
+        ids = np.sort(gen.choice(V, max(1, V // 4), replace=False)).astype(I32)  # [Vd] draft vocabulary
+        Vd = ids.size
+        logits = (gen.standard_normal((B, G, Vd)) * 3).astype(args.dtype)    # [B, G, Vd]
         hidden = (gen.standard_normal((B, G, H)) * 0.5).astype(args.dtype)   # [B, G, H]
         w1 = (gen.standard_normal((V, r)) * 0.05).astype(args.dtype)         # [V, r]
-        w2 = (gen.standard_normal((V, r)) * 0.05).astype(args.dtype)         # [V, r]
+        w2 = (gen.standard_normal((Vd, r)) * 0.05).astype(args.dtype)        # [Vd, r]
         conf_w = (gen.standard_normal(H + r) * 0.02).astype(args.dtype)      # [H + r]
         conf_b = np.array([0.5], args.dtype)
         anchor = gen.integers(0, V, B).astype(I32)
@@ -101,20 +103,22 @@ def main(argv=None) -> int:
         top_k = np.where(np.arange(B) % 3 == 0, 50, 0).astype(I32)
         top_p = np.where(np.arange(B) % 2 == 0, 0.9, 1.0).astype(F32)
         u_draft = rng.draft_uniforms(np.arange(B), np.arange(B), np.zeros(B, np.int64), G)
-        ins = [dev(x) for x in (logits, hidden, anchor, w1, w2, conf_w, conf_b, sts, temperature, top_k, top_p, u_draft)]
+        ins = [dev(x) for x in (logits, hidden, anchor, w1, w2, ids, conf_w, conf_b, sts, temperature, top_k, top_p,
+                                u_draft)]
         outs = [torch.empty((B, G), dtype=torch.int32, device="cuda"), torch.empty((B, G), device="cuda"),
                 torch.empty((B, G, V), device="cuda"), torch.empty((B, G), device="cuda"),
                 torch.empty((B, G), device="cuda")]
-        ws = torch.empty(lib.dspark_gpu_draft_sample_ws(I64(B), I64(V)), dtype=torch.uint8, device="cuda")
-        call = lambda: lib.dspark_gpu_draft_sample(I64(B), I64(G), I64(V), I64(H), I64(r), code,  # noqa: E731
+        ws = torch.empty(lib.dspark_gpu_draft_sample_ws(I64(B), I64(Vd)), dtype=torch.uint8, device="cuda")
+        call = lambda: lib.dspark_gpu_draft_sample(I64(B), I64(G), I64(V), I64(Vd), I64(H), I64(r), code,  # noqa: E731
                                                    *map(ptr, ins), *map(ptr, outs), ptr(ws), stream)
         assert call() == 0
         ms = timed(torch, call, args.iters)
         t = time.perf_counter()
-        want = ref.draft_sample(logits, hidden, anchor, w1, w2, conf_w, conf_b, sts, temperature, top_k, top_p, u_draft)
+        want = ref.draft_sample(logits, hidden, anchor, w1, w2, ids, conf_w, conf_b, sts, temperature, top_k, top_p,
+                                u_draft)
         print(f"(numpy reference DraftSample: {time.perf_counter() - t:.0f} s)")
         got = [o.cpu().numpy() for o in outs]
-        nbytes = G * -(-B // 16) * V * r * sT + B * G * V * sT + B * G * V * 4 + G * B * V * 4 * 2
+        nbytes = G * -(-B // 16) * Vd * r * sT + B * G * Vd * sT + B * G * V * 4 + G * B * Vd * 4 * 2
         report("DraftSample", ms, nbytes, {
             "tokens equal": f"{np.mean(got[0] == want.draft_tokens):.4f}",
             "max|q_full|err": f"{np.abs(got[2] - want.q_full).max():.2e}",

@@ -15,6 +15,7 @@ from onnx import ModelProto, TensorProto, ValueInfoProto, helper, numpy_helper
 
 from dspark_compile.errors import ExportError
 from dspark_compile.ops.onnx_functions import add_op_functions, make_op_node, tensor_type
+from dspark_compile.ops.reference import check_draft_vocab
 from dspark_compile.ops.spec import DOMAIN, DRAFT_SAMPLE, SCHEDULE, VERIFY, OpSpec
 
 _FLOATS = (TensorProto.FLOAT, TensorProto.FLOAT16)
@@ -65,10 +66,11 @@ def _check_free(graph: onnx.GraphProto, spec: OpSpec, names: list[str]) -> None:
         raise _Rejected(f"names {clash} needed by {spec.name} are already used in the graph")
 
 
-def _env(B, G, V) -> dict:
+def _env(B, G, V, Vd=None) -> dict:
     """Symbol -> dim for the spec shapes; an unknown dim keeps its symbolic name."""
     known = isinstance(G, int)
     return {"B": B or "B", "V": V or "V", "Vq": "Vq",  # Vq: V, or 1 when every row is greedy
+            "Vd": Vd or V or "Vd",
             "G": G if known else "G",
             "G+1": G + 1 if known else "G+1", "2G+1": 2 * G + 1 if known else "2G+1"}
 
@@ -130,28 +132,33 @@ def fuse_verify(model: ModelProto, *, strict: bool = True, **attrs) -> tuple[Mod
 
 
 def fuse_draft_sample(model: ModelProto, markov_w1: np.ndarray, markov_w2: np.ndarray, conf_w: np.ndarray,
-                      conf_b: np.ndarray, sts_temps: np.ndarray, *, strict: bool = True
-                      ) -> tuple[ModelProto, FusionReport]:
-    """End a drafter graph (outputs ``block_logits`` [B, G, V], ``block_hidden`` [B, G, H]) in DraftSample.
+                      conf_b: np.ndarray, sts_temps: np.ndarray, draft_vocab: np.ndarray | None = None, *,
+                      strict: bool = True) -> tuple[ModelProto, FusionReport]:
+    """End a drafter graph (outputs ``block_logits`` [B, G, Vd], ``block_hidden`` [B, G, H]) in DraftSample.
 
-    The Markov/confidence weights and STS temperatures become initializers (checkpoint layout, see the spec);
-    ``anchor``, ``temperature``, ``top_k``, ``top_p`` and ``uniforms`` become graph inputs. The two outputs
-    are replaced (at the position of ``block_logits``) by the five DraftSample outputs; others are kept.
+    The Markov/confidence weights, the draft vocabulary's target ids (default: all of markov_w1's V rows) and
+    the STS temperatures become initializers (checkpoint layout, see the spec); ``anchor``, ``temperature``,
+    ``top_k``, ``top_p`` and ``uniforms`` become graph inputs. The two outputs are replaced (at the position
+    of ``block_logits``) by the five DraftSample outputs; others are kept.
     """
-    weights = dict(markov_w1=markov_w1, markov_w2=markov_w2, conf_w=conf_w, conf_b=conf_b, sts_temps=sts_temps)
+    if draft_vocab is None and isinstance(markov_w1, np.ndarray) and markov_w1.ndim == 2:
+        draft_vocab = np.arange(markov_w1.shape[0], dtype=np.int32)
+    weights = dict(markov_w1=markov_w1, markov_w2=markov_w2, draft_vocab=draft_vocab, conf_w=conf_w, conf_b=conf_b,
+                   sts_temps=sts_temps)
 
     def rewrite(report: FusionReport) -> ModelProto:
         _check_not_fused(model.graph, DRAFT_SAMPLE)
-        index, (B, G, V) = _output(model.graph, "block_logits", rank=3)
+        index, (B, G, Vd) = _output(model.graph, "block_logits", rank=3)
         hidden_index, (_, _, H) = _output(model.graph, "block_hidden", rank=3)
-        _check_weights(weights, G, V, H)
+        _check_weights(weights, G, Vd, H)
+        V = int(weights["markov_w1"].shape[0])
         runtime_inputs = [t for t in DRAFT_SAMPLE.inputs[2:] if t.name not in weights]
         _check_free(model.graph, DRAFT_SAMPLE, list(weights) + [t.name for t in runtime_inputs]
                     + list(DRAFT_SAMPLE.output_names))
         node = make_op_node(DRAFT_SAMPLE.name, list(DRAFT_SAMPLE.input_names), list(DRAFT_SAMPLE.output_names))
         out = ModelProto()
         out.CopyFrom(model)
-        env = _env(B, G, V)
+        env = _env(B, G, V, Vd)
         out.graph.initializer.extend(numpy_helper.from_array(np.ascontiguousarray(w), name)
                                      for name, w in weights.items())
         out.graph.input.extend(_value_info(t, t.dtypes[0], env) for t in runtime_inputs)
@@ -195,19 +202,22 @@ def fuse_schedule(model: ModelProto, *, strict: bool = True, **attrs) -> tuple[M
     return _run(SCHEDULE.name, rewrite, model, strict)
 
 
-def _check_weights(weights: dict[str, np.ndarray], G, V, H) -> None:
+def _check_weights(weights: dict[str, np.ndarray], G, Vd, H) -> None:
     """Dtypes from the spec; shapes consistent with each other and with the graph's static dims."""
     specs = {t.name: t for t in DRAFT_SAMPLE.inputs}
     for name, w in weights.items():
         if not isinstance(w, np.ndarray) or w.dtype.name not in specs[name].dtypes:
             raise _Rejected(f"weight '{name}' must be a numpy array of {'/'.join(specs[name].dtypes)}, got "
                             f"{getattr(w, 'dtype', type(w).__name__)}")
-    w1, w2 = weights["markov_w1"], weights["markov_w2"]
+    w1, w2, ids = weights["markov_w1"], weights["markov_w2"], weights["draft_vocab"]
     problems = []
-    if w1.ndim != 2 or w2.shape != w1.shape:
-        problems.append(f"markov_w1 {w1.shape} and markov_w2 {w2.shape} must both be [V, r]")
-    elif isinstance(V, int) and w1.shape[0] != V:
-        problems.append(f"markov_w1 has {w1.shape[0]} rows but block_logits has V = {V}")
+    if w1.ndim != 2 or w2.ndim != 2 or w2.shape[1] != w1.shape[1]:
+        problems.append(f"markov_w1 {w1.shape} and markov_w2 {w2.shape} must be [V, r] and [Vd, r]")
+    elif ids.shape != (w2.shape[0],) or not check_draft_vocab(ids, w1.shape[0]):
+        problems.append(f"draft_vocab {ids.shape} must hold Vd = {w2.shape[0]} strictly increasing ids in "
+                        f"[0, {w1.shape[0]})")
+    elif isinstance(Vd, int) and w2.shape[0] != Vd:
+        problems.append(f"markov_w2 has {w2.shape[0]} rows but block_logits has Vd = {Vd}")
     r = w1.shape[-1]
     if weights["conf_w"].ndim != 1 or (isinstance(H, int) and weights["conf_w"].shape[0] != H + r):
         problems.append(f"conf_w {weights['conf_w'].shape} must be [H + r] = [{H} + {r}]")

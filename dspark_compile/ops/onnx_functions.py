@@ -25,13 +25,25 @@ ONNX_DTYPES = {"float32": TensorProto.FLOAT, "float16": TensorProto.FLOAT16, "in
 # ----------------------------------------------------------------------------- shared pieces
 
 def _probs(b: Builder, z: str, t: str, k: str, p: str) -> str:
-    """filter(): z [..., V] f32, t/p [..., 1] f32 (t > 0), k [..., 1] int64 -> q [..., V] f32."""
-    zero_i, one_i = b.const(0, np.int64), b.const(1, np.int64)
-    axis = b.const(-1, np.int64)
+    """filter(): z [..., V] f32, t/p [..., 1] f32 (t > 0), k [..., 1] int64 -> q [..., V] f32.
+
+    Only top-p needs the whole vocabulary sorted; a batch without top-p rows takes the K largest values
+    instead (K = the batch's largest top-k, 1 without top-k: the max). Both branches compute the same q."""
     zs = b.Div(z, t)                                                    # [..., V]
     V = b.Shape(z, start=-1)                                            # [1]
+    any_top_p = b.Cast(b.ReduceMax(b.Cast(b.Less(p, b.const(1.0)), to=INT64), keepdims=0), to=BOOL)  # scalar
+    sort, partial = b.sub(), b.sub()
+    q_sort, q_partial = _probs_sorted(sort, zs, V, k, p), _probs_top_k(partial, zs, V, k)
+    return b.If(any_top_p, then_branch=sort.graph("filter_top_p", [], [(q_sort, FLOAT)]),
+                else_branch=partial.graph("filter_top_k", [], [(q_partial, FLOAT)]))
+
+
+def _probs_sorted(b: Builder, zs: str, V: str, k: str, p: str) -> str:
+    """filter() with top-p: zs = z / t [..., V] sorted in full."""
+    zero_i, one_i = b.const(0, np.int64), b.const(1, np.int64)
+    axis = b.const(-1, np.int64)
     z_sorted, _ = b.TopK(zs, V, axis=-1, largest=1, sorted=1, outputs=2)  # [..., V] descending
-    column = b.Concat(b.Shape(z, end=-1), b.const([1], np.int64), axis=0)  # shape of z[..., :1]
+    column = b.Concat(b.Shape(zs, end=-1), b.const([1], np.int64), axis=0)  # shape of z[..., :1]
     kth_index = b.Expand(b.Max(b.Min(b.Sub(k, one_i), b.Sub(V, one_i)), zero_i), column)  # [..., 1]
     kth = b.GatherElements(z_sorted, kth_index, axis=-1)                # [..., 1]
     k_off = b.LessOrEqual(k, zero_i)                                    # [..., 1]
@@ -46,6 +58,22 @@ def _probs(b: Builder, z: str, t: str, k: str, p: str) -> str:
     keep = b.Or(b.GreaterOrEqual(p, b.const(1.0)), b.GreaterOrEqual(e, b.GatherElements(e_sorted, j, axis=-1)))
     e = b.Where(keep, e, b.const(0.0))
     return b.Div(e, b.last(b.CumSum(e, axis)))
+
+
+def _probs_top_k(b: Builder, zs: str, V: str, k: str) -> str:
+    """filter() without top-p: only the K = max(k) largest values of zs [..., V] are sorted (K = 1: the max,
+    which top-k never removes)."""
+    zero_i, one_i = b.const(0, np.int64), b.const(1, np.int64)
+    k_on = b.And(b.Greater(k, zero_i), b.Less(k, V))                    # [..., 1]
+    K = b.Reshape(b.ReduceMax(b.Where(k_on, k, one_i), keepdims=0), b.const([1], np.int64))  # [1]
+    top, _ = b.TopK(zs, K, axis=-1, largest=1, sorted=1, outputs=2)     # [..., K] descending
+    column = b.Concat(b.Shape(zs, end=-1), b.const([1], np.int64), axis=0)  # shape of z[..., :1]
+    kth_index = b.Expand(b.Max(b.Min(b.Sub(k, one_i), b.Sub(K, one_i)), zero_i), column)  # [..., 1]
+    kth = b.GatherElements(top, kth_index, axis=-1)                     # [..., 1]
+    z_masked = b.Where(b.Or(b.Not(k_on), b.GreaterOrEqual(zs, kth)), zs, b.const(-np.inf))
+    m = b.Slice(top, b.const([0], np.int64), b.const([1], np.int64), b.const([-1], np.int64))  # [..., 1] max
+    e = b.Exp(b.Sub(z_masked, m))                                       # [..., V], masked -> 0
+    return b.Div(e, b.last(b.CumSum(e, b.const(-1, np.int64))))
 
 
 def _sample(b: Builder, w: str, u: str) -> str:
@@ -82,32 +110,41 @@ def _dim(b: Builder, x: str, axis: int) -> str:
 # ----------------------------------------------------------------------------- DraftSample
 
 def _draft_sample_body(b: Builder) -> None:
-    U = b.Cast("block_logits", to=FLOAT)                                # [B, G, V]
+    U = b.Cast("block_logits", to=FLOAT)                                # [B, G, Vd]
     Hs = b.Cast("block_hidden", to=FLOAT)                               # [B, G, H]
     W1 = b.Cast("markov_w1", to=FLOAT)                                  # [V, r]
-    W2T = b.Transpose(b.Cast("markov_w2", to=FLOAT), perm=[1, 0])       # [r, V]
+    W2T = b.Transpose(b.Cast("markov_w2", to=FLOAT), perm=[1, 0])       # [r, Vd]
+    ids = b.Cast("draft_vocab", to=INT64)                               # [Vd] target ids
     cw, cb = b.Cast("conf_w", to=FLOAT), b.Cast("conf_b", to=FLOAT)     # [H + r], [1]
     greedy, t, k, p = _row_params(b, [1])                               # [B, 1] each
-    vocab = b.Range(b.const(0, np.int64), b.Squeeze(_dim(b, U, 2)), b.const(1, np.int64))  # [V]
+    i64 = lambda v: b.const(v, np.int64)  # noqa: E731
+    draft_range = b.Range(i64(0), b.Squeeze(_dim(b, U, 2)), i64(1))     # [Vd]
+    target_range = b.Range(i64(0), b.Squeeze(_dim(b, W1, 0)), i64(1))   # [V]
     G = b.Squeeze(_dim(b, U, 1))                                        # []
     survival0 = b.ConstantOfShape(b.Shape("anchor"), value=helper.make_tensor("one", FLOAT, [1], [1.0]))
-    # A batch of greedy rows skips the filtered softmax (a sort of V per slot) and the sampling draw.
+    # A batch of greedy rows skips the filtered softmax (a sort of Vd per slot) and the sampling draw.
     all_greedy = b.Cast(b.ReduceMin(b.Cast(greedy, to=INT64), keepdims=0), to=BOOL)  # scalar
 
     s = b.sub()                                                         # loop body: one slot
     it, cond, prev, survival = (s.fresh(n) for n in ("slot", "cond", "prev", "survival"))
     e = s.Gather(W1, prev, axis=0)                                      # [B, r]
-    z = s.Add(s.Gather(U, it, axis=1), s.MatMul(e, W2T))                # [B, V]
+    z = s.Add(s.Gather(U, it, axis=1), s.MatMul(e, W2T))                # [B, Vd]
     argmax = s.ArgMax(z, axis=1, keepdims=1)                            # [B, 1] int64, lowest index on ties
     then, other = s.sub(), s.sub()
-    q_t = then.Cast(then.Equal(vocab, argmax), to=FLOAT)                # [B, V] one-hot
-    q_sampled = _probs(other, z, t, k, p)                               # [B, V]
+    token_t = then.Gather(ids, argmax, axis=0)                          # [B, 1] target id
+    q_t = then.Cast(then.Equal(target_range, token_t), to=FLOAT)        # [B, V] one-hot
+    q_sampled = _probs(other, z, t, k, p)                               # [B, Vd]
     u = other.Unsqueeze(other.Gather("uniforms", it, axis=1), other.const([1], np.int64))  # [B, 1]
-    token_e = other.Where(greedy, argmax, _sample(other, q_sampled, u))  # [B, 1] int64
-    q_e = other.Where(greedy, other.Cast(other.Equal(vocab, token_e), to=FLOAT), q_sampled)  # [B, V]
+    j_e = other.Where(greedy, argmax, _sample(other, q_sampled, u))     # [B, 1] int64 draft index
+    q_d = other.Where(greedy, other.Cast(other.Equal(draft_range, j_e), to=FLOAT), q_sampled)  # [B, Vd]
+    to_target = other.Expand(ids, other.Shape(q_d))                     # [B, Vd] target id of each entry
+    zeros = other.ConstantOfShape(other.Concat(_dim(other, q_d, 0), _dim(other, W1, 0), axis=0),
+                                  value=helper.make_tensor("zero", FLOAT, [1], [0.0]))  # [B, V]
+    q_e = other.ScatterElements(zeros, to_target, q_d, axis=1)          # [B, V], 0 outside the draft vocabulary
     token, q = s.If(all_greedy, outputs=2,
-                    then_branch=then.graph("slot_greedy", [], [(then.Identity(argmax), INT64), (q_t, FLOAT)]),
-                    else_branch=other.graph("slot_sampling", [], [(token_e, INT64), (q_e, FLOAT)]))
+                    then_branch=then.graph("slot_greedy", [], [(token_t, INT64), (q_t, FLOAT)]),
+                    else_branch=other.graph("slot_sampling", [], [(other.Gather(ids, j_e, axis=0), INT64),
+                                                                  (q_e, FLOAT)]))
     q_token = s.Squeeze(s.GatherElements(q, token, axis=1), s.const([1], np.int64))  # [B]
     logit = s.Add(s.MatMul(s.Concat(s.Gather(Hs, it, axis=1), e, axis=1), cw), cb)  # [B]
     conf = _sigmoid(s, s.Div(logit, s.Gather("sts_temps", it)))         # [B]

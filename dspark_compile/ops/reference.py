@@ -65,15 +65,19 @@ class DraftSampleOutputs(NamedTuple):
     survivals: np.ndarray     # [B, G] float32
 
 
-def draft_sample(block_logits, block_hidden, anchor, markov_w1, markov_w2, conf_w, conf_b, sts_temps,
+def draft_sample(block_logits, block_hidden, anchor, markov_w1, markov_w2, draft_vocab, conf_w, conf_b, sts_temps,
                  temperature, top_k, top_p, uniforms) -> DraftSampleOutputs:
     """Reference DraftSample (see ``spec.DRAFT_SAMPLE.doc``)."""
-    B, G, V = block_logits.shape
+    B, G, Vd = block_logits.shape
     w1 = markov_w1.astype(F32)                              # [V, r]
-    w2 = markov_w2.astype(F32)                              # [V, r]
+    w2 = markov_w2.astype(F32)                              # [Vd, r]
+    ids = np.asarray(draft_vocab, np.int64)                 # [Vd] target ids
     cw = conf_w.astype(F32)                                 # [H + r]
     cb = F32(np.asarray(conf_b, F32).reshape(-1)[0])
-    _expect(DRAFT_SAMPLE.name, "markov_w1", w1.shape[0] == V and w2.shape == w1.shape, f"{w1.shape}, V={V}")
+    V = w1.shape[0]
+    _expect(DRAFT_SAMPLE.name, "markov_w2", w2.shape == (Vd, w1.shape[1]), f"{w2.shape}, Vd={Vd}, {w1.shape}")
+    _expect(DRAFT_SAMPLE.name, "draft_vocab", ids.shape == (Vd,) and Vd <= V and check_draft_vocab(ids, V),
+            f"{ids.shape} ids in [{ids.min(initial=0)}, {ids.max(initial=0)}], V={V}")
     _expect(DRAFT_SAMPLE.name, "conf_w", cw.shape == (block_hidden.shape[2] + w1.shape[1],), str(cw.shape))
     out = DraftSampleOutputs(np.zeros((B, G), np.int32), np.zeros((B, G), F32), np.zeros((B, G, V), F32),
                              np.zeros((B, G), F32), np.zeros((B, G), F32))
@@ -81,21 +85,30 @@ def draft_sample(block_logits, block_hidden, anchor, markov_w1, markov_w2, conf_
         prev, survival = int(anchor[b]), F32(1)
         for k in range(G):
             e = w1[prev]                                    # [r]
-            z = block_logits[b, k].astype(F32) + w2 @ e     # [V]
+            z = block_logits[b, k].astype(F32) + w2 @ e     # [Vd]
             if temperature[b] <= 0:
-                token = int(np.argmax(z))                   # lowest index wins ties
-                q = np.zeros(V, F32)
-                q[token] = 1
+                j = int(np.argmax(z))                       # lowest index wins ties
+                q = np.zeros(Vd, F32)
+                q[j] = 1
             else:
-                q = filter_probs(z, temperature[b], int(top_k[b]), top_p[b])  # [V]
-                token = sample_index(q, uniforms[b, k])
+                q = filter_probs(z, temperature[b], int(top_k[b]), top_p[b])  # [Vd]
+                j = sample_index(q, uniforms[b, k])
+            token = int(ids[j])
             x = np.concatenate([block_hidden[b, k].astype(F32), e])          # [H + r]
             c = sigmoid((F32(cw @ x) + cb) / F32(sts_temps[k]))
             survival = survival * c
-            out.draft_tokens[b, k], out.draft_q[b, k], out.q_full[b, k] = token, q[token], q
+            out.draft_tokens[b, k], out.draft_q[b, k] = token, q[j]
+            out.q_full[b, k, ids] = q                       # target ids; 0 outside the draft vocabulary
             out.confidences[b, k], out.survivals[b, k] = c, survival
             prev = token
     return out
+
+
+def check_draft_vocab(ids: np.ndarray, vocab_size: int) -> bool:
+    """Whether ids [Vd] is a valid draft vocabulary: non-empty, strictly increasing, inside [0, V)."""
+    ids = np.asarray(ids)
+    return bool(ids.ndim == 1 and ids.size >= 1 and ids[0] >= 0 and ids[-1] < vocab_size
+                and np.all(np.diff(ids) > 0))
 
 
 # ----------------------------------------------------------------------------- Schedule

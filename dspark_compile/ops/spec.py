@@ -7,7 +7,8 @@ Everything else (reference, ONNX function bodies, plugin creators and YAML, docs
 - Plugins cannot emit int64, bool or uint8: outputs are int32 or float32 only; integer inputs are int32.
 
 Shapes are symbolic: ``B`` batch rows, ``G`` block size (>= 1, taken from the input shapes, no attribute),
-``V`` vocabulary, ``H`` drafter hidden size, ``r`` Markov rank, ``N`` entries of the cost table.
+``V`` vocabulary, ``Vd`` draft vocabulary (``Vd <= V``), ``H`` drafter hidden size, ``r`` Markov rank,
+``N`` entries of the cost table.
 Shared semantics (filtering, sampling, greedy ties) are written out in ``SEMANTICS`` below; the numpy
 reference in ``reference.py`` is the executable form and the oracle.
 """
@@ -188,19 +189,24 @@ _I = ("int32",)
 DRAFT_SAMPLE = OpSpec(
     name="DraftSample",
     version=1,
-    doc=("Markov-corrected draft sampling plus calibrated confidences for one block of G slots. "
-         "Slot k: e = markov_w1[x_{k-1}] (x_{-1} = anchor); z = block_logits[k] + markov_w2 @ e; "
-         "token = argmax(z) if temperature <= 0 else sample(filter(z), uniforms[k]); tokens are drawn left "
-         "to right. confidence c_k = sigmoid((conf_w . [block_hidden[k]; e] + conf_b) / sts_temps[k]); "
+    doc=("Markov-corrected draft sampling plus calibrated confidences for one block of G slots, over a draft "
+         "vocabulary of Vd target ids (draft_vocab, strictly increasing in [0, V); arange(V) for a drafter that "
+         "scores the whole vocabulary). Slot k: e = markov_w1[x_{k-1}] (x_{-1} = anchor; x are target ids); "
+         "z = block_logits[k] + markov_w2 @ e over the Vd entries; j = argmax(z) if temperature <= 0 else "
+         "sample(filter(z), uniforms[k]); the token is x_k = draft_vocab[j]; tokens are drawn left to right. "
+         "q_full[k] is the distribution j was drawn from, scattered to target ids (0 outside the draft "
+         "vocabulary, one-hot when greedy), so Verify's residual max(0, p - q) stays exact. "
+         "confidence c_k = sigmoid((conf_w . [block_hidden[k]; e] + conf_b) / sts_temps[k]); "
          "survival a_k = a_{k-1} * c_k (a_{-1} = 1). Gemma's final-logit softcapping is applied to "
          "block_logits by the drafter graph before this op. Requires G >= 1."),
     attributes=(),
     inputs=(
-        TensorSpec("block_logits", ("B", "G", "V"), _HF, "drafter lm_head output U_k"),
+        TensorSpec("block_logits", ("B", "G", "Vd"), _HF, "drafter lm_head output U_k over the draft vocabulary"),
         TensorSpec("block_hidden", ("B", "G", "H"), _HF, "normed drafter hidden states hs_k"),
         TensorSpec("anchor", ("B",), _I, "last token the target produced (x0)"),
         TensorSpec("markov_w1", ("V", "r"), _HF, "Markov embedding W1 (checkpoint layout)"),
-        TensorSpec("markov_w2", ("V", "r"), _HF, "Markov output W2 (checkpoint layout: bias = W2 @ W1[x])"),
+        TensorSpec("markov_w2", ("Vd", "r"), _HF, "Markov output W2, draft-vocabulary rows (bias = W2 @ W1[x])"),
+        TensorSpec("draft_vocab", ("Vd",), _I, "target id of each draft-vocabulary entry, strictly increasing"),
         TensorSpec("conf_w", ("H+r",), _HF, "confidence head weight"),
         TensorSpec("conf_b", ("1",), _HF, "confidence head bias"),
         TensorSpec("sts_temps", ("G",), _F, "STS temperature per slot (> 0)"),
@@ -212,7 +218,8 @@ DRAFT_SAMPLE = OpSpec(
     outputs=(
         TensorSpec("draft_tokens", ("B", "G"), _I, "drafted tokens"),
         TensorSpec("draft_q", ("B", "G"), _F, "q of each drafted token; 1.0 when greedy"),
-        TensorSpec("q_full", ("B", "G", "V"), _F, "filtered draft distribution sampled from (one-hot when greedy)"),
+        TensorSpec("q_full", ("B", "G", "V"), _F, "filtered draft distribution sampled from, over target ids "
+                   "(one-hot when greedy, 0 outside the draft vocabulary)"),
         TensorSpec("confidences", ("B", "G"), _F, "STS-calibrated c_k"),
         TensorSpec("survivals", ("B", "G"), _F, "cumulative products a_k"),
     ),

@@ -46,19 +46,22 @@ DSPARK_API int32_t dspark_sample_index(float const* w, int64_t V, float u)
 }
 
 /*
- * DraftSample. blockLogits [B,G,V], blockHidden [B,G,H], anchor [B], w1/w2 [V,r], confW [H+r], confB [1],
- * stsTemps [G], temperature/topK/topP [B], uniforms [B,G]
- * -> draftTokens [B,G], draftQ [B,G], qFull [B,G,V], confidences [B,G], survivals [B,G].
+ * DraftSample. blockLogits [B,G,Vd], blockHidden [B,G,H], anchor [B], w1 [V,r], w2 [Vd,r], draftVocab [Vd]
+ * (target ids, strictly increasing), confW [H+r], confB [1], stsTemps [G], temperature/topK/topP [B],
+ * uniforms [B,G] -> draftTokens [B,G], draftQ [B,G], qFull [B,G,V], confidences [B,G], survivals [B,G].
  */
-DSPARK_API int32_t dspark_draft_sample(int64_t B, int64_t G, int64_t V, int64_t H, int64_t r,
+DSPARK_API int32_t dspark_draft_sample(int64_t B, int64_t G, int64_t V, int64_t Vd, int64_t H, int64_t r,
     float const* blockLogits, float const* blockHidden, int32_t const* anchor, float const* w1, float const* w2,
-    float const* confW, float const* confB, float const* stsTemps, float const* temperature, int32_t const* topK,
-    float const* topP, float const* uniforms, int32_t* draftTokens, float* draftQ, float* qFull,
-    float* confidences, float* survivals)
+    int32_t const* draftVocab, float const* confW, float const* confB, float const* stsTemps,
+    float const* temperature, int32_t const* topK, float const* topP, float const* uniforms, int32_t* draftTokens,
+    float* draftQ, float* qFull, float* confidences, float* survivals)
 {
-    if (B < 0 || G < 1 || V < 1 || H < 0 || r < 1)
+    if (B < 0 || G < 1 || V < 1 || Vd < 1 || Vd > V || H < 0 || r < 1)
         return -1;
-    std::vector<float> z(V), x(H + r);
+    for (int64_t j = 0; j < Vd; ++j)
+        if (draftVocab[j] < 0 || draftVocab[j] >= V || (j > 0 && draftVocab[j] <= draftVocab[j - 1]))
+            return -3;
+    std::vector<float> z(Vd), qd(Vd), x(H + r);
     for (int64_t b = 0; b < B; ++b)
     {
         int64_t prev = anchor[b];
@@ -68,27 +71,31 @@ DSPARK_API int32_t dspark_draft_sample(int64_t B, int64_t G, int64_t V, int64_t 
             if (prev < 0 || prev >= V)
                 return -2;
             float const* e = w1 + prev * r; // [r]
-            float const* logits = blockLogits + (b * G + k) * V;
-            for (int64_t v = 0; v < V; ++v)
+            float const* logits = blockLogits + (b * G + k) * Vd;
+            for (int64_t v = 0; v < Vd; ++v)
             {
                 float dot = 0.0f; // Markov bias (W2 @ e)[v]
                 for (int64_t j = 0; j < r; ++j)
                     dot = dot + w2[v * r + j] * e[j];
                 z[v] = logits[v] + dot;
             }
-            float* q = qFull + (b * G + k) * V;
-            int32_t token;
+            int32_t index; // into the draft vocabulary
             if (isGreedy(temperature[b]))
             {
-                token = argmaxFirst(z.data(), V);
-                for (int64_t v = 0; v < V; ++v)
-                    q[v] = v == token ? 1.0f : 0.0f;
+                index = argmaxFirst(z.data(), Vd);
+                for (int64_t v = 0; v < Vd; ++v)
+                    qd[v] = v == index ? 1.0f : 0.0f;
             }
             else
             {
-                filterProbs(z.data(), V, temperature[b], topK[b], topP[b], q);
-                token = sampleIndex(q, V, uniforms[b * G + k]);
+                filterProbs(z.data(), Vd, temperature[b], topK[b], topP[b], qd.data());
+                index = sampleIndex(qd.data(), Vd, uniforms[b * G + k]);
             }
+            float* q = qFull + (b * G + k) * V; // target ids, 0 outside the draft vocabulary
+            for (int64_t v = 0; v < V; ++v)
+                q[v] = 0.0f;
+            for (int64_t v = 0; v < Vd; ++v)
+                q[draftVocab[v]] = qd[v];
             float dot = 0.0f; // conf_w . [hs_k ; e]
             for (int64_t j = 0; j < H; ++j)
                 dot = dot + confW[j] * blockHidden[(b * G + k) * H + j];
@@ -96,8 +103,9 @@ DSPARK_API int32_t dspark_draft_sample(int64_t B, int64_t G, int64_t V, int64_t 
                 dot = dot + confW[H + j] * e[j];
             float const c = sigmoidF((dot + confB[0]) / stsTemps[k]);
             survival = survival * c;
+            int32_t const token = draftVocab[index];
             draftTokens[b * G + k] = token;
-            draftQ[b * G + k] = q[token];
+            draftQ[b * G + k] = qd[index];
             confidences[b * G + k] = c;
             survivals[b * G + k] = survival;
             prev = token;

@@ -22,7 +22,7 @@ namespace draft_sample
 {
 constexpr char const* kName = "DraftSample";
 constexpr char const* kVersion = "1";
-constexpr int32_t kNbInputs = 12;
+constexpr int32_t kNbInputs = 13;
 constexpr int32_t kNbOutputs = 5;
 enum In : int32_t
 {
@@ -31,13 +31,14 @@ enum In : int32_t
     in_anchor = 2,
     in_markov_w1 = 3,
     in_markov_w2 = 4,
-    in_conf_w = 5,
-    in_conf_b = 6,
-    in_sts_temps = 7,
-    in_temperature = 8,
-    in_top_k = 9,
-    in_top_p = 10,
-    in_uniforms = 11,
+    in_draft_vocab = 5,
+    in_conf_w = 6,
+    in_conf_b = 7,
+    in_sts_temps = 8,
+    in_temperature = 9,
+    in_top_k = 10,
+    in_top_p = 11,
+    in_uniforms = 12,
 };
 enum Out : int32_t
 {
@@ -48,7 +49,7 @@ enum Out : int32_t
     out_survivals = 4,
 };
 /* allowed dtypes per tensor: bit mask of kF32, kF16, kI32 */
-constexpr uint32_t kInDtypes[] = {kF16 | kF32, kF16 | kF32, kI32, kF16 | kF32, kF16 | kF32, kF16 | kF32, kF16 | kF32, kF32, kF32, kI32, kF32, kF32};
+constexpr uint32_t kInDtypes[] = {kF16 | kF32, kF16 | kF32, kI32, kF16 | kF32, kF16 | kF32, kI32, kF16 | kF32, kF16 | kF32, kF32, kF32, kI32, kF32, kF32};
 constexpr uint32_t kOutDtypes[] = {kI32, kF32, kF32, kF32, kF32};
 constexpr int32_t kNbAttrs = 0;
 constexpr AttrDef const* kAttrs = nullptr;

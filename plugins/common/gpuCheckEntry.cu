@@ -8,19 +8,19 @@
 
 using namespace dspark;
 
-extern "C" size_t dspark_gpu_draft_sample_ws(int64_t B, int64_t V)
+extern "C" size_t dspark_gpu_draft_sample_ws(int64_t B, int64_t Vd)
 {
-    return draftSampleWorkspaceSize(B, V);
+    return draftSampleWorkspaceSize(B, Vd);
 }
 
-extern "C" int dspark_gpu_draft_sample(int64_t B, int64_t G, int64_t V, int64_t H, int64_t r, int32_t dtype,
-    void const* logits, void const* hidden, int32_t const* anchor, void const* w1, void const* w2, void const* confW,
-    void const* confB, float const* sts, float const* temperature, int32_t const* topK, float const* topP,
-    float const* uniforms, int32_t* tokens, float* draftQ, float* qFull, float* conf, float* surv, void* ws,
-    cudaStream_t stream)
+extern "C" int dspark_gpu_draft_sample(int64_t B, int64_t G, int64_t V, int64_t Vd, int64_t H, int64_t r,
+    int32_t dtype, void const* logits, void const* hidden, int32_t const* anchor, void const* w1, void const* w2,
+    int32_t const* draftVocab, void const* confW, void const* confB, float const* sts, float const* temperature,
+    int32_t const* topK, float const* topP, float const* uniforms, int32_t* tokens, float* draftQ, float* qFull,
+    float* conf, float* surv, void* ws, cudaStream_t stream)
 {
-    DraftSampleArgs a{B, G, V, H, r, static_cast<ElemType>(dtype), logits, hidden, anchor, w1, w2, confW, confB, sts,
-        temperature, topK, topP, uniforms, tokens, draftQ, qFull, conf, surv};
+    DraftSampleArgs a{B, G, V, Vd, H, r, static_cast<ElemType>(dtype), logits, hidden, anchor, w1, w2, draftVocab,
+        confW, confB, sts, temperature, topK, topP, uniforms, tokens, draftQ, qFull, conf, surv};
     return static_cast<int>(launchDraftSample(a, ws, stream));
 }
 

@@ -1,12 +1,14 @@
 /*
  * DraftSample kernels. Per slot k (tokens are drawn left to right, so slots run in sequence):
- *  1. markovBiasKernel: z[b, v] = block_logits[b, k, v] + W2[v] . W1[x_{k-1}(b)] for all rows at once.
+ *  1. markovBiasKernel: z[b, v] = block_logits[b, k, v] + W2[v] . W1[x_{k-1}(b)] for all rows at once, v over
+ *     the Vd draft-vocabulary entries (x are target ids; W1 is [V, r], W2 [Vd, r]).
  *     A warp owns one vocab row of W2 (kept in registers), and loops over the batch rows, whose
  *     W1 rows sit in shared memory: W2 ([V, r], the largest tensor) is read once per slot and per
  *     kRowsPerPass rows, not once per (row, slot).
  *  2. draftRowKernel: one block per row: greedy argmax, or filter (radix top-k, radix top-p,
- *     stable softmax with the row max) and inverse-CDF sampling; writes q_full, the token and q(token),
- *     and the calibrated confidence and survival of the slot.
+ *     stable softmax with the row max) and inverse-CDF sampling over the draft vocabulary; writes q_full
+ *     on target ids (0 outside the draft vocabulary), the token draft_vocab[j] and q(j), and the calibrated
+ *     confidence and survival of the slot.
  */
 #include "draftSampleKernels.h"
 #include "rowOps.cuh"
@@ -41,7 +43,7 @@ __global__ void __launch_bounds__(kThreads) markovBiasKernel(DraftSampleArgs a, 
             e[i] = toF(w1[prev * a.r + i % a.r]);
         }
         __syncthreads();
-        for (int64_t v = static_cast<int64_t>(blockIdx.x) * kWarps + warp; v < a.V; v += static_cast<int64_t>(gridDim.x) * kWarps)
+        for (int64_t v = static_cast<int64_t>(blockIdx.x) * kWarps + warp; v < a.Vd; v += static_cast<int64_t>(gridDim.x) * kWarps)
         {
             float w[kMaxRankPerLane];
 #pragma unroll
@@ -60,7 +62,7 @@ __global__ void __launch_bounds__(kThreads) markovBiasKernel(DraftSampleArgs a, 
                 if (lane == 0)
                 {
                     int64_t const b = b0 + bb;
-                    z[b * a.V + v] = toF(logits[(b * a.G + k) * a.V + v]) + s;
+                    z[b * a.Vd + v] = toF(logits[(b * a.G + k) * a.Vd + v]) + s;
                 }
             }
         }
@@ -72,30 +74,34 @@ __global__ void __launch_bounds__(kThreads) draftRowKernel(DraftSampleArgs a, in
 {
     __shared__ RowShared sh;
     int64_t const b = blockIdx.x;
-    int64_t const V = a.V;
-    float const* row = z + b * V;                 /* [V] */
-    float* q = a.qFull + (b * a.G + k) * V;        /* [V] */
+    int64_t const Vd = a.Vd;
+    float const* row = z + b * Vd;                 /* [Vd] */
+    float* q = a.qFull + (b * a.G + k) * a.V;      /* [V] target ids */
     float const t = a.temperature[b];
-    int32_t token;
+    for (int64_t i = threadIdx.x; i < a.V; i += kThreads)
+        q[i] = 0.0f; /* 0 outside the draft vocabulary */
+    __syncthreads();
+    int64_t index; /* into the draft vocabulary */
     float qTok;
     if (isGreedy(t))
     {
-        token = blockArgMax(sh, V, [&](int64_t i) { return row[i]; }).i;
-        for (int64_t i = threadIdx.x; i < V; i += kThreads)
-            q[i] = i == token ? 1.0f : 0.0f;
+        index = blockArgMax(sh, Vd, [&](int64_t i) { return row[i]; }).i;
+        if (threadIdx.x == 0)
+            q[a.draftVocab[index]] = 1.0f;
         qTok = 1.0f;
     }
     else
     {
-        FilterParams const f = computeFilter(sh, V, t, a.topK[b], a.topP[b], [&](int64_t i) { return row[i]; });
-        for (int64_t i = threadIdx.x; i < V; i += kThreads)
-            q[i] = prob(f, row[i]);
+        FilterParams const f = computeFilter(sh, Vd, t, a.topK[b], a.topP[b], [&](int64_t i) { return row[i]; });
+        for (int64_t i = threadIdx.x; i < Vd; i += kThreads)
+            q[a.draftVocab[i]] = prob(f, row[i]);
         __syncthreads();
-        token = blockInverseCdf(sh, V, a.uniforms[b * a.G + k], 1.0f,
+        index = blockInverseCdf(sh, Vd, a.uniforms[b * a.G + k], 1.0f,
             [&](int64_t i) { return prob(f, row[i]); });
         /* the spec samples from q itself: its total is sum(q), not exactly 1 */
-        qTok = prob(f, row[token]);
+        qTok = prob(f, row[index]);
     }
+    int32_t const token = a.draftVocab[index];
     /* confidence: conf_w . [hs_k ; W1[x_{k-1}]] */
     T const* hidden = static_cast<T const*>(a.blockHidden) + (b * a.G + k) * a.H;
     T const* confW = static_cast<T const*>(a.confW);
@@ -119,7 +125,7 @@ template <typename T>
 cudaError_t launchTyped(DraftSampleArgs const& a, float* z, cudaStream_t stream)
 {
     size_t const smem = static_cast<size_t>(kRowsPerPass) * a.r * sizeof(float);
-    int64_t const warpsNeeded = (a.V + kWarps - 1) / kWarps;
+    int64_t const warpsNeeded = (a.Vd + kWarps - 1) / kWarps;
     int const biasBlocks = static_cast<int>(warpsNeeded < 4096 ? warpsNeeded : 4096);
     for (int64_t k = 0; k < a.G; ++k)
     {
@@ -131,16 +137,16 @@ cudaError_t launchTyped(DraftSampleArgs const& a, float* z, cudaStream_t stream)
 
 } // namespace
 
-size_t draftSampleWorkspaceSize(int64_t B, int64_t V)
+size_t draftSampleWorkspaceSize(int64_t B, int64_t Vd)
 {
-    return static_cast<size_t>(B) * static_cast<size_t>(V) * sizeof(float);
+    return static_cast<size_t>(B) * static_cast<size_t>(Vd) * sizeof(float);
 }
 
 cudaError_t launchDraftSample(DraftSampleArgs const& a, void* workspace, cudaStream_t stream)
 {
     if (a.B == 0)
         return cudaSuccess;
-    if (a.G < 1 || a.V < 1 || a.r < 1 || a.r > 32 * kMaxRankPerLane || workspace == nullptr)
+    if (a.G < 1 || a.V < 1 || a.Vd < 1 || a.Vd > a.V || a.r < 1 || a.r > 32 * kMaxRankPerLane || workspace == nullptr)
         return cudaErrorInvalidValue;
     float* z = static_cast<float*>(workspace);
     switch (a.dtype)

@@ -31,7 +31,9 @@ int32_t DraftSamplePlugin::getOutputShapes(DimsExprs const* inputs, int32_t nbIn
     bg.d[1] = inputs[in_block_logits].d[1];
     outputs[out_draft_tokens] = bg;
     outputs[out_draft_q] = bg;
-    outputs[out_q_full] = inputs[in_block_logits]; /* [B, G, V] */
+    DimsExprs full = inputs[in_block_logits]; /* [B, G, V]: the target vocabulary, from markov_w1 [V, r] */
+    full.d[2] = inputs[in_markov_w1].d[0];
+    outputs[out_q_full] = full;
     outputs[out_confidences] = bg;
     outputs[out_survivals] = bg;
     return 0;
@@ -40,7 +42,7 @@ int32_t DraftSamplePlugin::getOutputShapes(DimsExprs const* inputs, int32_t nbIn
 size_t DraftSamplePlugin::getWorkspaceSize(
     DynamicPluginTensorDesc const* inputs, int32_t, DynamicPluginTensorDesc const*, int32_t) const noexcept
 {
-    Dims const& mx = inputs[in_block_logits].max; /* sized for the profile's largest shapes */
+    Dims const& mx = inputs[in_block_logits].max; /* [B, G, Vd], sized for the profile's largest shapes */
     return draftSampleWorkspaceSize(mx.d[0], mx.d[2]);
 }
 
@@ -51,7 +53,8 @@ int32_t DraftSamplePlugin::enqueue(PluginTensorDesc const* in, PluginTensorDesc 
     DraftSampleArgs a{};
     a.B = l.d[0];
     a.G = l.d[1];
-    a.V = l.d[2];
+    a.V = in[in_markov_w1].dims.d[0];
+    a.Vd = l.d[2];
     a.H = in[in_block_hidden].dims.d[2];
     a.r = in[in_markov_w1].dims.d[1];
     a.dtype = in[in_block_logits].type == DataType::kHALF ? ElemType::kHALF : ElemType::kFLOAT;
@@ -60,6 +63,7 @@ int32_t DraftSamplePlugin::enqueue(PluginTensorDesc const* in, PluginTensorDesc 
     a.anchor = static_cast<int32_t const*>(inputs[in_anchor]);
     a.markovW1 = inputs[in_markov_w1];
     a.markovW2 = inputs[in_markov_w2];
+    a.draftVocab = static_cast<int32_t const*>(inputs[in_draft_vocab]);
     a.confW = inputs[in_conf_w];
     a.confB = inputs[in_conf_b];
     a.stsTemps = static_cast<float const*>(inputs[in_sts_temps]);

@@ -29,14 +29,19 @@ def _uniform_rows(rs, B):
     return rs.integers(0, 2**32, B, dtype=np.uint64), np.arange(B), rs.integers(0, 1000, B)
 
 
-def draft_inputs(rs, B, G, V, kind, dtype=F32, H=8, r=4) -> dict:
-    t, top_k, top_p = row_params(rs, B, V, kind)
+def draft_inputs(rs, B, G, V, kind, dtype=F32, H=8, r=4, vd=None) -> dict:
+    """DraftSample inputs over a target vocabulary of V; a draft vocabulary of `vd` random target ids
+    (sorted; None: all V)."""
+    t, top_k, top_p = row_params(rs, B, V if vd is None else vd, kind)
+    ids = np.arange(V) if vd is None else np.sort(rs.choice(V, vd, replace=False))
+    Vd = ids.size
     return dict(
-        block_logits=(2 * rs.normal(size=(B, G, V))).astype(dtype),         # [B, G, V]
+        block_logits=(2 * rs.normal(size=(B, G, Vd))).astype(dtype),        # [B, G, Vd]
         block_hidden=rs.normal(size=(B, G, H)).astype(dtype),               # [B, G, H]
         anchor=rs.integers(0, V, B).astype(np.int32),                       # [B]
         markov_w1=rs.normal(size=(V, r)).astype(dtype),                     # [V, r]
-        markov_w2=(0.5 * rs.normal(size=(V, r))).astype(dtype),             # [V, r]
+        markov_w2=(0.5 * rs.normal(size=(Vd, r))).astype(dtype),            # [Vd, r]
+        draft_vocab=ids.astype(np.int32),                                   # [Vd]
         conf_w=(0.3 * rs.normal(size=H + r)).astype(dtype),                 # [H + r]
         conf_b=np.array([0.2], dtype),                                      # [1]
         sts_temps=rs.uniform(0.5, 2.0, G).astype(F32),                      # [G]

@@ -105,7 +105,7 @@ def test_fuse_draft_sample_runs_and_matches_reference(dtype):
     model = _drafter_model(G, Hd, dtype)
     rs = np.random.default_rng(3)
     inputs = draft_inputs(rs, 5, G, V, "mixed", np.float32, H=Hd, r=r)
-    weights = {k: inputs[k] for k in ("markov_w1", "markov_w2", "conf_w", "conf_b", "sts_temps")}
+    weights = {k: inputs[k] for k in ("markov_w1", "markov_w2", "draft_vocab", "conf_w", "conf_b", "sts_temps")}
     fused, report = fuse_draft_sample(model, **weights)
     assert report.fired == {DRAFT_SAMPLE.name: 1}
     onnx.checker.check_model(fused, full_check=True)
@@ -124,12 +124,14 @@ def test_fuse_draft_sample_runs_and_matches_reference(dtype):
 
 def test_fuse_draft_sample_rejects_mismatched_weights():
     inputs = draft_inputs(np.random.default_rng(4), 2, 3, V, "greedy", H=6, r=4)
-    weights = {k: inputs[k] for k in ("markov_w1", "markov_w2", "conf_w", "conf_b", "sts_temps")}
+    weights = {k: inputs[k] for k in ("markov_w1", "markov_w2", "draft_vocab", "conf_w", "conf_b", "sts_temps")}
     with pytest.raises(ExportError, match=r"conf_w \(5,\) must be \[H \+ r\] = \[6 \+ 4\]"):
         fuse_draft_sample(_drafter_model(), **(weights | {"conf_w": np.zeros(5, F32)}))
-    with pytest.raises(ExportError, match="markov_w1 has 49 rows but block_logits has V = 50"):
-        fuse_draft_sample(_drafter_model(), **(weights | {"markov_w1": np.zeros((49, 4), F32),
-                                                          "markov_w2": np.zeros((49, 4), F32)}))
+    with pytest.raises(ExportError, match="markov_w2 has 49 rows but block_logits has Vd = 50"):
+        fuse_draft_sample(_drafter_model(), **(weights | {"markov_w2": np.zeros((49, 4), F32),
+                                                          "draft_vocab": np.arange(49, dtype=np.int32)}))
+    with pytest.raises(ExportError, match=r"draft_vocab \(50,\) must hold Vd = 50 strictly increasing ids"):
+        fuse_draft_sample(_drafter_model(), **(weights | {"draft_vocab": np.arange(50, dtype=np.int32)[::-1].copy()}))
     with pytest.raises(ExportError, match="sts_temps.*float32"):
         fuse_draft_sample(_drafter_model(), **(weights | {"sts_temps": np.ones(3, np.float64)}))
     with pytest.raises(ExportError, match="no output named 'block_hidden'"):

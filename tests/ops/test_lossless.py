@@ -94,6 +94,52 @@ def test_the_check_catches_a_broken_reference_residual(monkeypatch):
     assert not ok, msg
 
 
+# ----------------------------------------------------------------------------- a draft-vocabulary drafter
+
+# The drafter scores 4 of the 6 target tokens; tokens 1 and 4 lie outside its vocabulary but have target
+# mass, so they can only come out through Verify's residual and bonus draws, and must at the target's rate.
+SUBSET = np.array([0, 2, 3, 5], np.int32)
+SUBSET_LOGITS = np.array([0.3, 1.2, -0.4, 0.5], F32)       # the drafter's own (wrong) preferences
+MODES = {"temperature": dict(t=0.9, k=0, p=1.0), "top_k": dict(t=0.9, k=4, p=1.0),
+         "top_p": dict(t=1.1, k=0, p=0.85), "greedy": dict(t=0.0, k=0, p=1.0)}
+
+
+def _subset_round(n: int, mode: dict, seed: int, ort_path: bool):
+    """n independent rounds of DraftSample (G=2, draft vocabulary SUBSET) then Verify, same row settings."""
+    G2, rounds = 2, np.arange(n)
+    row = dict(temperature=np.full(n, mode["t"], F32), top_k=np.full(n, mode["k"], np.int32),
+               top_p=np.full(n, mode["p"], F32))
+    draft_in = dict(block_logits=np.broadcast_to(SUBSET_LOGITS, (n, G2, SUBSET.size)).copy(),
+                    block_hidden=np.zeros((n, G2, 1), F32), anchor=np.zeros(n, np.int32),
+                    markov_w1=np.zeros((V, 1), F32), markov_w2=np.zeros((SUBSET.size, 1), F32), draft_vocab=SUBSET,
+                    conf_w=np.zeros(2, F32), conf_b=np.zeros(1, F32), sts_temps=np.ones(G2, F32),
+                    uniforms=rng.draft_uniforms(np.full(n, seed), np.zeros(n, np.int64), rounds, G2), **row)
+    tokens, q, q_full = (run_ort(DRAFT_SAMPLE.name, draft_in) if ort_path else R.draft_sample(**draft_in))[:3]
+    verify_in = dict(target_logits=np.broadcast_to(TARGET_LOGITS, (n, G2 + 1, V)).copy(), draft_tokens=tokens,
+                     draft_q=q, q_full=q_full, verify_lengths=np.full(n, G2, np.int32),
+                     uniforms=rng.verify_uniforms(np.full(n, seed), np.zeros(n, np.int64), rounds, G2), **row)
+    accepted, out = run_ort(VERIFY.name, verify_in) if ort_path else R.verify(**verify_in)
+    return tokens, accepted, out
+
+
+@pytest.mark.parametrize("ort_path", [pytest.param(False, marks=pytest.mark.slow), True],
+                         ids=["reference", "onnxruntime"])  # the reference loops in Python: slow
+@pytest.mark.parametrize("mode", list(MODES))
+def test_draft_vocabulary_drafter_is_lossless(mode, ort_path):
+    cfg = MODES[mode]
+    tokens, accepted, out = _subset_round(60_000, cfg, seed=21 + len(mode), ort_path=ort_path)
+    assert np.isin(tokens, SUBSET).all()                    # drafts are target ids inside the draft vocabulary
+    if cfg["t"] <= 0:  # greedy: whatever the drafter proposed, the target's argmax comes out
+        assert (out[:, 0] == np.argmax(TARGET_LOGITS)).all()
+        return
+    p = R.filter_probs(TARGET_LOGITS, cfg["t"], cfg["k"], cfg["p"]).astype(np.float64)
+    assert p[[1, 4]].sum() > 0.1 or mode == "top_k"         # outside the draft vocabulary, yet likely
+    ok1, msg1 = follows(out[:, 0], p)
+    ok2, msg2 = follows(out[accepted >= 1, 1], p, max_tv=0.015)
+    assert ok1 and ok2, f"first: {msg1}; second: {msg2}"
+    assert 0.1 < (accepted == 0).mean() < 0.9               # accepts and residual draws both happen
+
+
 # ----------------------------------------------------------------------------- paper, Appendix A
 
 def _appendix_draft_inputs(uniforms: np.ndarray) -> dict:
@@ -102,7 +148,7 @@ def _appendix_draft_inputs(uniforms: np.ndarray) -> dict:
     L = np.log(9.0)                                          # sigmoid(L) = 0.9
     return dict(block_logits=np.zeros((n, 2, 2), F32), block_hidden=np.zeros((n, 2, 1), F32),
                 anchor=np.zeros(n, np.int32), markov_w1=np.array([[L], [-L]], F32), markov_w2=np.zeros((2, 1), F32),
-                conf_w=np.array([0, 1], F32), conf_b=np.zeros(1, F32), sts_temps=np.ones(2, F32),
+                draft_vocab=np.arange(2, dtype=np.int32), conf_w=np.array([0, 1], F32), conf_b=np.zeros(1, F32), sts_temps=np.ones(2, F32),
                 temperature=np.ones(n, F32), top_k=np.zeros(n, np.int32), top_p=np.ones(n, F32), uniforms=uniforms)
 
 

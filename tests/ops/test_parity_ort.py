@@ -37,10 +37,16 @@ def _check(name, ours, ref):
         np.testing.assert_allclose(ours, ref, rtol=2e-5, atol=2e-6, err_msg=name)
 
 
+@pytest.mark.parametrize("subset", [False, True], ids=["full_vocab", "draft_vocab"])
 @pytest.mark.parametrize("B,G,V,dtype,kind", list(_sweep(_fast)))
-def test_draft_sample(B, G, V, dtype, kind):
-    inputs = draft_inputs(np.random.default_rng([B, G, V, len(kind)]), B, G, V, kind, np.dtype(dtype))
+def test_draft_sample(B, G, V, dtype, kind, subset):
+    """With a draft vocabulary (a random sorted subset of about 2/3 of V) and without."""
+    vd = max(1, 2 * V // 3) if subset else None
+    inputs = draft_inputs(np.random.default_rng([B, G, V, len(kind)]), B, G, V, kind, np.dtype(dtype), vd=vd)
     ref = R.draft_sample(**inputs)
+    if subset:  # q_full lives on target ids, 0 outside the draft vocabulary; tokens are target ids
+        outside = np.setdiff1d(np.arange(V), inputs["draft_vocab"])
+        assert not ref.q_full[:, :, outside].any() and np.isin(ref.draft_tokens, inputs["draft_vocab"]).all()
     for name, ours, expected in zip(DRAFT_SAMPLE.output_names, run_ort(DRAFT_SAMPLE.name, inputs), ref):
         _check(name, ours, expected)
 

@@ -100,28 +100,44 @@ def _dyadic(gen, shape, scale_bits=3, span=2):
     return (gen.integers(-span << scale_bits, (span << scale_bits) + 1, shape) / (1 << scale_bits)).astype(F32)
 
 
-@pytest.mark.parametrize("B,G,V,H,r", [(1, 1, 5, 3, 2), (3, 4, 257, 8, 16), (4, 7, 1031, 16, 8)])
-def test_draft_sample_matches_reference(host_lib, B, G, V, H, r):
-    gen = np.random.default_rng(B * 100 + V)
-    logits = _c(_dyadic(gen, (B, G, V), 2, 8), F32)
+@pytest.mark.parametrize("B,G,V,H,r,Vd", [(1, 1, 5, 3, 2, None), (3, 4, 257, 8, 16, None),
+                                          (4, 7, 1031, 16, 8, None), (4, 5, 1031, 8, 4, 300)])
+def test_draft_sample_matches_reference(host_lib, B, G, V, H, r, Vd):
+    gen = np.random.default_rng(B * 100 + V + (Vd or 0))
+    ids = _c(np.arange(V) if Vd is None else np.sort(gen.choice(V, Vd, replace=False)), I32)
+    Vd = ids.size
+    logits = _c(_dyadic(gen, (B, G, Vd), 2, 8), F32)
     hidden = _c(_dyadic(gen, (B, G, H)), F32)
     anchor = _c(gen.integers(0, V, B), I32)
-    w1, w2 = _c(_dyadic(gen, (V, r)), F32), _c(_dyadic(gen, (V, r)), F32)
+    w1, w2 = _c(_dyadic(gen, (V, r)), F32), _c(_dyadic(gen, (Vd, r)), F32)
     conf_w, conf_b = _c(_dyadic(gen, (H + r,), 4, 1), F32), _c([0.25], F32)
     sts = _c(gen.uniform(0.5, 2.0, G), F32)
     temperature = _c([0.0, 0.8, 1.0, 1.7][:B] + [1.0] * max(0, B - 4), F32)
     top_k = _c(gen.choice([0, 5, 40], B), I32)
     top_p = _c(gen.choice([1.0, 0.9, 0.5], B), F32)
     uniforms = _c(rng.draft_uniforms(np.arange(B) + 7, np.arange(B), np.full(B, 3), G), F32)
-    want = ref.draft_sample(logits, hidden, anchor, w1, w2, conf_w, conf_b, sts, temperature, top_k, top_p, uniforms)
+    want = ref.draft_sample(logits, hidden, anchor, w1, w2, ids, conf_w, conf_b, sts, temperature, top_k, top_p,
+                            uniforms)
     got = ref.DraftSampleOutputs(np.empty((B, G), I32), np.empty((B, G), F32), np.empty((B, G, V), F32),
                                  np.empty((B, G), F32), np.empty((B, G), F32))
     rc = host_lib.dspark_draft_sample(
-        I64(B), I64(G), I64(V), I64(H), I64(r), *map(_p, (logits, hidden, anchor, w1, w2, conf_w, conf_b, sts,
-                                                          temperature, top_k, top_p, uniforms)), *map(_p, got))
+        I64(B), I64(G), I64(V), I64(Vd), I64(H), I64(r),
+        *map(_p, (logits, hidden, anchor, w1, w2, ids, conf_w, conf_b, sts, temperature, top_k, top_p, uniforms)),
+        *map(_p, got))
     assert rc == 0
     for name, g, w in zip(want._fields, got, want):
         _same_bits(g, w), name
+
+
+def test_draft_sample_refuses_an_unsorted_draft_vocabulary(host_lib):
+    B, G, V, Vd, H, r = 1, 1, 6, 3, 2, 1
+    ins = [np.zeros((B, G, Vd), F32), np.zeros((B, G, H), F32), np.zeros(B, I32), np.zeros((V, r), F32),
+           np.zeros((Vd, r), F32), _c([4, 2, 5], I32), np.zeros(H + r, F32), np.zeros(1, F32), np.ones(G, F32),
+           np.zeros(B, F32), np.zeros(B, I32), np.ones(B, F32), np.zeros((B, G), F32)]
+    outs = [np.empty((B, G), I32), np.empty((B, G), F32), np.empty((B, G, V), F32), np.empty((B, G), F32),
+            np.empty((B, G), F32)]
+    rc = host_lib.dspark_draft_sample(I64(B), I64(G), I64(V), I64(Vd), I64(H), I64(r), *map(_p, ins + outs))
+    assert rc == -3
 
 
 def _schedule(host_lib, surv, lagged, cost, active, attrs):
