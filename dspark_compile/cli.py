@@ -173,6 +173,7 @@ def _describe_bundle(m: dict, no_verify: bool) -> None:
         files.add_column(col)
     for rel, meta in m["files"].items():
         files.add_row(rel, f"{meta['size']:,}", meta["sha256"][:16] + "…")
+    files.add_row("total", f"{sum(meta['size'] for meta in m['files'].values()):,}", "")
     console.print(files)
     console.print("versions: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()))
 
@@ -273,6 +274,34 @@ def export_drafter_cmd(recipe: Path, output: Path, drafter: Path | None, dtype: 
 
     out = export_for_deepspec(load_recipe(recipe), output, drafter, dtype)
     _console().print(f"[bold green]DeepSpec checkpoint written:[/bold green] {out}", soft_wrap=True)
+
+
+@cli.command("draft-vocab")
+@click.argument("recipe", type=click.Path(path_type=Path))
+@click.option("--drafter", "drafter", type=click.Path(path_type=Path),
+              help="Drafter directory (default: the recipe's draft.path).")
+@click.option("--size", type=click.IntRange(1), help="Tokens in the draft vocabulary (EOS is added); omit to "
+                                                     "remove the draft vocabulary.")
+@click.option("--work", required=True, type=click.Path(path_type=Path),
+              help="Folder for the target's training answers and features (reused, as train-draft's).")
+@click.option("--bundle", type=click.Path(path_type=Path), help="Use this bundle of the recipe's target instead of building one.")
+def draft_vocab_command(recipe: Path, drafter: Path | None, size: int | None, work: Path, bundle: Path | None) -> None:
+    """Let a trained drafter score only the SIZE tokens with the most target mass on the training answers."""
+    from dspark_compile.config import load_recipe
+    from dspark_compile.errors import TrainingError
+    from dspark_compile.train.pipeline import add_draft_vocab
+
+    rec = load_recipe(recipe)
+    if drafter is None:
+        if rec.draft.source != "checkpoint":
+            raise TrainingError(f"{recipe}: draft.source is '{rec.draft.source}'; name the drafter with --drafter DIR")
+        drafter = rec.resolve(rec.draft.path)
+    console = _console()
+    reporter = _Reporter(console)
+    with _step_printer(console) as step, reporter.bars():
+        rep = add_draft_vocab(rec, drafter, size, work, bundle=bundle, step=step, progress=reporter.work)
+    console.print(f"[bold green]draft vocabulary:[/bold green] {rep.size} tokens, {rep.coverage:.4f} of the "
+                  f"target's mass on the training answers (written to {rep.drafter})", soft_wrap=True)
 
 
 def monitor_text(monitor: dict) -> str:

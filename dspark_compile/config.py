@@ -251,6 +251,10 @@ class TrainingConfig(_Section):
     train_vocab: PositiveInt | None = None
     """Train the softmax over this many tokens with the most target mass (plus every label): cheaper
     steps on CPUs; drafting still uses the whole vocabulary. Unset: the whole vocabulary."""
+    draft_vocab: PositiveInt | None = None
+    """Draft vocabulary: the drafter scores only this many tokens with the most target mass on the training
+    answers (plus EOS), EAGLE-3 style; its lm_head and Markov rows shrink to them and the training softmax
+    uses them (train_vocab is then ignored). Unset: the drafter scores the whole vocabulary."""
     steps: PositiveInt = 1000
     sequences_per_step: PositiveInt = 8
     anchors_per_sequence: PositiveInt = 32

@@ -4,7 +4,9 @@ Tensor names (no prefix): `fc.weight [H, n_taps*H]`, `hidden_norm.weight`,
 `layers.{i}.self_attn.{q,k,v,o}_proj.weight`, `layers.{i}.self_attn.{q,k}_norm.weight` (q/k-norm
 families), `layers.{i}.mlp.{gate,up,down}_proj.weight`, `layers.{i}.{input,post_attention}_layernorm.weight`
 (+ `{pre,post}_feedforward_layernorm` for Gemma), `norm.weight`, `markov_head.markov_w1.weight [V, r]`,
-`markov_head.markov_w2.weight [V, r]`, `confidence_head.proj.weight [1, H+r]`, `confidence_head.proj.bias [1]`.
+`markov_head.markov_w2.weight [V, r]`, `confidence_head.proj.weight [1, H+r]`, `confidence_head.proj.bias [1]`,
+and, for a drafter with a draft vocabulary (config `draft_vocab_size`), `draft_vocab [Vd]` int64: the sorted
+target ids it scores (the Markov W2 keeps all V rows; export slices it).
 `embed_tokens.weight` / `lm_head.weight` are accepted on load (and must equal the target's) and written
 only when asked (`save_drafter(..., with_shared=True)`, what `dspark-compile export-drafter` does): DeepSpec's
 `from_pretrained` initialises them randomly when they are missing. STS temperatures travel in config.json
@@ -21,6 +23,7 @@ import torch
 from dspark_compile.drafter.config import DrafterConfig, check_compatible
 from dspark_compile.drafter.model import DSparkDrafter
 from dspark_compile.errors import ModelError
+from dspark_compile.ops.reference import check_draft_vocab
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -85,7 +88,8 @@ def save_drafter(drafter: DSparkDrafter, out_dir: str | Path, *, with_shared: bo
     (out / CONFIG_FILE).write_text(json.dumps(drafter.config.to_json(), indent=2) + "\n")
     held = drafter.state_dict() if with_shared else drafter.own_state_dict()
     # .clone(): safetensors refuses tensors sharing storage (a tied lm_head is the embedding itself)
-    tensors = {k: v.detach().to(dtype or v.dtype).contiguous().clone() for k, v in held.items()}
+    tensors = {k: v.detach().to(dtype if dtype is not None and v.is_floating_point() else v.dtype).contiguous().clone()
+               for k, v in held.items()}  # (the draft vocabulary's ids stay integers)
     save_file(tensors, str(out / WEIGHTS_FILE), metadata={"format": "pt"})
     return out
 
@@ -108,6 +112,9 @@ def load_drafter(path: str | Path, target) -> DSparkDrafter:
         if name in tensors:
             _check_shared(path, name, tensors[name], drafter.state_dict()[name])
     drafter.load_state_dict({k: tensors[k] for k in expected}, strict=False)
+    if drafter.draft_vocab is not None and not check_draft_vocab(drafter.draft_vocab.numpy(), drafter.vocab_size):
+        raise ModelError(f"{path}: tensor 'draft_vocab' must hold strictly increasing target ids in "
+                         f"[0, {drafter.vocab_size})")
     return _cast(drafter, target.dtype)
 
 

@@ -61,8 +61,8 @@ RESERVED_MASK_IDS = {"qwen3": 151669}
 _DSPARK_KEYS = (
     "architectures", "num_hidden_layers", "layer_types", "block_size", "mask_token_id", "target_layer_ids",
     "num_target_layers", "markov_rank", "markov_head_type", "enable_confidence_head",
-    "confidence_head_with_markov", "tie_word_embeddings", "sts_temperatures", "dspark_config", "num_anchors",
-    "target_model_type", "target_text_model_type",
+    "confidence_head_with_markov", "tie_word_embeddings", "sts_temperatures", "draft_vocab_size", "dspark_config",
+    "num_anchors", "target_model_type", "target_text_model_type",
 )
 # HF bookkeeping not worth carrying from the target into the drafter's config.
 _DROPPED_TARGET_KEYS = ("auto_map", "_name_or_path", "_commit_hash", "text_config", "vision_config", "audio_config",
@@ -81,6 +81,8 @@ class DrafterConfig:
     markov_rank:       r of the Markov head (W1 [V, r], W2 [V, r]).
     sts_temperatures:  one STS temperature per slot (> 0); 1.0 = uncalibrated.
     num_target_layers: layer count of the target the drafter was built for (None if unknown).
+    draft_vocab_size:  Vd, the size of the draft vocabulary the drafter scores (the tensor `draft_vocab`
+                       holds its target ids); None: the whole vocabulary.
     backbone:          the HF text-config keys of the target (rope, heads, eps, ...), as in config.json.
     """
 
@@ -93,6 +95,7 @@ class DrafterConfig:
     sts_temperatures: tuple[float, ...]
     num_target_layers: int | None
     backbone: Mapping[str, Any] = field(compare=False, repr=False)
+    draft_vocab_size: int | None = None
 
     def __post_init__(self):
         def bad(key, value, allowed):
@@ -109,6 +112,10 @@ class DrafterConfig:
             bad("sts_temperatures", list(self.sts_temperatures), f"{self.block_size} values > 0 (one per slot)")
         if self.num_target_layers is not None:
             check_tap_layers(self.target_layer_ids, self.num_target_layers)
+        size = self.draft_vocab_size
+        if size is not None and (isinstance(size, bool) or not isinstance(size, int)
+                                 or not 1 <= size <= (vocab or 2**31)):
+            bad("draft_vocab_size", size, f"null, or an integer in [1, {vocab}]")
 
     @property
     def num_taps(self) -> int:
@@ -154,6 +161,8 @@ class DrafterConfig:
         )
         if self.num_target_layers is not None:
             out["num_target_layers"] = self.num_target_layers
+        if self.draft_vocab_size is not None:
+            out["draft_vocab_size"] = self.draft_vocab_size
         return out
 
     @classmethod
@@ -183,6 +192,7 @@ class DrafterConfig:
             sts_temperatures=tuple(float(t) for t in temps) if temps is not None else (1.0,) * block_size,
             num_target_layers=int(cfg["num_target_layers"]) if cfg.get("num_target_layers") is not None else None,
             backbone={k: v for k, v in cfg.items() if k not in _DSPARK_KEYS + ("per_layer_config",)},
+            draft_vocab_size=cfg.get("draft_vocab_size"),
         )
 
     @classmethod

@@ -32,8 +32,9 @@ The Markov/confidence weights and STS temperatures become initializers of the Dr
 Schedule node makes the depth choice part of the compiled graph (a TensorRT engine runs the Schedule
 plugin on the device); the budget reads only the lagged survivals, the allocation the current ones.
 
-Files: the graph (`drafter.onnx`) and one external-data file with all its weights (`drafter.weights`),
-which include a copy of the target's embedding and lm_head (the drafter reads both).
+Files: the graph (`drafter.onnx`) and one external-data file with its own weights (`drafter.weights`). The
+drafter reads the target's embedding and, tied to it, its lm_head rows (`shared_weights`): built into a
+bundle, the embedding's bytes are the target's, in `target.weights`.
 """
 
 from __future__ import annotations
@@ -90,10 +91,10 @@ def io_specs(drafter, fused: bool = True) -> tuple[tuple[TensorSpec, ...], tuple
                    TensorSpec("lagged_survivals", ("B", G), "float32"), TensorSpec("cost_table", ("N",), "float32"),
                    TensorSpec("active", ("B",), "int32")]
         block = [TensorSpec("draft_tokens", ("B", G), "int32"), TensorSpec("draft_q", ("B", G), "float32"),
-                 TensorSpec("q_full", ("B", G, drafter.vocab_size), "float32"),
+                 TensorSpec("q_full", ("B", G, drafter.vocab_size), "float32"),  # target ids
                  TensorSpec("confidences", ("B", G), "float32"), TensorSpec("survivals", ("B", G), "float32")]
     else:
-        block = [TensorSpec("block_logits", ("B", G, drafter.vocab_size), "float32"),
+        block = [TensorSpec("block_logits", ("B", G, drafter.draft_vocab_size), "float32"),
                  TensorSpec("block_hidden", ("B", G, drafter.hidden_size), dtype)]
     return tuple(inputs), tuple(block + kv_out + ([TensorSpec("verify_lengths", ("B",), "int32")] if fused else []))
 
@@ -160,7 +161,8 @@ def head_weights(drafter) -> dict[str, np.ndarray]:
         return t.detach().float().cpu().numpy().astype(dtype)
 
     return dict(markov_w1=arr(drafter.markov_head.markov_w1.weight),  # [V, r]
-                markov_w2=arr(drafter.markov_head.markov_w2.weight),  # [V, r]
+                markov_w2=arr(drafter.draft_rows(drafter.markov_head.markov_w2.weight)),  # [Vd, r]
+                draft_vocab=drafter.draft_ids().numpy().astype(np.int32),  # [Vd] target ids
                 conf_w=arr(proj.weight[0]),  # [H + r]
                 conf_b=arr(proj.bias),  # [1]
                 sts_temps=arr(drafter.sts_temperatures, np.float32))  # [γ]
@@ -217,10 +219,13 @@ def fuse(model, drafter, schedule: dict):
 
 
 def export_drafter(drafter, out_dir: Path, name: str = "drafter.onnx", weights: str = "drafter.weights",
-                   fused: bool = True, schedule: dict | None = None) -> DrafterGraph:
+                   fused: bool = True, schedule: dict | None = None, share_with: Path | None = None) -> DrafterGraph:
     """Export one drafter step to `out_dir/name`, its weights to `out_dir/weights`, and check the result.
 
-    Weights always live in one external-data file (as the target's do), so graphs over 2 GB work.
+    Weights always live in one external-data file (as the target's do), so graphs over 2 GB work. The
+    lm_head rows the drafter scores are read from the (shared) embedding when the target ties them, and
+    with `share_with` (the target graph, in `out_dir`) tensors the target already stores (the embedding)
+    point at the target's weights file instead of being copied: `files` then lists that file too.
 
     fused=True ends the graph in DraftSample (draft tokens, q, confidences, survivals) and Schedule
     (verify_lengths) with the Schedule attributes `schedule` (default: the spec's; see
@@ -230,6 +235,8 @@ def export_drafter(drafter, out_dir: Path, name: str = "drafter.onnx", weights: 
 
     import onnx
     from onnx import helper
+
+    from dspark_compile.export.shared_weights import external_tensors, link_external, tie_lm_head
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -247,11 +254,20 @@ def export_drafter(drafter, out_dir: Path, name: str = "drafter.onnx", weights: 
             "dspark.family": cfg.family, "dspark.target_layer_ids": json.dumps(list(cfg.target_layer_ids)),
             "dspark.fused": int(fused), **({"dspark.schedule": json.dumps(schedule)} if fused else {})}
     helper.set_model_props(model, {k: str(v) for k, v in meta.items()})
+    tie_lm_head(model, None if drafter.draft_vocab is None else drafter.draft_vocab.numpy())
+    shared: list[str] = []
+    if share_with is not None:
+        if Path(share_with).parent.resolve() != out_dir.resolve():
+            raise ExportError(f"{share_with}: a drafter shares weights only with a graph in its own folder {out_dir}")
+        donors = external_tensors(onnx.load(str(share_with), load_external_data=False), out_dir)
+        link_external(model, donors)
+        shared = sorted({loc for loc, _, _ in donors.values()}
+                        & {i.value for t in model.graph.initializer for i in t.external_data if i.key == "location"})
 
     path = out_dir / name
     (out_dir / weights).unlink(missing_ok=True)  # onnx appends to an existing data file
     onnx.save_model(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
                     location=weights, size_threshold=1024)
     check_graph(path, inputs, outputs)
-    return DrafterGraph(files=(name, weights), inputs=inputs, outputs=outputs, block_size=cfg.block_size,
+    return DrafterGraph(files=(name, weights, *shared), inputs=inputs, outputs=outputs, block_size=cfg.block_size,
                         fused=fused, schedule=schedule)

@@ -8,7 +8,10 @@ One step (the graph `export.py` traces), B rows, Δ new context rows, P cached c
                 keys/values = [cache ; k_proj(ctx) ; k_proj(norm(h))]   (k_norm on all, RoPE at absolute
                 positions); the ctx rows are returned as the layer's new cache rows
     hs   = norm(h)                                     block_hidden [B, γ, H]
-    U    = lm_head(hs) (Gemma: softcapped)             block_logits [B, γ, V] fp32
+    U    = lm_head[draft_vocab](hs) (Gemma: softcapped) block_logits [B, γ, Vd] fp32
+
+A drafter with a draft vocabulary (`draft_vocab`, Vd sorted target ids, EAGLE-3's draft-to-target map)
+scores only those rows of the lm_head and of the Markov head's W2; without one, Vd = V.
 
 A slot sees every block slot (non-causal) and every valid context row whose position is strictly
 before the anchor's. Slot k predicts the token at anchor_position + k + 1. The Markov and confidence
@@ -28,6 +31,7 @@ from dspark_compile.drafter.config import DrafterConfig
 from dspark_compile.errors import ModelError
 from dspark_compile.models.arch import FULL, ArchConfig
 from dspark_compile.models.base import DecoderLayer, apply_rope, make_norm, rope_cos_sin
+from dspark_compile.ops.reference import check_draft_vocab
 
 
 class MarkovHead(nn.Module):
@@ -75,6 +79,9 @@ class DSparkDrafter(nn.Module):
         self.confidence_head = ConfidenceHead(H + config.markov_rank)
         self.embed_tokens = embed_tokens
         self.lm_head = lm_head
+        # [Vd] target ids, set by the checkpoint or `set_draft_vocab`; None: the whole vocabulary
+        size = config.draft_vocab_size
+        self.register_buffer("draft_vocab", None if size is None else torch.arange(size, device="cpu"))
         table = arch.rope_table(FULL)
         self.rope_scaling = table.attention_scaling
         self.register_buffer("inv_freq", torch.tensor(table.inv_freq, dtype=torch.float32, device="cpu"),
@@ -89,6 +96,30 @@ class DSparkDrafter(nn.Module):
         """Backbone, block hidden and KV dtype (the target's); fc and block logits are fp32."""
         return self.embed_tokens.weight.dtype
 
+    @property
+    def draft_vocab_size(self) -> int:
+        """Vd: the number of tokens the drafter scores (V without a draft vocabulary)."""
+        return self.vocab_size if self.draft_vocab is None else int(self.draft_vocab.shape[0])
+
+    def draft_rows(self, weight: torch.Tensor) -> torch.Tensor:
+        """The draft vocabulary's rows of a [V, ...] weight (lm_head, Markov W2) -> [Vd, ...]."""
+        return weight if self.draft_vocab is None else weight[self.draft_vocab]
+
+    def set_draft_vocab(self, ids) -> None:
+        """Score only the target ids `ids` (Vd, strictly increasing) from now on; None: the whole vocabulary.
+        The config's `draft_vocab_size` follows, so the checkpoint records it."""
+        if ids is not None:
+            ids = torch.as_tensor(ids, dtype=torch.int64).cpu()
+            if not check_draft_vocab(ids.numpy(), self.vocab_size):
+                raise ModelError(f"draft vocabulary of {ids.numel()} ids is invalid: it must be non-empty, "
+                                 f"strictly increasing and inside [0, {self.vocab_size})")
+        self.config = self.config.replace(draft_vocab_size=None if ids is None else int(ids.numel()))
+        self.draft_vocab = ids
+
+    def draft_ids(self) -> torch.Tensor:
+        """The target id of each draft-vocabulary entry, [Vd] int64."""
+        return torch.arange(self.vocab_size) if self.draft_vocab is None else self.draft_vocab
+
     def kv_names(self) -> list[str]:
         """Names of the past/new KV tensors in forward order: key.0, value.0, key.1, ..."""
         return [f"{kind}.{i}" for i in range(self.num_layers) for kind in ("key", "value")]
@@ -102,7 +133,7 @@ class DSparkDrafter(nn.Module):
         right-padded); past_lengths [B] int64; anchor [B] int (x0); anchor_position [B] int64;
         past_kv: 2L tensors [B, Hkv, P, D] (cache row j holds position j; rows the mask hides must be finite).
 
-        Returns (block_logits [B, γ, V] fp32, block_hidden [B, γ, H], *new_kv 2L x [B, Hkv, Δ, D]).
+        Returns (block_logits [B, γ, Vd] fp32, block_hidden [B, γ, H], *new_kv 2L x [B, Hkv, Δ, D]).
         """
         return self.run_block(self.embed_block(anchor), ctx_taps, ctx_positions, ctx_counts, past_lengths,
                               anchor_position, *past_kv)
@@ -132,7 +163,7 @@ class DSparkDrafter(nn.Module):
                                              past_kv[2 * i], past_kv[2 * i + 1])
             new_kv += [new_k, new_v]
         hidden = self.norm(h)  # [B, γ, H]
-        logits = self.lm_head(hidden).float()  # [B, γ, V]
+        logits = nn.functional.linear(hidden, self.draft_rows(self.lm_head.weight)).float()  # [B, γ, Vd]
         if self.arch.final_softcap is not None:
             logits = torch.tanh(logits / self.arch.final_softcap) * self.arch.final_softcap
         return (logits, hidden, *new_kv)

@@ -25,10 +25,11 @@ class DraftStepOutputs(NamedTuple):
 
 
 def markov_logits(drafter: DSparkDrafter, block_logits: torch.Tensor, prev_tokens: torch.Tensor) -> torch.Tensor:
-    """z_k = U_k + W2 · W1[x_{k-1}]: block_logits [B, γ, V], prev_tokens [B, γ] (x_{-1} = anchor) -> [B, γ, V]."""
+    """z_k = U_k + W2 · W1[x_{k-1}] over the draft vocabulary: block_logits [B, γ, Vd], prev_tokens [B, γ]
+    (target ids, x_{-1} = anchor) -> [B, γ, Vd]."""
     head = drafter.markov_head
     e = head.markov_w1(prev_tokens.long()).float()  # [B, γ, r]
-    return block_logits.float() + e @ head.markov_w2.weight.float().T  # [B, γ, V]
+    return block_logits.float() + e @ drafter.draft_rows(head.markov_w2.weight).float().T  # [B, γ, Vd]
 
 
 def confidence_logits(drafter: DSparkDrafter, block_hidden: torch.Tensor, prev_tokens: torch.Tensor) -> torch.Tensor:
@@ -74,12 +75,14 @@ def draft_step(drafter: DSparkDrafter, block_logits: torch.Tensor, block_hidden:
                uniforms: torch.Tensor) -> DraftStepOutputs:
     """Markov-corrected drafting plus STS-calibrated confidences, slot by slot, as DraftSample does.
 
-    block_logits [B, γ, V], block_hidden [B, γ, H], anchor [B]; temperature [B] (<= 0: greedy row),
-    top_k [B] (0 = off), top_p [B] (>= 1 = off), uniforms [B, γ] (rng stream DRAFT).
+    block_logits [B, γ, Vd], block_hidden [B, γ, H], anchor [B]; temperature [B] (<= 0: greedy row),
+    top_k [B] (0 = off), top_p [B] (>= 1 = off), uniforms [B, γ] (rng stream DRAFT). Tokens are target ids;
+    q_full [B, γ, V] lives on target ids (0 outside the draft vocabulary).
     """
-    B, G, V = block_logits.shape
+    B, G, Vd = block_logits.shape
+    V, ids = drafter.vocab_size, drafter.draft_ids()  # ids [Vd]
     w1 = drafter.markov_head.markov_w1.weight.float()  # [V, r]
-    w2 = drafter.markov_head.markov_w2.weight.float()  # [V, r]
+    w2 = drafter.draft_rows(drafter.markov_head.markov_w2.weight).float()  # [Vd, r]
     proj = drafter.confidence_head.proj
     cw, cb = proj.weight.float()[0], proj.bias.float()[0]  # [H + r], []
     temps = drafter.sts_temperatures  # [γ]
@@ -90,10 +93,12 @@ def draft_step(drafter: DSparkDrafter, block_logits: torch.Tensor, block_hidden:
     outs = []
     for k in range(G):
         e = w1[prev]  # [B, r]
-        z = block_logits[:, k].float() + e @ w2.T  # [B, V]
+        z = block_logits[:, k].float() + e @ w2.T  # [B, Vd]
         q_sampled = filter_probs(z, safe_t, top_k, top_p.float())
-        token = torch.where(greedy, torch.argmax(z, dim=-1), sample_index(q_sampled, uniforms[:, k].float()))
-        q = torch.where(greedy[:, None], torch.nn.functional.one_hot(token, V).float(), q_sampled)  # [B, V]
+        j = torch.where(greedy, torch.argmax(z, dim=-1), sample_index(q_sampled, uniforms[:, k].float()))  # [B]
+        q_d = torch.where(greedy[:, None], torch.nn.functional.one_hot(j, Vd).float(), q_sampled)  # [B, Vd]
+        q = torch.zeros(B, V).index_copy_(1, ids, q_d)  # [B, V] on target ids
+        token = ids[j]
         logit = torch.cat((block_hidden[:, k].float(), e), dim=-1) @ cw + cb  # [B]
         conf = 1.0 / (1.0 + torch.exp(-(logit / temps[k])))
         survival = survival * conf

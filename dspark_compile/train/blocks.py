@@ -109,6 +109,28 @@ def training_vocab(feats: Features, size: int | None, vocab_size: int) -> Vocab 
     return Vocab(torch.from_numpy(ids), torch.from_numpy(index))
 
 
+def draft_vocab(drafter) -> Vocab | None:
+    """A drafter's own draft vocabulary as the training softmax's (it only ever scores those ids)."""
+    if drafter.draft_vocab is None:
+        return None
+    ids = drafter.draft_vocab.clone()
+    index = torch.full((drafter.vocab_size,), -1, dtype=torch.int64)
+    index[ids] = torch.arange(ids.numel())
+    return Vocab(ids, index)
+
+
+def select_draft_vocab(feats: Features, size: int, vocab_size: int, always=()) -> np.ndarray:
+    """The `size` target ids with the most target probability over the training positions (summed from the
+    stored top K), plus the ids in `always` (EOS), sorted: a drafter's draft vocabulary."""
+    rows = feats.response_positions()
+    mass = np.bincount(np.asarray(feats.topk_ids[rows]).ravel(),
+                       np.asarray(feats.topk_probs[rows], dtype=np.float64).ravel(), minlength=vocab_size)
+    keep = np.zeros(vocab_size, bool)
+    keep[np.argsort(-mass, kind="stable")[:size]] = True
+    keep[np.asarray(list(always), dtype=np.int64)] = True
+    return np.flatnonzero(keep)
+
+
 def vocab_coverage(feats: Features, vocab: Vocab | None) -> float:
     """Mean target probability (stored top K) that falls inside `vocab` over the training positions."""
     rows = feats.response_positions()

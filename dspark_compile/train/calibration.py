@@ -150,7 +150,8 @@ def collect(drafter: DSparkDrafter, feats: Features, anchors_per_chunk: int = 25
     G = drafter.block_size
     logits, labels, seq_of = [], [], []
     w1 = drafter.markov_head.markov_w1.weight.float()  # [V, r]
-    w2 = drafter.markov_head.markov_w2.weight.float()  # [V, r]
+    w2 = drafter.draft_rows(drafter.markov_head.markov_w2.weight).float()  # [Vd, r]
+    ids = drafter.draft_ids()  # [Vd] target ids
     top1 = np.asarray(feats.topk_ids[:, 0]).astype(np.int64)
     for s in range(feats.num_sequences):
         start, end, p = int(feats.starts[s]), int(feats.starts[s + 1]), int(feats.prompt_lengths[s])
@@ -163,13 +164,13 @@ def collect(drafter: DSparkDrafter, feats: Features, anchors_per_chunk: int = 25
             a = anchors[c : c + anchors_per_chunk]
             tok = torch.from_numpy(np.asarray(feats.tokens[start + a], dtype=np.int64))[None]  # [1, n]
             hs = block_forward(drafter, taps, tok, torch.from_numpy(a)[None])[0]  # [n, γ, H]
-            U = block_logits(drafter, hs)  # [n, γ, V]
+            U = block_logits(drafter, hs)  # [n, γ, Vd]
             prev = tok[0]
             drafts, conf = [], []
             for k in range(G):
                 e = w1[prev]  # [n, r]
                 conf.append(confidence_logits(drafter, hs[None, :, k], prev[None])[0])  # [n]
-                prev = torch.argmax(U[:, k] + e @ w2.T, dim=-1)  # [n]
+                prev = ids[torch.argmax(U[:, k] + e @ w2.T, dim=-1)]  # [n] target ids
                 drafts.append(prev)
             d = torch.stack(drafts, 1).numpy()  # [n, γ]
             target = top1[start + a[:, None] + np.arange(G)]  # [n, γ] target argmax at a+k

@@ -81,10 +81,10 @@ def _layer(layer, h, ctx, rope_block, rope_ctx, ctx_mask):
 
 
 def block_logits(drafter: DSparkDrafter, hidden: torch.Tensor, vocab_ids: torch.Tensor | None = None) -> torch.Tensor:
-    """U = lm_head(hs) in fp32 (Gemma: softcapped), for hs [..., H] -> [..., V] (or [..., V'] for the
-    tokens `vocab_ids` [V'] only)."""
+    """U = lm_head(hs) in fp32 (Gemma: softcapped), for hs [..., H] -> [..., Vd] over the drafter's draft
+    vocabulary (V without one), or [..., V'] for the target ids `vocab_ids` [V'] only."""
     if vocab_ids is None:
-        logits = drafter.lm_head(hidden).float()
+        logits = torch.nn.functional.linear(hidden, drafter.draft_rows(drafter.lm_head.weight)).float()
     else:
         logits = torch.nn.functional.linear(hidden, drafter.lm_head.weight[vocab_ids]).float()
     cap = drafter.arch.final_softcap

@@ -24,7 +24,7 @@ from dspark_compile.config import TrainingConfig
 from dspark_compile.drafter.model import DSparkDrafter
 from dspark_compile.drafter.sampling import confidence_logits, markov_logits
 from dspark_compile.errors import TrainingError
-from dspark_compile.train.blocks import Blocks, Vocab, sample_blocks, training_vocab
+from dspark_compile.train.blocks import Blocks, Vocab, draft_vocab, sample_blocks, training_vocab
 from dspark_compile.train.data import Features
 from dspark_compile.train.forward import block_forward, block_logits
 from dspark_compile.train.losses import LossParts, drafter_loss
@@ -86,7 +86,7 @@ def train(drafter: DSparkDrafter, feats: Features, cfg: TrainingConfig, ckpt_dir
     """Train `drafter` in place for `cfg.steps` steps (resuming from `ckpt_dir` when it holds a
     checkpoint); `stop_after` ends the run early after that many steps (tests, time-boxed runs).
     `monitor` (name -> fixed blocks) is scored every `cfg.eval_every` steps and at the last one."""
-    vocab = training_vocab(feats, cfg.train_vocab, drafter.vocab_size)
+    vocab = draft_vocab(drafter) or training_vocab(feats, cfg.train_vocab, drafter.vocab_size)
     params = trainable(drafter)
     for _, p in params:
         p.requires_grad_(True)

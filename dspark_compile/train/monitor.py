@@ -42,8 +42,8 @@ def slot_accuracy(drafter: DSparkDrafter, blocks: Blocks) -> list[float]:
         hit = torch.zeros(hs.shape[0], dtype=torch.bool)
         for i in range(0, hs.shape[0], ROWS_PER_CHUNK):
             rows = slice(i, i + ROWS_PER_CHUNK)
-            z = markov_logits(drafter, block_logits(drafter, hs[rows])[None], prev[rows][None])[0]  # [m, V]
-            hit[rows] = z.argmax(-1) == want[rows]
+            z = markov_logits(drafter, block_logits(drafter, hs[rows])[None], prev[rows][None])[0]  # [m, Vd]
+            hit[rows] = drafter.draft_ids()[z.argmax(-1)] == want[rows]
     drafter.train(was_training)
     counts = torch.bincount(slot, minlength=G).float()
     hits = torch.bincount(slot, weights=hit.float(), minlength=G)

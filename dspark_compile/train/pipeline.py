@@ -203,6 +203,8 @@ def train_draft(recipe: Recipe, out: Path, work: Path, bundle: Path | None = Non
         drafter = init_drafter(dcfg, model, seed=cfg.seed)
         if init is not None:
             warm_start(drafter, Path(init))
+        if cfg.draft_vocab is not None:
+            drafter.set_draft_vocab(choose_draft_vocab(feats, cfg.draft_vocab, model.vocab_size, path))
     history = train(drafter, feats, cfg, work / "checkpoints", on_step=on_step, stop_after=stop_after,
                     monitor=monitor)
     with step(f"write the drafter to {out}"):
@@ -215,6 +217,42 @@ def train_draft(recipe: Recipe, out: Path, work: Path, bundle: Path | None = Non
                        train_positions=int(feats.response_positions().size),
                        mean_dropped_mass=float(feats.meta.get("mean_dropped_mass", 0.0)),
                        monitor=next((h.monitor for h in reversed(history) if h.monitor), None))
+
+
+def choose_draft_vocab(feats: Features, size: int, vocab_size: int, bundle: Path) -> np.ndarray:
+    """The `size` ids with the most target mass on the training answers, plus the bundle's EOS ids."""
+    from dspark_compile.bundle import load_bundle
+    from dspark_compile.train.blocks import select_draft_vocab
+
+    eos = load_bundle(bundle, verify=False).model.get("eos_token_ids", [])
+    return select_draft_vocab(feats, size, vocab_size, always=eos)
+
+
+@dataclass
+class DraftVocabReport:
+    drafter: Path
+    size: int  # Vd, EOS included
+    coverage: float  # mean target probability inside the draft vocabulary over the training positions
+
+
+def add_draft_vocab(recipe: Recipe, drafter_path: Path, size: int | None, work: Path, bundle: Path | None = None,
+                    step: Step = _quiet, progress: Progress | None = None) -> DraftVocabReport:
+    """Give a trained drafter a draft vocabulary chosen from the target's mass on the recipe's training answers
+    (generated into WORK when missing); `size` None removes it. The drafter's weights are unchanged: it
+    scores a subset of the rows it was trained with."""
+    from dspark_compile.drafter.checkpoint import load_drafter
+    from dspark_compile.train.blocks import draft_vocab, vocab_coverage
+
+    path = target_bundle(recipe, Path(work), bundle, step)
+    feats = prepare_features(recipe, "train", Path(work), path, step, progress)
+    with step("load the target and the drafter"):
+        model, _ = load_target_model(recipe)
+        drafter = load_drafter(drafter_path, model)
+    drafter.set_draft_vocab(None if size is None else choose_draft_vocab(feats, size, model.vocab_size, path))
+    with step(f"write the drafter to {drafter_path}"):
+        write_drafter(drafter, drafter_path)
+    vocab = draft_vocab(drafter)
+    return DraftVocabReport(Path(drafter_path), drafter.draft_vocab_size, vocab_coverage(feats, vocab))
 
 
 def warm_start(drafter, init: Path) -> None:

@@ -19,9 +19,18 @@ BLOCK = 4
 RANK = 8
 
 
+DRAFT_VOCAB = "+draft_vocab"  # a case name with this suffix: the drafter scores a random 2/3 of the vocabulary
+
+
 def make_case(name: str, num_layers: int = 2, block_size: int = BLOCK, seed: int = 0, **overrides):
     """(hf_config, target DecoderLM, drafter) for one tiny case; STS temperatures != 1 so they matter."""
     torch.set_num_threads(2)
+    if name.endswith(DRAFT_VOCAB):
+        hf_config, target, drafter = make_case(name[:-len(DRAFT_VOCAB)], num_layers, block_size, seed, **overrides)
+        gen = torch.Generator().manual_seed(seed + 7)
+        ids = torch.randperm(drafter.vocab_size, generator=gen)[: 2 * drafter.vocab_size // 3].sort().values
+        drafter.set_draft_vocab(ids)
+        return hf_config, target, drafter
     family, model_type = CASES[name]
     hf = tiny_hf_model(family, seed=1234, model_type=model_type, **overrides)
     target = from_hf_model(hf)

@@ -63,12 +63,15 @@ def test_save_writes_exactly_the_reference_tensors(cases, tmp_path, name, qk_nor
     assert cfg["sts_temperatures"] == pytest.approx(d.config.sts_temperatures)
 
 
-@pytest.mark.parametrize("name", ["qwen3", "gemma3_multimodal", "mistral", "gemma4_unified"])
+@pytest.mark.parametrize("name", ["qwen3", "gemma3_multimodal", "mistral", "gemma4_unified", "llama+draft_vocab"])
 def test_round_trip_reproduces_the_drafter(cases, tmp_path, name):
     _, target, d = cases(name)
     save_drafter(d, tmp_path)
     loaded = load_drafter(tmp_path, target)
     assert loaded.config == d.config
+    if d.draft_vocab is not None:  # ids kept as integers, the config records the size
+        assert loaded.draft_vocab.dtype == torch.int64 and torch.equal(loaded.draft_vocab, d.draft_vocab)
+        assert json.loads((tmp_path / "config.json").read_text())["draft_vocab_size"] == d.draft_vocab.numel()
     inputs = step_inputs(d, B=2, T=3, P=2, seed=4)
     with torch.no_grad():
         for a, b in zip(d(*inputs), loaded(*inputs)):
@@ -132,6 +135,18 @@ def test_tap_mismatch_is_refused(cases, tmp_path):
     (tmp_path / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(ModelError, match=r"tapped target layers is \[0, 2, 3\] in the drafter but \[1, 2, 3\] in"):
         load_drafter(tmp_path, target)
+
+
+def test_a_bad_draft_vocabulary_is_refused(cases, tmp_path):
+    _, target, d = cases("llama+draft_vocab")
+    save_drafter(d, tmp_path)
+    tensors = load_file(str(tmp_path / "model.safetensors"))
+    tensors["draft_vocab"] = tensors["draft_vocab"].flip(0).contiguous()  # not increasing
+    save_file(tensors, str(tmp_path / "model.safetensors"))
+    with pytest.raises(ModelError, match="'draft_vocab' must hold strictly increasing target ids"):
+        load_drafter(tmp_path, target)
+    with pytest.raises(ModelError, match="draft vocabulary of 2 ids is invalid"):
+        d.set_draft_vocab([3, 3])
 
 
 def test_bad_checkpoints_say_what_is_wrong(cases, tmp_path):

@@ -22,7 +22,7 @@ from .conftest import BLOCK
 from .harness import DraftCache, step_inputs
 from .test_checkpoint import _write_like_deepspec
 
-FAMILIES = ["llama", "qwen3", "gemma2", "gemma3", "gemma4_unified"]
+FAMILIES = ["llama", "qwen3", "gemma2", "gemma3", "gemma4_unified", "llama+draft_vocab"]
 SHAPES = [(3, 4, 6), (1, 1, 9), (2, 5, 0), (4, 2, 3)]  # (B, T, P); step_inputs makes counts/lengths ragged
 INPUTS = ("ctx_taps", "ctx_positions", "ctx_counts", "past_lengths", "anchor", "anchor_position")
 
