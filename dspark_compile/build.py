@@ -301,7 +301,8 @@ def _build(recipe: Recipe, out: Path, force: bool, step: StepReporter, notify: C
 
             with step("trace drafter to ONNX, ending in DraftSample -> Schedule"):
                 drafter, desc = _load_drafter(recipe, model, target.config)
-                dgraph = export_drafter(drafter, writer.root, schedule=_schedule_attrs(recipe))
+                dgraph = export_drafter(drafter, writer.root, schedule=_schedule_attrs(recipe),
+                                        share_with=writer.root / graph.files[0])
             engines["drafter"] = {"backend": "onnxruntime", "files": list(dgraph.files), **_spec_dicts(dgraph)}
             manifest["drafter"] = {
                 "source": desc, "source_sha256": inputs.get("draft.path", {}).get("sha256"),

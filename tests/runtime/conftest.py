@@ -16,7 +16,7 @@ from dspark_compile.models import from_hf_model
 from dspark_compile.runtime.api import Runtime
 
 
-def _copy_drafter_bundle(root, family: str, gamma: int):
+def _copy_drafter_bundle(root, family: str, gamma: int, draft_vocab: bool = False):
     from tests.helpers import tiny_hf_model, tiny_recipe  # (importable once pytest has set up sys.path)
 
     recipe = tiny_recipe(family)
@@ -29,25 +29,29 @@ def _copy_drafter_bundle(root, family: str, gamma: int):
         w1 = torch.randn(drafter.markov_head.markov_w1.weight.shape, generator=torch.Generator().manual_seed(0))
         drafter.markov_head.markov_w1.weight.copy_(w1)
         drafter.markov_head.markov_w2.weight.copy_(w1)
-    ckpt = save_drafter(drafter, root / f"{family}-{gamma}-drafter")
+    name = f"{family}-{gamma}" + ("-draft_vocab" if draft_vocab else "")
+    if draft_vocab:  # the drafter scores 3 ids in 4: the rest come only from the target's own tokens
+        drafter.set_draft_vocab(torch.arange(drafter.vocab_size)[torch.arange(drafter.vocab_size) % 4 != 1])
+    ckpt = save_drafter(drafter, root / f"{name}-drafter")
     data = recipe.to_dict()
     data["draft"] = {"source": "checkpoint", "path": str(ckpt)}
     data["speculation"]["block_size"] = gamma
-    return build_bundle(parse_recipe(data, source=f"tiny-{family} (γ={gamma})"), root / f"{family}-{gamma}")
+    return build_bundle(parse_recipe(data, source=f"tiny-{family} (γ={gamma})"), root / name)
 
 
 @pytest.fixture(scope="session")
 def bundles(tmp_path_factory):
-    """bundles(family, gamma=4) -> (Runtime over a copy-drafter bundle, its plain target), built once."""
+    """bundles(family, gamma=4, draft_vocab=False) -> (Runtime over a copy-drafter bundle, its plain target),
+    built once; draft_vocab: the drafter scores a subset of the vocabulary."""
     from tests.helpers import plain_target
 
     root = tmp_path_factory.mktemp("spec")
     built = {}
 
-    def get(family: str, gamma: int = 4):
-        if (family, gamma) not in built:
-            path = _copy_drafter_bundle(root, family, gamma)
-            built[family, gamma] = (Runtime.load(path), plain_target(path))
-        return built[family, gamma]
+    def get(family: str, gamma: int = 4, draft_vocab: bool = False):
+        if (family, gamma, draft_vocab) not in built:
+            path = _copy_drafter_bundle(root, family, gamma, draft_vocab)
+            built[family, gamma, draft_vocab] = (Runtime.load(path), plain_target(path))
+        return built[family, gamma, draft_vocab]
 
     return get

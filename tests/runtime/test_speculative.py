@@ -38,6 +38,27 @@ def test_greedy_speculative_equals_plain(bundles, family, mode):
         assert m["tau"] > 1.1, m  # drafts were accepted: the multi-token commit paths ran
 
 
+@pytest.mark.parametrize("mode", ["fixed", "cost"])
+def test_draft_vocabulary_drafter_is_lossless_and_shares_the_embedding(bundles, mode):
+    """A drafter that scores 3 ids in 4: greedy output equals plain decoding, drafts are accepted, and the
+    bundle stores the embedding once (the drafter graph reads it from target.weights)."""
+    import onnx
+
+    rt, plain = bundles("llama", 4, draft_vocab=True)
+    ids = [rt.encode(p) for p in PROMPTS]
+    res = rt.generate_ids(ids, 40, [GREEDY] * len(ids), ignore_eos=True, scheduler=SchedulerConfig(mode=mode))
+    assert [r.tokens for r in res] == _plain(plain, ids, 40)
+    if mode == "fixed":
+        assert res.metrics()["tau"] > 1.1
+    root = rt.bundle.root
+    graph = onnx.load(str(root / "drafter.onnx"), load_external_data=False).graph
+    where = {t.name: {e.key: e.value for e in t.external_data}.get("location") for t in graph.initializer}
+    assert where["embed_tokens.weight"] == "target.weights"
+    assert "target.weights" in rt.bundle.engine("drafter")["files"]
+    assert not any(len(t.dims) == 2 and t.dims[0] == 64 and t.dims[1] >= 256 for t in graph.initializer), \
+        "the lm_head rows are read from the embedding, not stored"
+
+
 @pytest.mark.parametrize("gamma", [1, 8])
 @pytest.mark.parametrize("rows", [1, 16])
 def test_block_sizes_and_batch_sizes(bundles, gamma, rows):
@@ -96,8 +117,9 @@ def _samples(fn, rows: int, batches: int) -> list[tuple]:
     return out
 
 
-def test_sampled_sequences_follow_the_plain_distribution(bundles):
-    rt, plain = bundles("llama", 2)
+@pytest.mark.parametrize("draft_vocab", [False, True], ids=["full_vocab", "draft_vocab"])
+def test_sampled_sequences_follow_the_plain_distribution(bundles, draft_vocab):
+    rt, plain = bundles("llama", 2, draft_vocab)
     ids = rt.encode("abab")
     rows, batches = 250, 8
 
