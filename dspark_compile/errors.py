@@ -40,3 +40,7 @@ class RequestFailed(EngineError):
 
 class TrainingError(DSparkError):
     """Drafter training or calibration cannot proceed: missing data, a mismatched checkpoint, a bad setting."""
+
+
+class QuantizeError(DSparkError):
+    """Weights cannot be quantized as asked (shape, source blocks that do not match the graph's weights)."""

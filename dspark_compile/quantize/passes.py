@@ -1,0 +1,182 @@
+"""Weight-only quantization passes: each a pure function ONNX graph -> ONNX graph (plus a report).
+
+Every `MatMul` whose second input is a 2-D float32 initializer W [K, N] (K a multiple of the block size)
+becomes one `com.microsoft::MatMulNBits` node. Schemes:
+
+- `int8` / `int4`: round-to-nearest per block of `block_size` weights along K (`blocks.quantize_rtn`;
+  asymmetric with an integer zero point unless `symmetric`).
+- `gguf`: the source GGUF's own blocks, carried over instead of requantized: Q8_0 is exactly 8-bit
+  MatMulNBits; Q4_1 (w = d*q + m) is MatMulNBits(q, scale d, zero point 0) plus the block minima applied
+  to the activations' block sums, Y += blocksum(A) [.., K/32] @ M [K/32, N], because MatMulNBits with
+  float zero points runs unpacked (it dequantizes all of W on every call). Each weight's GGUF tensor is
+  found by its rows (every dequantized GGUF row must equal one column of W bit for bit, whatever the
+  row order the loader used, e.g. Llama's q/k permutation), so a GGUF that is not the graph's source is
+  an error, never a silent requantization.
+
+Why our own packing instead of onnxruntime's `MatMulNBitsQuantizer`: it requantizes the dequantized
+weights (a second rounding on top of the GGUF's, which changed SmolLM2's wording, issue 20); it also
+writes our RTN blocks in the same layout, so one writer serves both and the round trip is tested.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dspark_compile.errors import QuantizeError
+from dspark_compile.quantize.blocks import BlockQuant, quantize_rtn
+from dspark_compile.quantize.config import WeightQuant
+
+MS_DOMAIN = "com.microsoft"
+
+
+@dataclass(frozen=True)
+class LayerError:
+    """How far one quantized weight is from the float weight it replaced."""
+
+    name: str  # the MatMul node's name
+    shape: tuple[int, int]  # [K, N]
+    bits: int
+    rel_rms: float  # ||Wq - W|| / ||W||
+    max_abs: float
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "shape": list(self.shape), "bits": self.bits,
+                "rel_rms": float(f"{self.rel_rms:.4g}"), "max_abs": float(f"{self.max_abs:.4g}")}
+
+
+@dataclass(frozen=True)
+class QuantReport:
+    scheme: str
+    layers: tuple[LayerError, ...] = field(default=())
+    skipped: tuple[str, ...] = field(default=())  # MatMuls left in float (shape not blockable)
+
+    def summary(self) -> dict:
+        errs = [l.rel_rms for l in self.layers]
+        return {"scheme": self.scheme, "quantized": len(self.layers), "skipped": list(self.skipped),
+                "mean_rel_rms": float(f"{np.mean(errs):.4g}") if errs else 0.0,
+                "max_rel_rms": float(f"{np.max(errs):.4g}") if errs else 0.0,
+                "layers": [l.to_dict() for l in self.layers]}
+
+
+class GGUFBlocks:
+    """The quantized tensors of a GGUF file, indexed by the bytes of each dequantized row."""
+
+    def __init__(self, path):
+        from gguf import GGUFReader
+
+        from dspark_compile.quantize.blocks import from_q4_1, from_q8_0, gguf_values
+
+        self.path = path
+        readers = {"Q4_1": from_q4_1, "Q8_0": from_q8_0}
+        self.tensors: dict[str, BlockQuant] = {}
+        self.rows: dict[bytes, tuple[str, int]] = {}
+        for t in GGUFReader(str(path)).tensors:
+            if t.tensor_type.name not in readers:
+                continue
+            bq = readers[t.tensor_type.name](np.asarray(t.data))
+            self.tensors[t.name] = bq
+            for i, row in enumerate(gguf_values(bq)):
+                self.rows[_digest(row)] = (t.name, i)
+
+    def match(self, w: np.ndarray, name: str) -> BlockQuant:
+        """The GGUF blocks of W [K, N], columns in W's order; QuantizeError when W is not a GGUF tensor."""
+        hits = [self.rows.get(_digest(np.ascontiguousarray(w[:, n]))) for n in range(w.shape[1])]
+        tensors = {h[0] for h in hits if h is not None}
+        if None in hits or len(tensors) != 1:
+            raise QuantizeError(f"{name}: its weights {list(w.shape)} are not the blocks of one quantized tensor "
+                                f"of {self.path} ({sum(h is None for h in hits)} of {w.shape[1]} columns found); "
+                                "build from the GGUF this graph was loaded from, or choose 'int4'/'int8'")
+        bq = self.tensors[tensors.pop()]
+        order = np.array([h[1] for h in hits])
+        return BlockQuant(bq.bits, bq.block, bq.q[order], bq.scales[order],
+                          None if bq.zero_points is None else bq.zero_points[order],
+                          None if bq.offsets is None else bq.offsets[order])
+
+
+def _digest(row: np.ndarray) -> bytes:
+    return hashlib.blake2b(np.ascontiguousarray(row, dtype=np.float32).tobytes(), digest_size=16).digest()
+
+
+def quantize_weights(model, spec: WeightQuant, gguf: GGUFBlocks | None = None):
+    """A copy of `model` (onnx.ModelProto, weights loaded) with its blockable MatMuls as MatMulNBits.
+
+    Returns (new model, QuantReport). `gguf` is required for the scheme 'gguf'.
+    """
+    import onnx
+    from onnx import helper, numpy_helper
+
+    if spec.scheme == "gguf" and gguf is None:
+        raise QuantizeError("scheme 'gguf' needs the source GGUF file (the target is not loaded from one)")
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    graph = out.graph
+    inits = {i.name: i for i in graph.initializer}
+    uses: dict[str, int] = {}
+    for n in graph.node:
+        for i in n.input:
+            uses[i] = uses.get(i, 0) + 1
+    nodes, layers, skipped, drop = [], [], [], set()
+    block_sums: dict[str, str] = {}  # activation -> its [.., K/32] block sums (shared by q/k/v, gate/up)
+    for node in graph.node:
+        w_init = inits.get(node.input[1]) if node.op_type == "MatMul" and len(node.input) == 2 else None
+        if w_init is None or len(w_init.dims) != 2 or w_init.data_type != onnx.TensorProto.FLOAT:
+            nodes.append(node)
+            continue
+        w = numpy_helper.to_array(w_init)  # [K, N]
+        k, n = w.shape
+        if k % spec.block_size or n < spec.min_columns:
+            skipped.append(node.name)
+            nodes.append(node)
+            continue
+        bq = _quantize(w, spec, gguf, node.name)
+        base = (node.name or node.output[0]).strip("/").replace("/", "_")
+        packed = bq.packed()
+        names = []
+        for key in ("B", "scales", "zero_points"):
+            if key in packed:
+                graph.initializer.append(numpy_helper.from_array(packed[key], f"{base}.{key}"))
+                names.append(f"{base}.{key}")
+        y = node.output[0] if bq.offsets is None else f"{base}.nbits_out"
+        nodes.append(helper.make_node("MatMulNBits", [node.input[0], *names[:2], *(names[2:] or [])], [y],
+                                      name=f"{node.name}_nbits", domain=MS_DOMAIN, K=k, N=n, bits=bq.bits,
+                                      block_size=bq.block, accuracy_level=spec.accuracy_level))
+        if bq.offsets is not None:  # Q4_1 minima: Y += blocksum(A) @ M
+            a = node.input[0]
+            if a not in block_sums:
+                shape = f"{base}.blk_shape"
+                graph.initializer.append(numpy_helper.from_array(np.array([0, 0, k // bq.block, bq.block], np.int64), shape))
+                nodes.append(helper.make_node("Reshape", [a, shape], [f"{base}.a_blocks"], name=f"{base}_blocks"))
+                axes = f"{base}.blk_axes"
+                graph.initializer.append(numpy_helper.from_array(np.array([-1], np.int64), axes))
+                nodes.append(helper.make_node("ReduceSum", [f"{base}.a_blocks", axes], [f"{base}.a_blocksum"],
+                                              name=f"{base}_blocksum", keepdims=0))
+                block_sums[a] = f"{base}.a_blocksum"
+            graph.initializer.append(numpy_helper.from_array(bq.offsets.T.copy(), f"{base}.minima"))  # [K/32, N]
+            nodes.append(helper.make_node("MatMul", [block_sums[a], f"{base}.minima"], [f"{base}.min_out"],
+                                          name=f"{base}_minima"))
+            nodes.append(helper.make_node("Add", [y, f"{base}.min_out"], [node.output[0]], name=f"{base}_add_minima"))
+        deq = bq.dequantize()
+        err = deq - w
+        layers.append(LayerError(node.name, (k, n), bq.bits, float(np.linalg.norm(err) / max(np.linalg.norm(w), 1e-30)),
+                                 float(np.abs(err).max())))
+        uses[w_init.name] -= 1
+        if uses[w_init.name] == 0:
+            drop.add(w_init.name)
+    del graph.node[:]
+    graph.node.extend(nodes)
+    kept = [i for i in graph.initializer if i.name not in drop]
+    del graph.initializer[:]
+    graph.initializer.extend(kept)
+    if not any(o.domain == MS_DOMAIN for o in out.opset_import):
+        out.opset_import.append(helper.make_opsetid(MS_DOMAIN, 1))
+    return out, QuantReport(spec.scheme, tuple(layers), tuple(skipped))
+
+
+def _quantize(w: np.ndarray, spec: WeightQuant, gguf: GGUFBlocks | None, name: str) -> BlockQuant:
+    if spec.scheme == "gguf":
+        return gguf.match(w, name)
+    bits = {"int4": 4, "int8": 8}[spec.scheme]
+    return quantize_rtn(w, bits, spec.block_size, spec.symmetric)
