@@ -238,6 +238,15 @@ def plan_bundle(recipe: Recipe) -> dict:
     return plan
 
 
+def _quantize_graph(root: Path, files, spec, recipe: Recipe):
+    """Quantize an exported graph in place (its .onnx and weights file); see dspark_compile.quantize."""
+    from dspark_compile.quantize.passes import GGUFBlocks, quantize_file
+    from dspark_compile.sources import gguf_file
+
+    gguf = GGUFBlocks(gguf_file(recipe.target, recipe.resolve)) if spec.scheme == "gguf" else None
+    return quantize_file(root, files[0], files[1], spec, gguf)
+
+
 def build_bundle(recipe: Recipe, out: Path, force: bool = False, step: StepReporter = _quiet_step,
                  notify: Callable[[str], None] = lambda message: None) -> Path:
     """Build the bundle for `recipe` at `out`; on any failure nothing is left at `out` or beside it.
@@ -279,8 +288,6 @@ def _build(recipe: Recipe, out: Path, force: bool, step: StepReporter, notify: C
             del target.model
         with step("trace target to ONNX"):
             graph = export_target(model, writer.root)
-        with step("fuse Verify into the target graph"):
-            verify = fuse_verify_graph(graph, writer.root)
         with step("check the graph in ONNX Runtime"):
             engine = load_engine("onnxruntime", writer.root / "target.onnx")
             diff = check_export(model, engine)
@@ -288,6 +295,12 @@ def _build(recipe: Recipe, out: Path, force: bool, step: StepReporter, notify: C
             if diff > EXPORT_CHECK_ATOL[recipe.precision]:
                 raise ExportError(f"ONNX Runtime and PyTorch logits differ by {diff:.3g} "
                                   f"(allowed {EXPORT_CHECK_ATOL[recipe.precision]})")
+        quantized = {}
+        if (spec := recipe.quantization.for_graph("target")) is not None:
+            with step(f"quantize the target's weights ({spec.scheme})"):
+                quantized["target"] = _quantize_graph(writer.root, graph.files, spec, recipe)
+        with step("fuse Verify into the target graph"):
+            verify = fuse_verify_graph(graph, writer.root)
         engines = {
             "target": {"backend": "onnxruntime", "files": list(graph.files), **_spec_dicts(graph),
                        "export_check": {"max_abs_logit_diff": diff}},
@@ -303,6 +316,9 @@ def _build(recipe: Recipe, out: Path, force: bool, step: StepReporter, notify: C
                 drafter, desc = _load_drafter(recipe, model, target.config)
                 dgraph = export_drafter(drafter, writer.root, schedule=_schedule_attrs(recipe),
                                         share_with=writer.root / graph.files[0])
+            if (spec := recipe.quantization.for_graph("drafter")) is not None:
+                with step(f"quantize the drafter's weights ({spec.scheme})"):
+                    quantized["drafter"] = _quantize_graph(writer.root, dgraph.files, spec, recipe)
             engines["drafter"] = {"backend": "onnxruntime", "files": list(dgraph.files), **_spec_dicts(dgraph)}
             manifest["drafter"] = {
                 "source": desc, "source_sha256": inputs.get("draft.path", {}).get("sha256"),
@@ -328,6 +344,8 @@ def _build(recipe: Recipe, out: Path, force: bool, step: StepReporter, notify: C
                 fused = {"verify": verify, **({"drafter": dgraph} if recipe.draft.source != "none" else {})}
                 block = dgraph.block_size if recipe.draft.source != "none" else 0
                 engines.update(build_trt_engines(recipe, writer.root, fused, block, model.vocab_size))
+        if quantized:
+            manifest["quantization"] = {role: r.summary() for role, r in quantized.items()}
         with step("save tokenizer"):
             target.tokenizer.save_pretrained(str(writer.root / "tokenizer"))
         manifest.update(tokenizer="tokenizer", build_seconds=round(time.perf_counter() - started, 1))

@@ -271,6 +271,28 @@ class TrainingConfig(_Section):
     seed: Annotated[int, Field(ge=0)] = 0
 
 
+class QuantizationConfig(_Section):
+    """Weight-only quantization of the ONNX Runtime engines (MatMulNBits), per graph; see README
+    'Quantized engines'. 'gguf' carries the source GGUF's own blocks (Q4_1, Q8_0) over unchanged."""
+
+    target: Literal["none", "int8", "int4", "gguf"] = "none"
+    drafter: Literal["none", "int8", "int4"] = "none"
+    block_size: Literal[16, 32, 64, 128] = 32
+    symmetric: bool = False
+    accuracy_level: Literal[0, 1, 4] = 1
+    """1: fp32 activations (lossless speculation holds, tested); 4: int8 activations, faster but a
+    K-token verify pass then differs from K one-token steps (not batch-invariant)."""
+
+    def for_graph(self, role: str):
+        """The pass settings for 'target' or 'drafter', or None when that graph stays float."""
+        from dspark_compile.quantize.config import WeightQuant
+
+        scheme = getattr(self, role)
+        if scheme == "none":
+            return None
+        return WeightQuant(scheme, self.block_size, self.symmetric, self.accuracy_level)
+
+
 class RuntimeConfig(_Section):
     threads: Annotated[int, Field(ge=0, le=1024)] = 0
     """ONNX Runtime intra-op threads; 0 lets it choose."""
@@ -321,6 +343,7 @@ class Recipe(_Section):
     draft: DraftConfig = DraftConfig()
     speculation: SpeculationConfig = SpeculationConfig()
     precision: Literal["fp32", "fp16"] = "fp32"
+    quantization: QuantizationConfig = QuantizationConfig()
     shapes: ShapesConfig = ShapesConfig()
     backends: tuple[Literal["onnxruntime", "tensorrt"], ...] = ("onnxruntime",)
     tensorrt: TensorRTConfig = TensorRTConfig()
@@ -403,6 +426,13 @@ def _check_files(recipe: Recipe, source: str) -> None:
         if value is not None and not recipe.resolve(value).exists():
             raise RecipeError(f"{source}: {key} = {value!r}: no such file or directory "
                               f"(resolved to {recipe.resolve(value)})")
+    q = recipe.quantization
+    if q.target == "gguf" and recipe.target.source not in ("gguf", "package"):
+        raise RecipeError(f"{source}: quantization.target = 'gguf' carries a GGUF's blocks over, but "
+                          f"target.source = '{recipe.target.source}' is not a GGUF (choose 'int4' or 'int8')")
+    if (q.target != "none" or q.drafter != "none") and (recipe.precision != "fp32" or "tensorrt" in recipe.backends):
+        raise RecipeError(f"{source}: quantization needs precision 'fp32' and the onnxruntime backend only "
+                          f"(got precision '{recipe.precision}', backends {list(recipe.backends)})")
 
 
 def load_recipe(path: str | Path) -> Recipe:

@@ -107,6 +107,14 @@ def _random(cfg: TargetConfig) -> tuple[Any, Any]:
     return model.eval(), tokenizer
 
 
+def gguf_file(cfg: TargetConfig, resolve: Callable[[str], Path]) -> Path | None:
+    """The GGUF file the target is loaded from (its quantized blocks can be carried over), or None."""
+    if cfg.source == "package":
+        folder, name = _PACKAGES[cfg.package]()
+        return folder / name
+    return resolve(cfg.path) if cfg.source == "gguf" else None
+
+
 def load_target(cfg: TargetConfig, resolve: Callable[[str], Path]) -> LoadedTarget:
     """Load the target named by a recipe's `target` section (`resolve` makes recipe paths absolute)."""
     if cfg.source == "random":

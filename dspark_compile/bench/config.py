@@ -10,7 +10,7 @@ from dspark_compile.errors import DSparkError
 
 DEFAULT_PROMPTS = Path(__file__).resolve().parents[2] / "benchmarks" / "prompts.txt"
 MODES = ("greedy", "sampled")
-PEERS = ("generate", "prompt-lookup")
+PEERS = ("generate", "prompt-lookup", "llama-cpp")
 
 
 class BenchError(DSparkError):
@@ -40,8 +40,9 @@ class BenchConfig:
     """Temperature of the sampled mode (top-k off)."""
     top_p: float = 1.0
     seed: int = 0
-    peers: tuple[str, ...] = PEERS
-    """transformers arms, run at concurrency 1 only (generate has no continuous batching to load)."""
+    peers: tuple[str, ...] = ("generate", "prompt-lookup")
+    """Peer arms, run at concurrency 1 only (none of them batches): transformers 'generate' and
+    'prompt-lookup', and 'llama-cpp' (llama-cpp-python on the target's GGUF; optional, see peers.py)."""
     prompt_lookup_tokens: int = 10
     warmup_tokens: int = 8
     threads: int | None = None
@@ -82,7 +83,7 @@ class BenchConfig:
 class Arm:
     """One way of generating: the runtime with a scheduler setting, a transformers peer, or a server."""
 
-    name: str  # "plain", "fixed-4", "threshold", "cost", "hf-generate", "hf-prompt-lookup"
+    name: str  # "plain", "fixed-4", "threshold", "cost", "hf-generate", "hf-prompt-lookup", "llama-cpp"
     scheduler: SchedulerConfig | None = None  # runtime arms only
     peer: str | None = None  # one of PEERS for transformers arms
     url: str | None = None  # the "server" arm: a running `dspark-compile serve` (bench --url)
@@ -112,8 +113,9 @@ def runtime_arms(config: BenchConfig, recipe_scheduler, block_size: int, has_cos
 
 
 def peer_arms(config: BenchConfig) -> list[Arm]:
-    """The transformers peers, and the server at `config.url` when there is one."""
-    return [Arm(f"hf-{p}", peer=p) for p in config.peers] + ([Arm("server", url=config.url)] if config.url else [])
+    """The peers (transformers, llama.cpp), and the server at `config.url` when there is one."""
+    return ([Arm(p if p == "llama-cpp" else f"hf-{p}", peer=p) for p in config.peers]
+            + ([Arm("server", url=config.url)] if config.url else []))
 
 
 def select(arms: list[Arm], names: tuple[str, ...]) -> list[Arm]:

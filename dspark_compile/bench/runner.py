@@ -36,11 +36,16 @@ class _Bench:
         self.arms = select(arms + peers, config.arm_names)
         self.sampling = {"greedy": SamplingParams(),
                          "sampled": SamplingParams(temperature=config.temperature, top_p=config.top_p, seed=config.seed)}
-        self.hf = None
+        self.peers = {}
         if any(a.peer for a in self.arms):
-            from dspark_compile.bench.peers import HFPeer, target_recipe
+            from dspark_compile.bench.peers import HFPeer, LlamaCppPeer, target_recipe
 
-            self.hf = HFPeer(target_recipe(self.rt.bundle.recipe, str(Path(bundle) / "manifest.json")), config.threads)
+            recipe = target_recipe(self.rt.bundle.recipe, str(Path(bundle) / "manifest.json"))
+            if any(a.peer == "llama-cpp" for a in self.arms):
+                self.peers["llama-cpp"] = LlamaCppPeer(recipe, config.threads)
+            if any(a.peer and a.peer != "llama-cpp" for a in self.arms):
+                hf = HFPeer(recipe, config.threads)
+                self.peers.update({p: hf for p in ("generate", "prompt-lookup")})
 
     def levels_of(self, arm: Arm) -> tuple[int, ...]:
         return (1,) if arm.peer else self.config.levels
@@ -53,7 +58,7 @@ class _Bench:
 
             return http_closed_loop(arm.url, self.prompts, plan, new_tokens, sampling)
         if arm.peer:
-            return self.hf.serve(arm.peer, self.prompts, plan[0], new_tokens, sampling, self.config.prompt_lookup_tokens)
+            return self.peers[arm.peer].serve(arm.peer, self.prompts, plan[0], new_tokens, sampling, self.config.prompt_lookup_tokens)
         from dspark_compile.runtime.batcher import Batcher
 
         rt = self.rt

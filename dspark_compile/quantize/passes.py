@@ -180,3 +180,32 @@ def _quantize(w: np.ndarray, spec: WeightQuant, gguf: GGUFBlocks | None, name: s
         return gguf.match(w, name)
     bits = {"int4": 4, "int8": 8}[spec.scheme]
     return quantize_rtn(w, bits, spec.block_size, spec.symmetric)
+
+
+def quantize_file(folder, name: str, weights: str, spec: WeightQuant, gguf: GGUFBlocks | None = None) -> QuantReport:
+    """Rewrite folder/name (weights in folder/weights) quantized: the new graph replaces the old one and
+    its weights file; nothing else in the folder changes."""
+    import os
+
+    import onnx
+
+    proto = onnx.load(str(folder / name))  # pulls in the external weights
+    quantized, report = quantize_weights(proto, spec, gguf)
+    del proto
+    for init in quantized.graph.initializer:  # drop the stale external-data pointers; rewritten below
+        if init.data_location == onnx.TensorProto.EXTERNAL:
+            del init.external_data[:]
+            init.data_location = onnx.TensorProto.DEFAULT
+    tmp_name, tmp_weights = f".{name}.q", f".{weights}.q"
+    onnx.save_model(quantized, str(folder / tmp_name), save_as_external_data=True, all_tensors_to_one_file=True,
+                    location=tmp_weights, size_threshold=1024)
+    # the graph names its weights file: save again under the final name (cheap: the graph part only)
+    final = onnx.load(str(folder / tmp_name), load_external_data=False)
+    for init in final.graph.initializer:
+        for entry in init.external_data:
+            if entry.key == "location":
+                entry.value = weights
+    os.replace(folder / tmp_weights, folder / weights)
+    onnx.save_model(final, str(folder / name))
+    (folder / tmp_name).unlink()
+    return report

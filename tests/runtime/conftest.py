@@ -16,7 +16,8 @@ from dspark_compile.models import from_hf_model
 from dspark_compile.runtime.api import Runtime
 
 
-def _copy_drafter_bundle(root, family: str, gamma: int, draft_vocab: bool = False):
+def _copy_drafter_bundle(root, family: str, gamma: int, draft_vocab: bool = False,
+                         quantization: dict | None = None, suffix: str = ""):
     from tests.helpers import tiny_hf_model, tiny_recipe  # (importable once pytest has set up sys.path)
 
     recipe = tiny_recipe(family)
@@ -36,7 +37,9 @@ def _copy_drafter_bundle(root, family: str, gamma: int, draft_vocab: bool = Fals
     data = recipe.to_dict()
     data["draft"] = {"source": "checkpoint", "path": str(ckpt)}
     data["speculation"]["block_size"] = gamma
-    return build_bundle(parse_recipe(data, source=f"tiny-{family} (γ={gamma})"), root / name)
+    if quantization:
+        data["quantization"] = quantization
+    return build_bundle(parse_recipe(data, source=f"tiny-{family} (γ={gamma})"), root / f"{name}{suffix}")
 
 
 @pytest.fixture(scope="session")

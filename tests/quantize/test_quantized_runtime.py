@@ -1,0 +1,111 @@
+"""Quantized engines stay lossless: a K-token verify pass computes the same per-position argmax as K
+one-token steps (the property speculative decoding needs), speculative greedy output equals plain greedy
+output of the same quantized target, and sampled output follows its distribution."""
+
+import json
+
+import numpy as np
+import onnx
+import pytest
+
+from dspark_compile.config import SchedulerConfig
+from dspark_compile.runtime.api import Runtime
+from dspark_compile.runtime.sampling import SamplingParams
+from tests.runtime.conftest import _copy_drafter_bundle
+from tests.runtime.test_speculative import PROMPTS, _plain, _samples, same_distribution
+
+GREEDY = SamplingParams()
+SCHEMES = {"int4": {"target": "int4", "drafter": "int8"}, "int8": {"target": "int8", "drafter": "int4"}}
+
+
+@pytest.fixture(scope="module")
+def quantized(tmp_path_factory):
+    from tests.helpers import plain_target
+
+    root = tmp_path_factory.mktemp("quant")
+    built = {}
+
+    def get(scheme: str, gamma: int = 4):
+        if (scheme, gamma) not in built:
+            path = _copy_drafter_bundle(root, "llama", gamma, {**SCHEMES[scheme], "accuracy_level": 1}, f"-{scheme}")
+            built[scheme, gamma] = (path, Runtime.load(path), plain_target(path))
+        return built[scheme, gamma]
+
+    return get
+
+
+def _ops(path):
+    return {n.op_type for n in onnx.load(str(path), load_external_data=False).graph.node}
+
+
+@pytest.mark.parametrize("scheme", list(SCHEMES))
+def test_graphs_are_quantized_and_report_their_error(quantized, scheme):
+    path, _, _ = quantized(scheme)
+    manifest = json.loads((path / "manifest.json").read_text())
+    report = manifest["quantization"]
+    for role, graph in (("target", "target.onnx"), ("target", "target_verify.onnx"), ("drafter", "drafter.onnx")):
+        assert "MatMulNBits" in _ops(path / graph), graph
+    bits = {"int4": 4, "int8": 8}[SCHEMES[scheme]["target"]]
+    layers = report["target"]["layers"]
+    assert layers and all(layer["bits"] == bits for layer in layers)
+    bound = {4: 0.2, 8: 0.02}[bits]  # relative RMS error of a block-32 RTN grid on Gaussian-like weights
+    assert 0 < report["target"]["max_rel_rms"] < bound, report["target"]
+
+
+def _pass_vs_steps(plain, prompt, cont):
+    """Logits [K, V] of one K-token pass after `prompt`, and of K one-token steps."""
+    one = plain.new_cache(1, 64)
+    plain.prefill(one, [np.array(prompt)], 32)
+    k = len(cont)
+    out = plain.step(one, np.array([cont]), np.arange(k)[None])
+    steps = plain.new_cache(1, 64)
+    plain.prefill(steps, [np.array(prompt)], 32)
+    singles = []
+    for t in cont:
+        o = plain.step(steps, np.array([[t]]), np.zeros((1, 1), np.int64))
+        steps.commit(o.new_kv, np.ones(1, np.int64))
+        singles.append(o.logits[0, 0])
+    return out.logits[0], np.stack(singles)
+
+
+@pytest.mark.parametrize("scheme", list(SCHEMES))
+def test_k_token_pass_equals_k_single_steps(quantized, scheme):
+    _, rt, plain = quantized(scheme)
+    rng = np.random.default_rng(0)
+    worst_margin, worst_diff = np.inf, 0.0
+    for p in PROMPTS:
+        cont = rng.integers(0, 256, 8).tolist()
+        big, singles = _pass_vs_steps(plain, rt.encode(p), cont)  # [K, V] each
+        assert np.array_equal(big.argmax(-1), singles.argmax(-1))
+        top2 = np.sort(singles, -1)[:, -2:]
+        worst_margin = min(worst_margin, float((top2[:, 1] - top2[:, 0]).min()))
+        worst_diff = max(worst_diff, float(np.abs(big - singles).max()))
+    print(f"{scheme}: max |logit difference| {worst_diff:.3g}, smallest top-2 margin {worst_margin:.3g}")
+    assert worst_diff < 1e-3  # fp32 activations: only summation order differs
+
+
+@pytest.mark.parametrize("scheme", list(SCHEMES))
+@pytest.mark.parametrize("mode", ["fixed", "cost"])
+def test_greedy_speculative_equals_plain(quantized, scheme, mode):
+    _, rt, plain = quantized(scheme)
+    ids = [rt.encode(p) for p in PROMPTS]
+    res = rt.generate_ids(ids, 40, [GREEDY] * len(ids), ignore_eos=True, scheduler=SchedulerConfig(mode=mode))
+    assert [r.tokens for r in res] == _plain(plain, ids, 40)
+    if mode == "fixed":
+        assert res.metrics()["tau"] > 1.1  # drafts were accepted: multi-token commits ran
+
+
+def test_sampled_sequences_follow_the_plain_distribution(quantized):
+    _, rt, plain = quantized("int4", 2)
+    ids = rt.encode("abab")
+    rows, batches = 250, 8
+
+    def speculative(sampling):
+        res = rt.generate_ids([ids] * rows, 3, sampling, ignore_eos=True, scheduler=SchedulerConfig(mode="fixed"))
+        return [r.tokens for r in res]
+
+    def plain_sampling(sampling):
+        sampling = [SamplingParams(temperature=s.temperature, top_k=s.top_k, seed=s.seed + 10**6) for s in sampling]
+        return _plain(plain, [ids] * rows, 3, sampling)
+
+    assert same_distribution(_samples(speculative, rows, batches), _samples(plain_sampling, rows, batches))
