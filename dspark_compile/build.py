@@ -90,7 +90,7 @@ def check_export(model, engine, rows: int = 2, tokens: int = 5) -> float:
     lengths = np.zeros(rows, dtype=np.int64)  # [B]
     index = np.broadcast_to(np.arange(tokens, dtype=np.int64), (rows, tokens)).copy()  # [B, K=T]
     dtype = "float16" if model.dtype == torch.float16 else "float32"
-    past = [np.zeros((rows, hkv, 0, d), dtype=dtype) for hkv, d in model.kv_shapes()]  # P = 0
+    past = [np.zeros((rows, hkv, tokens, d), dtype=dtype) for hkv, d in model.kv_shapes()]  # room for the new tokens
     feeds = {"input_ids": ids, "positions": positions, "past_lengths": lengths, "logit_index": index}
     feeds.update({f"past_{n}": p for n, p in zip(model.kv_names(), past)})
     got = engine.run(feeds, ["logits"])["logits"]

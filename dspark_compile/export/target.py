@@ -18,7 +18,9 @@ Weights go to one external-data file (`target.weights`) that the fused verify gr
 shares, so the bundle holds the weights once.
 
 KV layout: the runtime keeps one [B, Hkv, S_max, D] array per layer and tensor and passes all of it
-(P = S_max, zero-copy); cache rows j >= past_lengths[b] are masked and must hold finite values. Attention
+(P = S_max, zero-copy); cache rows j >= past_lengths[b] are masked and must hold finite values, and the
+new tokens must fit: past_lengths[b] + T_b <= P (attention places them at their own rows, see
+`models.base.Attention.attend_in_place`). Attention
 reads the cache in place (no concatenation, transpose or masking pass over it). The graph returns only
 the new rows, so committing n tokens writes n rows per head and rolling back is a change of
 `past_lengths`: nothing else in the cache moves.
@@ -67,10 +69,10 @@ def io_specs(model) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...]]:
 def _dummy_inputs(model):
     import torch
 
-    b, t, p, k = 2, 3, 4, 2
+    b, t, p, k = 2, 3, 8, 2  # the cache has room for the new tokens (rows 4..6)
     dtype = next(model.parameters()).dtype
     ids = torch.randint(0, model.vocab_size, (b, t), dtype=torch.int64)
-    past_lengths = torch.tensor([p, p - 1], dtype=torch.int64)
+    past_lengths = torch.tensor([4, 3], dtype=torch.int64)
     positions = past_lengths[:, None] + torch.arange(t)[None, :]
     logit_index = torch.tensor([[t - 2, t - 1]] * b, dtype=torch.int64)
     past = [torch.zeros(b, hkv, p, d, dtype=dtype) for hkv, d in model.kv_shapes()]

@@ -8,7 +8,8 @@ Forward contract (the ONNX exporter and the runtimes depend on it, see `DecoderL
 
 The cache is head-major, the layout attention multiplies in, so the graph reads it in place: the runtime
 passes its whole [B, Hkv, S_max, D] array per layer as `past_*` and `past_lengths` masks the unused
-rows. Attention never concatenates or copies the cache (only the small score rows are joined).
+rows. Attention reads the cache with the new keys/values placed at their own rows (`attend_in_place`),
+so the cache must have room for the step's tokens, and a K-token pass equals K one-token steps bit for bit.
 Committing n tokens writes n rows per head and rolling back is only a length change. Cache index
 equals absolute position.
 """
@@ -115,7 +116,24 @@ class Attention(nn.Module):
             q = self.q_norm(q)
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
         new_k, new_v = k.transpose(1, 2), v.transpose(1, 2)  # [B, Hkv, T, D]
-        return self.o_proj(self.attend(q, past_k, past_v, new_k, new_v, mask)), new_k, new_v
+        return self.o_proj(self.attend_in_place(q, past_k, past_v, new_k, new_v, *mask)), new_k, new_v
+
+    def attend_in_place(self, q, past_k, past_v, new_k, new_v, place, is_new, allowed):
+        """Attention of q [B, T, Hq, D] over the cache with the new keys/values at their own rows.
+
+        place [B, S] int64: which new token sits at cache row s (clamped), is_new [B, S] bool; allowed
+        [B, 1, 1, T, S] bool. Every key, cached or new, sits at its absolute position, so a query's sums run
+        over the same keys in the same order whether the tokens before it came in this pass or in earlier
+        ones: a K-token verify pass computes what K one-token steps compute, bit for bit (the split
+        [past ; new] layout of `attend` sums the same terms in another order). Costs one gather and one
+        select of each [B, Hkv, S, D] cache tensor per layer.
+        """
+        B, S, D = past_k.shape[0], past_k.shape[2], self.head_dim
+        index = place[:, None, :, None].expand(B, self.num_kv_heads, S, D)  # [B, Hkv, S, D]
+        keys = torch.where(is_new[:, None, :, None], torch.gather(new_k, 2, index), past_k)  # [B, Hkv, S, D]
+        values = torch.where(is_new[:, None, :, None], torch.gather(new_v, 2, index), past_v)
+        empty = keys[:, :, :0]  # [B, Hkv, 0, D]: no separate new part
+        return self.attend(q, keys, values, empty, empty, allowed)
 
     def attend(self, q, past_k, past_v, new_k, new_v, mask):
         """Softmax attention of q [B, T, Hq, D] over [past ; new] keys without joining them.
@@ -233,21 +251,22 @@ class DecoderLM(nn.Module):
         """(kv heads, head dim) of each KV tensor, in `kv_names` order (Gemma 4's full layers differ)."""
         return [self.arch.dims(i)[:2] for i in range(self.num_layers) for _ in ("key", "value")]
 
-    def _masks(self, positions, past_lengths, P):
-        """Boolean attention masks [B, 1, 1, T, P+T] per layer type."""
-        B, T = positions.shape[0], positions.shape[1]
-        past_idx = torch.arange(P, device=positions.device)  # [P] == absolute position of cache row
-        new_idx = torch.arange(T, device=positions.device)  # [T]
-        past_valid = past_idx[None, :] < past_lengths[:, None]  # [B, P]
-        causal = new_idx[None, :] <= new_idx[:, None]  # [T, T]  (query t, key t')
-        allowed = torch.cat(
-            (past_valid[:, None, :].expand(B, T, P), causal[None].expand(B, T, T)), dim=-1
-        )  # [B, T, S]
-        masks = {FULL: allowed[:, None, None]}
+    def _masks(self, positions, past_lengths, S):
+        """Per layer type: (place [B, S], is_new [B, S], allowed [B, 1, 1, T, S]) for `attend_in_place`.
+
+        New token t of row b goes to cache row past_lengths[b] + t (== its position); query t sees rows
+        s <= positions[b, t]. The caller's cache must have room: S >= past_lengths[b] + (real tokens of b).
+        """
+        T = positions.shape[1]
+        rows = torch.arange(S, device=positions.device)  # [S] == absolute position of cache row
+        offset = rows[None, :] - past_lengths[:, None]  # [B, S]
+        is_new = (offset >= 0) & (offset < T)
+        place = offset.clamp(0, T - 1)
+        allowed = rows[None, None, :] <= positions[:, :, None]  # [B, T, S]
+        masks = {FULL: (place, is_new, allowed[:, None, None])}
         if SLIDING in self.arch.layer_types:
-            key_pos = torch.cat((past_idx[None, :].expand(B, P), positions), dim=-1)  # [B, S]
-            near = (positions[:, :, None] - key_pos[:, None, :]) < self.arch.sliding_window  # [B, T, S]
-            masks[SLIDING] = (allowed & near)[:, None, None]
+            near = (positions[:, :, None] - rows[None, None, :]) < self.arch.sliding_window  # [B, T, S]
+            masks[SLIDING] = (place, is_new, (allowed & near)[:, None, None])
         return masks
 
     def forward(self, input_ids, positions, past_lengths, logit_index, *past_kv):

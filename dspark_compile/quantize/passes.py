@@ -118,8 +118,10 @@ def quantize_weights(model, spec: WeightQuant, gguf: GGUFBlocks | None = None):
     for n in graph.node:
         for i in n.input:
             uses[i] = uses.get(i, 0) + 1
+    ranks = {v.name: len(v.type.tensor_type.shape.dim) for v in list(graph.value_info) + list(graph.input)}
     nodes, layers, skipped, drop = [], [], [], set()
     block_sums: dict[str, str] = {}  # activation -> its [.., K/32] block sums (shared by q/k/v, gate/up)
+    padded: dict[str, str] = {}  # activation -> it with one zero row appended
     for node in graph.node:
         w_init = inits.get(node.input[1]) if node.op_type == "MatMul" and len(node.input) == 2 else None
         if w_init is None or len(w_init.dims) != 2 or w_init.data_type != onnx.TensorProto.FLOAT:
@@ -139,12 +141,20 @@ def quantize_weights(model, spec: WeightQuant, gguf: GGUFBlocks | None = None):
             if key in packed:
                 graph.initializer.append(numpy_helper.from_array(packed[key], f"{base}.{key}"))
                 names.append(f"{base}.{key}")
-        y = node.output[0] if bq.offsets is None else f"{base}.nbits_out"
-        nodes.append(helper.make_node("MatMulNBits", [node.input[0], *names[:2], *(names[2:] or [])], [y],
+        a, y = node.input[0], node.output[0]
+        if spec.pad_rows:  # one zero row after the T rows: M >= 2 and a lone last stripe is never a real row
+            rank = ranks.get(a, 3)
+            if a not in padded:  # once per activation (q/k/v and gate/up share theirs)
+                pads = f"{base}.pad_rows"
+                graph.initializer.append(numpy_helper.from_array(np.array([0] * (2 * rank - 2) + [1, 0], np.int64), pads))
+                nodes.append(helper.make_node("Pad", [a, pads], [f"{base}.a_padded"], name=f"{base}_pad_rows"))
+                padded[a] = f"{base}.a_padded"
+            a, y = padded[a], f"{base}.y_padded"
+        y_nbits = y if bq.offsets is None else f"{base}.nbits_out"
+        nodes.append(helper.make_node("MatMulNBits", [a, *names[:2], *(names[2:] or [])], [y_nbits],
                                       name=f"{node.name}_nbits", domain=MS_DOMAIN, K=k, N=n, bits=bq.bits,
                                       block_size=bq.block, accuracy_level=spec.accuracy_level))
         if bq.offsets is not None:  # Q4_1 minima: Y += blocksum(A) @ M
-            a = node.input[0]
             if a not in block_sums:
                 shape = f"{base}.blk_shape"
                 graph.initializer.append(numpy_helper.from_array(np.array([0, 0, k // bq.block, bq.block], np.int64), shape))
@@ -157,7 +167,12 @@ def quantize_weights(model, spec: WeightQuant, gguf: GGUFBlocks | None = None):
             graph.initializer.append(numpy_helper.from_array(bq.offsets.T.copy(), f"{base}.minima"))  # [K/32, N]
             nodes.append(helper.make_node("MatMul", [block_sums[a], f"{base}.minima"], [f"{base}.min_out"],
                                           name=f"{base}_minima"))
-            nodes.append(helper.make_node("Add", [y, f"{base}.min_out"], [node.output[0]], name=f"{base}_add_minima"))
+            nodes.append(helper.make_node("Add", [y_nbits, f"{base}.min_out"], [y], name=f"{base}_add_minima"))
+        if spec.pad_rows:
+            start, stop, axis = (f"{base}.unpad_{i}" for i in range(3))
+            for name_, v in zip((start, stop, axis), (0, -1, rank - 2)):
+                graph.initializer.append(numpy_helper.from_array(np.array([v], np.int64), name_))
+            nodes.append(helper.make_node("Slice", [y, start, stop, axis], [node.output[0]], name=f"{base}_unpad"))
         deq = bq.dequantize()
         err = deq - w
         layers.append(LayerError(node.name, (k, n), bq.bits, float(np.linalg.norm(err) / max(np.linalg.norm(w), 1e-30)),

@@ -33,7 +33,7 @@ class StepCache:
             input_ids[b, : len(r)] = torch.tensor(r)
         positions = self.lengths[:, None] + torch.arange(T)[None, :]  # [B, T]
         logit_index = torch.arange(T)[None, :].expand(B, T)  # [B, K=T]
-        P = min(int(self.lengths.max()) + self.slack, self.capacity)
+        P = min(int((self.lengths + counts).max()) + self.slack, self.capacity)  # room for the new tokens
         with torch.no_grad():
             logits, taps, *new_kv = self.model(
                 input_ids, positions, self.lengths.clone(), logit_index, *[c[:, :, :P] for c in self.kv]

@@ -45,7 +45,7 @@ def test_prefill_last_token_only(pair):
     ref_logits, _ = hf_reference(hf, seq)
     T = len(seq) + 2  # two padding tokens after the real ones
     input_ids = torch.tensor([seq + [0, 0]])
-    past = [torch.zeros(1, hkv, 0, d) for hkv, d in model.kv_shapes()]
+    past = [torch.zeros(1, hkv, T, d) for hkv, d in model.kv_shapes()]  # room for T tokens
     with torch.no_grad():
         logits, taps, *new_kv = model(
             input_ids, torch.arange(T)[None], torch.tensor([0]), torch.tensor([[len(seq) - 1]]), *past

@@ -57,7 +57,7 @@ def test_features_shapes_and_values(tiny_data, tiny_target, tmp_path):
     s = seqs[1]
     ids = torch.tensor([s.prompt_ids + s.response_ids])
     T = ids.shape[1]
-    past = [torch.zeros(1, model.num_kv_heads, 0, model.head_dim) for _ in model.kv_names()]
+    past = [torch.zeros(1, model.num_kv_heads, T, model.head_dim) for _ in model.kv_names()]  # room for T tokens
     with torch.no_grad():
         logits, taps, *_ = model(ids, torch.arange(T)[None], torch.zeros(1, dtype=torch.long),
                                  torch.arange(T)[None], *past)
