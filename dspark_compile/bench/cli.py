@@ -57,8 +57,9 @@ def write_results(result, data: dict, output: Path, console) -> None:
 @click.option("--temperature", default=0.7, show_default=True, type=float, help="Of the sampled mode.")
 @click.option("--top-p", default=1.0, show_default=True, type=float, help="Of the sampled mode.")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**32 - 1))
-@click.option("--peers", default=",".join(PEERS), show_default=True,
-              help="transformers arms (at concurrency 1): generate, prompt-lookup; '' for none.")
+@click.option("--peers", default="generate,prompt-lookup", show_default=True,
+              help=f"Peer arms at concurrency 1, of {', '.join(PEERS)} (llama-cpp: llama.cpp on the target's GGUF, "
+                   "needs llama-cpp-python); '' for none.")
 @click.option("--prompt-lookup-tokens", default=10, show_default=True, type=click.IntRange(1))
 @click.option("--arms", "arm_names", default="", help="Only these arms, e.g. plain,fixed-4,cost [default: all].")
 @click.option("--prompts", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_PROMPTS,
