@@ -12,7 +12,7 @@ from dspark_compile.config import SchedulerConfig
 from dspark_compile.runtime.api import Runtime
 from dspark_compile.runtime.sampling import SamplingParams
 from tests.runtime.conftest import _copy_drafter_bundle
-from tests.runtime.test_speculative import PROMPTS, _plain, _samples, same_distribution
+from tests.runtime.test_speculative import PROMPTS, _plain, same_distribution, spec_and_plain_samples
 
 GREEDY = SamplingParams()
 SCHEMES = {  # int8 activations (accuracy_level 4, the fast CPU kernels) and fp32 activations (1)
@@ -100,15 +100,4 @@ def test_greedy_speculative_equals_plain(quantized, scheme, mode):
 
 def test_sampled_sequences_follow_the_plain_distribution(quantized):
     _, rt, plain = quantized("int4", 2)
-    ids = rt.encode("abab")
-    rows, batches = 250, 8
-
-    def speculative(sampling):
-        res = rt.generate_ids([ids] * rows, 3, sampling, ignore_eos=True, scheduler=SchedulerConfig(mode="fixed"))
-        return [r.tokens for r in res]
-
-    def plain_sampling(sampling):
-        sampling = [SamplingParams(temperature=s.temperature, top_k=s.top_k, seed=s.seed + 10**6) for s in sampling]
-        return _plain(plain, [ids] * rows, 3, sampling)
-
-    assert same_distribution(_samples(speculative, rows, batches), _samples(plain_sampling, rows, batches))
+    assert same_distribution(*spec_and_plain_samples(rt, plain, rt.encode("abab")))

@@ -117,11 +117,8 @@ def _samples(fn, rows: int, batches: int) -> list[tuple]:
     return out
 
 
-@pytest.mark.parametrize("draft_vocab", [False, True], ids=["full_vocab", "draft_vocab"])
-def test_sampled_sequences_follow_the_plain_distribution(bundles, draft_vocab):
-    rt, plain = bundles("llama", 2, draft_vocab)
-    ids = rt.encode("abab")
-    rows, batches = 250, 8
+def spec_and_plain_samples(rt, plain, ids: list[int], rows: int = 250, batches: int = 8):
+    """Tokens 2-3 of `rows` x `batches` sampled sequences, speculative (fixed γ) and plain (other seeds)."""
 
     def speculative(sampling):
         res = rt.generate_ids([ids] * rows, 3, sampling, ignore_eos=True, scheduler=SchedulerConfig(mode="fixed"))
@@ -131,6 +128,15 @@ def test_sampled_sequences_follow_the_plain_distribution(bundles, draft_vocab):
         sampling = [SamplingParams(temperature=s.temperature, top_k=s.top_k, seed=s.seed + 10**6) for s in sampling]
         return _plain(plain, [ids] * rows, 3, sampling)
 
+    return _samples(speculative, rows, batches), _samples(plain_sampling, rows, batches)
+
+
+@pytest.mark.parametrize("draft_vocab", [False, True], ids=["full_vocab", "draft_vocab"])
+def test_sampled_sequences_follow_the_plain_distribution(bundles, draft_vocab):
+    rt, plain = bundles("llama", 2, draft_vocab)
+    ids = rt.encode("abab")
+    rows, batches = 250, 8
+
     def accept_everything(sampling):
         """A broken accept rule: every draft accepted (the output is then the drafter's, not the target's)."""
         params = RowParams.of(sampling, list(range(rows)))
@@ -139,8 +145,7 @@ def test_sampled_sequences_follow_the_plain_distribution(bundles, draft_vocab):
         draft = rt.drafter.draft(rt.drafter.new_cache(rows, 64), pending, first, params, rounds + 1)
         return [[int(f), *d] for f, d in zip(first, draft.tokens.tolist())]
 
-    spec = _samples(speculative, rows, batches)
-    ref = _samples(plain_sampling, rows, batches)
+    spec, ref = spec_and_plain_samples(rt, plain, ids, rows, batches)
     broken = _samples(accept_everything, rows, batches)
     assert same_distribution(spec, ref)
     assert not same_distribution(broken, ref)  # the test can fail: a wrong accept rule is caught
