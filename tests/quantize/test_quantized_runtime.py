@@ -30,7 +30,7 @@ def quantized(tmp_path_factory):
 
     def get(scheme: str, gamma: int = 4):
         if (scheme, gamma) not in built:
-            path = _copy_drafter_bundle(root, "llama", gamma, SCHEMES[scheme], f"-{scheme}")
+            path = _copy_drafter_bundle(root, "llama", gamma, quantization=SCHEMES[scheme], suffix=f"-{scheme}")
             built[scheme, gamma] = (path, Runtime.load(path), plain_target(path))
         return built[scheme, gamma]
 
