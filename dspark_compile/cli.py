@@ -287,21 +287,28 @@ def export_drafter_cmd(recipe: Path, output: Path, drafter: Path | None, dtype: 
 @click.option("--bundle", type=click.Path(path_type=Path), help="Use this bundle of the recipe's target instead of building one.")
 def draft_vocab_command(recipe: Path, drafter: Path | None, size: int | None, work: Path, bundle: Path | None) -> None:
     """Let a trained drafter score only the SIZE tokens with the most target mass on the training answers."""
-    from dspark_compile.config import load_recipe
-    from dspark_compile.errors import TrainingError
     from dspark_compile.train.pipeline import add_draft_vocab
 
-    rec = load_recipe(recipe)
-    if drafter is None:
-        if rec.draft.source != "checkpoint":
-            raise TrainingError(f"{recipe}: draft.source is '{rec.draft.source}'; name the drafter with --drafter DIR")
-        drafter = rec.resolve(rec.draft.path)
+    rec, drafter = _recipe_and_drafter(recipe, drafter)
     console = _console()
     reporter = _Reporter(console)
     with _step_printer(console) as step, reporter.bars():
         rep = add_draft_vocab(rec, drafter, size, work, bundle=bundle, step=step, progress=reporter.work)
     console.print(f"[bold green]draft vocabulary:[/bold green] {rep.size} tokens, {rep.coverage:.4f} of the "
                   f"target's mass on the training answers (written to {rep.drafter})", soft_wrap=True)
+
+
+def _recipe_and_drafter(recipe: Path, drafter: Path | None):
+    """The recipe, and the drafter directory: `drafter`, else the recipe's checkpoint (TrainingError if none)."""
+    from dspark_compile.config import load_recipe
+    from dspark_compile.errors import TrainingError
+
+    rec = load_recipe(recipe)
+    if drafter is None:
+        if rec.draft.source != "checkpoint":
+            raise TrainingError(f"{recipe}: draft.source is '{rec.draft.source}'; name the drafter with --drafter DIR")
+        drafter = rec.resolve(rec.draft.path)
+    return rec, drafter
 
 
 def monitor_text(monitor: dict) -> str:
@@ -329,15 +336,9 @@ def calibrate(recipe: Path, drafter: Path | None, work: Path, bundle: Path | Non
     require_compile_stack("calibrate")
     import dataclasses
 
-    from dspark_compile.config import load_recipe
-    from dspark_compile.errors import TrainingError
     from dspark_compile.train.pipeline import calibrate_drafter
 
-    rec = load_recipe(recipe)
-    if drafter is None:
-        if rec.draft.source != "checkpoint":
-            raise TrainingError(f"{recipe}: draft.source is '{rec.draft.source}'; name the drafter with --drafter DIR")
-        drafter = rec.resolve(rec.draft.path)
+    rec, drafter = _recipe_and_drafter(recipe, drafter)
     console = _console()
     reporter = _Reporter(console)
     with _step_printer(console) as step, reporter.bars():
