@@ -127,7 +127,8 @@ def test_draft_step_matches_the_draft_sample_reference(cases, name, kind):
                       torch.from_numpy(u))
     w = d.own_state_dict()
     ref = R.draft_sample(logits.numpy(), hidden.numpy(), anchor.numpy(), w["markov_head.markov_w1.weight"].numpy(),
-                         w["markov_head.markov_w2.weight"].numpy(), w["confidence_head.proj.weight"][0].numpy(),
+                         d.draft_rows(w["markov_head.markov_w2.weight"]).numpy(),
+                         d.draft_ids().numpy().astype(np.int32), w["confidence_head.proj.weight"][0].numpy(),
                          w["confidence_head.proj.bias"].numpy(), d.sts_temperatures.numpy(), t, k, p, u)
     np.testing.assert_array_equal(ours.draft_tokens.numpy(), ref.draft_tokens)
     for field in ("draft_q", "q_full", "confidences", "survivals"):

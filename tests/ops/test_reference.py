@@ -50,6 +50,7 @@ def _draft_inputs(B=2, G=3, V=5, H=4, r=2, seed=0):
                 block_hidden=rs.normal(size=(B, G, H)).astype(F32),
                 anchor=rs.integers(0, V, B).astype(np.int32),
                 markov_w1=rs.normal(size=(V, r)).astype(F32), markov_w2=rs.normal(size=(V, r)).astype(F32),
+                draft_vocab=np.arange(V, dtype=np.int32),
                 conf_w=rs.normal(size=H + r).astype(F32), conf_b=np.array([0.1], F32),
                 sts_temps=np.linspace(1, 2, G).astype(F32), temperature=np.zeros(B, F32),
                 top_k=np.zeros(B, np.int32), top_p=np.ones(B, F32), uniforms=rs.random((B, G), dtype=F32))
