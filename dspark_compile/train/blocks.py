@@ -97,26 +97,22 @@ def training_vocab(feats: Features, size: int | None, vocab_size: int) -> Vocab 
     or covers it. Tokens outside it get no logit during training (see `losses` for what that changes)."""
     if size is None or size >= vocab_size:
         return None
-    rows = feats.response_positions()
-    mass = np.bincount(np.asarray(feats.topk_ids[rows]).ravel(),
-                       np.asarray(feats.topk_probs[rows], dtype=np.float64).ravel(), minlength=vocab_size)
-    keep = np.zeros(vocab_size, bool)
-    keep[np.argsort(-mass, kind="stable")[:size]] = True
-    keep[np.asarray(feats.tokens[rows])] = True
-    ids = np.flatnonzero(keep)
-    index = np.full(vocab_size, -1, np.int64)
-    index[ids] = np.arange(ids.size)
-    return Vocab(torch.from_numpy(ids), torch.from_numpy(index))
+    labels = np.asarray(feats.tokens[feats.response_positions()])
+    return _vocab(torch.from_numpy(select_draft_vocab(feats, size, vocab_size, always=labels)), vocab_size)
+
+
+def _vocab(ids: torch.Tensor, vocab_size: int) -> Vocab:
+    """The Vocab of sorted target ids [V']: the ids and each target id's position among them (-1: outside)."""
+    index = torch.full((vocab_size,), -1, dtype=torch.int64)
+    index[ids] = torch.arange(ids.numel())
+    return Vocab(ids, index)
 
 
 def draft_vocab(drafter) -> Vocab | None:
     """A drafter's own draft vocabulary as the training softmax's (it only ever scores those ids)."""
     if drafter.draft_vocab is None:
         return None
-    ids = drafter.draft_vocab.clone()
-    index = torch.full((drafter.vocab_size,), -1, dtype=torch.int64)
-    index[ids] = torch.arange(ids.numel())
-    return Vocab(ids, index)
+    return _vocab(drafter.draft_vocab.clone(), drafter.vocab_size)
 
 
 def select_draft_vocab(feats: Features, size: int, vocab_size: int, always=()) -> np.ndarray:
@@ -127,7 +123,7 @@ def select_draft_vocab(feats: Features, size: int, vocab_size: int, always=()) -
                        np.asarray(feats.topk_probs[rows], dtype=np.float64).ravel(), minlength=vocab_size)
     keep = np.zeros(vocab_size, bool)
     keep[np.argsort(-mass, kind="stable")[:size]] = True
-    keep[np.asarray(list(always), dtype=np.int64)] = True
+    keep[np.asarray(always, dtype=np.int64)] = True
     return np.flatnonzero(keep)
 
 
