@@ -47,6 +47,8 @@ class OrtEngine(Engine):
         if options.threads:
             so.intra_op_num_threads = options.threads
         so.inter_op_num_threads = 1
+        if options.yield_after_run:
+            so.add_session_config_entry("session.force_spinning_stop", "1")
         try:
             self.session = ort.InferenceSession(str(path), so, providers=_providers(ort, options.device))
         except Exception as exc:  # onnxruntime raises its own exception types for invalid graphs

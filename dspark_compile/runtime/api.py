@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from dspark_compile.bundle import Bundle, costs_key, engine_role, load_bundle
@@ -75,7 +75,10 @@ class Runtime:
         self.drafter = None
         self.costs = None
         if "drafter" in bundle.manifest["engines"]:
-            self.drafter = DrafterModel(self._engine("drafter", options), DrafterInfo.from_manifest(bundle.manifest["drafter"]))
+            # the target's pass follows every drafter pass: the drafter's workers must not spin into it
+            drafter_options = replace(options, yield_after_run=True)
+            self.drafter = DrafterModel(self._engine("drafter", drafter_options),
+                                        DrafterInfo.from_manifest(bundle.manifest["drafter"]))
             costs = bundle.manifest.get(costs_key(self.backend))
             if costs is not None:
                 from dspark_compile.costs import check_binding
