@@ -180,3 +180,12 @@ def test_the_drafter_graph_schedules_and_the_runtime_uses_its_choice(bundles, mo
     assert len(rounds) > 3
     if mode == "cost":
         assert all(rounds)
+
+
+def test_only_the_drafter_engine_stops_spinning_after_its_run(bundles):
+    """The drafter's workers must not spin into the verify pass that follows; the target's may (README, "Threads")."""
+    rt, _ = bundles("llama")
+    entry = "session.force_spinning_stop"
+    assert rt.drafter.engine.session.get_session_options().get_session_config_entry(entry) == "1"
+    with pytest.raises(Exception, match=entry):  # not set at all on the target
+        rt.target.engine.session.get_session_options().get_session_config_entry(entry)
