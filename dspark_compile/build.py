@@ -265,7 +265,7 @@ def build_bundle(recipe: Recipe, out: Path, force: bool = False, step: StepRepor
 
 def _build(recipe: Recipe, out: Path, force: bool, step: StepReporter, notify: Callable[[str], None]) -> Path:
     from dspark_compile.costs import measure_costs
-    from dspark_compile.engine.base import load_engine
+    from dspark_compile.engine.base import EngineOptions, load_engine
     from dspark_compile.export.target import export_target, fuse_verify_graph
     from dspark_compile.models import from_hf_model
     from dspark_compile.runtime.drafter import DrafterInfo, DrafterModel
@@ -329,8 +329,9 @@ def _build(recipe: Recipe, out: Path, force: bool, step: StepReporter, notify: C
                 "schedule": dgraph.schedule,
             }
             with step("measure the verify and drafter costs"):
-                engine = load_engine("onnxruntime", writer.root / verify.files[0])
-                draft_model = DrafterModel(load_engine("onnxruntime", writer.root / dgraph.files[0]),
+                turns = EngineOptions(yield_after_run=True)  # as the runtime opens them (README, "Threads")
+                engine = load_engine("onnxruntime", writer.root / verify.files[0], turns)
+                draft_model = DrafterModel(load_engine("onnxruntime", writer.root / dgraph.files[0], turns),
                                            DrafterInfo.from_manifest(manifest["drafter"]))
                 manifest["costs"] = measure_costs(
                     TargetModel(engine, ModelInfo.from_manifest(manifest["model"])), dgraph.block_size,

@@ -119,7 +119,7 @@ def remeasure(bundle_root, repeats: int = 5, threads: int = 0, backend: str = "o
 
     def engine(role: str):
         spec = bundle.engine(role)
-        return load_engine(spec["backend"], bundle.path(spec["files"][0]), EngineOptions(threads=threads))
+        return load_engine(spec["backend"], bundle.path(spec["files"][0]), EngineOptions(threads=threads, yield_after_run=True))
 
     target = TargetModel(engine(verify), ModelInfo.from_manifest(manifest["model"]))
     drafter = DrafterModel(engine(draft), DrafterInfo.from_manifest(manifest["drafter"]))

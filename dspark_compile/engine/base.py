@@ -34,10 +34,9 @@ class EngineOptions:
     device: str = "auto"
     """'cpu', 'cuda' or 'auto' (CUDA when the backend and a GPU are there)."""
     yield_after_run: bool = False
-    """Stop the worker threads spinning as soon as a run ends, for an engine whose runs are followed by
-    another engine's (the drafter, followed by the target's verify pass). ONNX Runtime's workers otherwise
-    spin-wait after a run and take the cores from the next engine: on 2 cores a 3-token verify pass right
-    after a drafter pass took 63 ms instead of 40 (README, "Threads")."""
+    """Stop the worker threads spinning as soon as a run ends, for engines that take turns (the drafter and
+    the target). ONNX Runtime's workers otherwise spin-wait after a run and take the cores from the other
+    engine's run: on 2 cores a 3-token verify pass right after a drafter pass took 61 ms instead of 41 (README, "Threads")."""
 
 
 class Engine(ABC):

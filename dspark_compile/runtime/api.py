@@ -71,13 +71,14 @@ class Runtime:
             self.info = ModelInfo.from_manifest(bundle.model)
         except (KeyError, TypeError, ValueError) as exc:  # (a digest-correct manifest from a broken writer)
             raise BundleError(f"{bundle.root}: the manifest's 'model' section is malformed: {exc}") from None
+        speculates = "drafter" in bundle.manifest["engines"]
+        # with a drafter the two engines take turns: neither one's workers may spin into the other's run
+        options = replace(options, yield_after_run=speculates)
         self.target = TargetModel(self._engine("verify", options), self.info)
         self.drafter = None
         self.costs = None
-        if "drafter" in bundle.manifest["engines"]:
-            # the target's pass follows every drafter pass: the drafter's workers must not spin into it
-            drafter_options = replace(options, yield_after_run=True)
-            self.drafter = DrafterModel(self._engine("drafter", drafter_options),
+        if speculates:
+            self.drafter = DrafterModel(self._engine("drafter", options),
                                         DrafterInfo.from_manifest(bundle.manifest["drafter"]))
             costs = bundle.manifest.get(costs_key(self.backend))
             if costs is not None:
