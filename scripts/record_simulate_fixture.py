@@ -3,7 +3,7 @@
     PYTHONPATH=$PWD .venv/bin/python scripts/record_simulate_fixture.py bundles/smollm2-135m \
         tests/simulate/fixtures/smollm2-cpu.json
 
-One greedy closed-loop bench (levels 1, 2, 4, 8; plain, fixed 2/4/7, threshold, cost; 32 new tokens, 2 requests
+One greedy closed-loop bench (levels 1, 2, 4, 8, medians of 3 interleaved passes; plain, fixed 2/4/7, threshold, cost; 32 new tokens, 2 requests
 per client) with its acceptance trace and step times, between two measurements of the bundle's step costs on
 the same machine (verify and drafter per batch size 1-8 and tokens per row, as `measure-costs` does; the
 prefill of a group of prompts of the bench's lengths; the drafter absorbing 1, 8 or 48 context rows per row,
@@ -92,6 +92,9 @@ def main() -> None:
     ap.add_argument("out")
     ap.add_argument("--levels", default="1,2,4,8")
     ap.add_argument("--repeats", type=int, default=5, help="per measured cost")
+    ap.add_argument("--bench-repeats", type=int, default=3,
+                    help="interleaved passes of the bench (its rows are medians over them: minute-to-minute drift of "
+                         "the machine averages out)")
     ap.add_argument("--no-after", action="store_true", help="measure the costs before the bench only")
     args = ap.parse_args()
 
@@ -105,7 +108,8 @@ def main() -> None:
     started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     load_before = os.getloadavg()
     before = measure(rt, rows, tokens, args.repeats)
-    config = BenchConfig(levels=levels, modes=("greedy",), peers=(), new_tokens=32, requests_per_client=2)
+    config = BenchConfig(levels=levels, modes=("greedy",), peers=(), new_tokens=32, requests_per_client=2,
+                         repeats=args.bench_repeats)
     result = run_bench(args.bundle, config, progress=lambda what, done, total: print(f"[{done}/{total}] {what}", flush=True))
     fixture = Trace.from_bench(result).to_dict()
     full = f"fixed-{fixture['block_size']}"

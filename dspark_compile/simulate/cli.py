@@ -41,13 +41,17 @@ LEVELS = "1,2,4,8,16,32,64,128,256"
 @click.option("--modes", default="greedy", show_default=True, help="greedy, sampled, or both.")
 @click.option("--ragged", is_flag=True, help="Verify and drafter passes cost each row's own tokens (packed, as in "
               "vLLM) instead of every row padded to the longest (our runtime's [B, T] verify and [B, Δ] drafter graphs).")
+@click.option("--passes", default=1, show_default=True, type=click.IntRange(1),
+              help="Passes per arm and level, each with its own acceptance draws; rows are medians over them.")
+@click.option("--in-situ", is_flag=True, help="With --costs FIXTURE and --trace: use the pass times the recorded "
+              "bench itself measured where it has them (simulate.run.in_situ), the isolated table elsewhere.")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(0))
 @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path),
               help="Write results.json and bench's PNG figures into this folder.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON on stdout instead of the table.")
 def simulate(device, model_name, costs_file, trace_file, profile, concentration, persistence, levels, n_prompts,
-             prompt_tokens, new_tokens, requests_per_client, max_batch, fixed, arm_names, modes, ragged, seed,
-             output, as_json) -> None:
+             prompt_tokens, new_tokens, requests_per_client, max_batch, fixed, arm_names, modes, ragged, passes,
+             in_situ, seed, output, as_json) -> None:
     """Replay the continuous batcher, scheduler and guard at concurrency 1..256 on a cost model (a device's
     roofline or a measured table), with recorded or synthetic acceptance. Same table and figures as bench."""
     from rich.console import Console
@@ -56,7 +60,8 @@ def simulate(device, model_name, costs_file, trace_file, profile, concentration,
     from dspark_compile.bench.report import render
     from dspark_compile.simulate.acceptance import PAPER_TAU, Profile, Recorded
     from dspark_compile.simulate.costs import Roofline
-    from dspark_compile.simulate.run import Workload, compare, load_costs, simulate as run, trace_workload
+    from dspark_compile.simulate.run import (Workload, compare, in_situ as measured_in_situ, load_costs,
+                                             simulate as run, trace_workload)
     from dspark_compile.simulate.trace import SimulateError, Trace
 
     if (device is None) == (costs_file is None):
@@ -64,11 +69,16 @@ def simulate(device, model_name, costs_file, trace_file, profile, concentration,
     trace = Trace.load(trace_file) if trace_file else None
     block = trace.block_size if trace else None
     costs = Roofline.load(device, model_name) if device else load_costs(costs_file, trace)
+    if in_situ:
+        if trace is None or device:
+            raise SimulateError("--in-situ takes the pass times from the recorded bench: give --trace and --costs")
+        costs = measured_in_situ(costs, trace)
     if block is None:
         block = int(costs.model["block_size"]) if isinstance(costs, Roofline) else 7
     bench = BenchConfig(levels=levels, new_tokens=new_tokens or (trace.new_tokens if trace else 256),
                         requests_per_client=requests_per_client or (trace.requests_per_client if trace else 1),
-                        fixed_lens=fixed, modes=_names(modes), peers=(), arm_names=_names(arm_names), seed=seed)
+                        fixed_lens=fixed, modes=_names(modes), peers=(), arm_names=_names(arm_names), seed=seed,
+                        repeats=passes)
     if trace and profile is None:
         source = Recorded(trace, bench.modes)
         work = trace_workload(trace, bench, seed)

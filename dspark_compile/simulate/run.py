@@ -6,7 +6,7 @@ and drives it with `bench.load.closed_loop` on the virtual clock; the rows, tabl
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
@@ -64,20 +64,9 @@ def simulate(costs: CostModel, source: AcceptanceSource, work: Workload, meta: d
     for done, (level, mode, arm) in enumerate(cells):
         if progress:
             progress(f"C={level}  {mode}  {arm.name}", done, len(cells))
-        clock, shared = VirtualClock(), Shared()
-        source.reset()
-        target = TargetModel(SimTarget(costs, clock, shared, work.ragged), model_info(max_context))
-        drafter = SurvivalLog(DrafterModel(SimDrafter(costs, clock, shared, source, work.block_size,
-                                                      seed=work.seed + 7919 * level, ragged=work.ragged),
-                                               drafter_info(work.block_size)))
-        scheduler = Scheduler(arm.scheduler, work.block_size, cost_table if arm.scheduler.mode == "cost" else None)
-        batcher = Batcher(target, drafter if arm.speculative else None, scheduler, work.max_batch, work.prefill_chunk,
-                          eos_ids=(), clock=clock)
-        plan = schedule(level, cfg.requests_per_client, len(prompts))
-        run = closed_loop(batcher, drafter if arm.speculative else None, prompts, plan, cfg.new_tokens, sampling[mode],
-                          clock=clock)
-        run.timings = {**clock.spent, "schedule": 0.0}  # virtual seconds (the host share is in "host")
-        runs[(mode, arm.name, level)] = [run]
+        runs[(mode, arm.name, level)] = [_pass(costs, source, work, arm, level, mode, sampling[mode], prompts,
+                                               cost_table, max_context, seed=work.seed + 7919 * level + 104729 * p)
+                                         for p in range(cfg.repeats)]  # acceptance drawn anew each pass
     if progress:
         progress("done", len(cells), len(cells))
     meta = {"bundle": "(simulated)", "model": costs.name, "block_size": work.block_size, "drafter": "simulated",
@@ -86,6 +75,24 @@ def simulate(costs: CostModel, source: AcceptanceSource, work: Workload, meta: d
             "mean_prompt_tokens": round(sum(work.prompt_tokens) / len(prompts), 1), "arms": [a.name for a in arms],
             "notes": notes, "cost_table": table, **(meta or {})}
     return summarise(cfg, meta, arms, runs)
+
+
+def _pass(costs, source, work, arm, level, mode, sampling, prompts, cost_table, max_context, seed):
+    """One closed-loop pass of one arm at one level on a fresh batcher, on the virtual clock."""
+    cfg = work.bench
+    clock, shared = VirtualClock(), Shared()
+    source.reset()
+    target = TargetModel(SimTarget(costs, clock, shared, work.ragged), model_info(max_context))
+    drafter = SurvivalLog(DrafterModel(SimDrafter(costs, clock, shared, source, work.block_size, seed=seed,
+                                                  ragged=work.ragged), drafter_info(work.block_size)))
+    scheduler = Scheduler(arm.scheduler, work.block_size, cost_table if arm.scheduler.mode == "cost" else None)
+    batcher = Batcher(target, drafter if arm.speculative else None, scheduler, work.max_batch, work.prefill_chunk,
+                      eos_ids=(), clock=clock)
+    plan = schedule(level, cfg.requests_per_client, len(prompts))
+    run = closed_loop(batcher, drafter if arm.speculative else None, prompts, plan, cfg.new_tokens, sampling,
+                      clock=clock)
+    run.timings = {**clock.spent, "schedule": 0.0}  # virtual seconds (the host share is in "host")
+    return run
 
 
 def trace_workload(trace: Trace, bench: BenchConfig, seed: int = 0) -> Workload:
@@ -118,6 +125,36 @@ def load_costs(path, trace: Trace | None) -> MeasuredCosts:
         trace = trace or Trace.load(path)
     host = tuple(d["host_ms"]) if "host_ms" in d else host_fit(trace) if trace else (0.0, 0.0)
     return MeasuredCosts.from_dict(f"measured costs {path.name}", d, host, trace.cost_table if trace else None)
+
+
+def in_situ(costs: MeasuredCosts, trace: Trace, min_steps: int = 20) -> MeasuredCosts:
+    """`costs` with the pass times the bench itself measured (`trace`'s timed decoding steps) where it has them.
+
+    A cell of the verify table (rows x tokens per row) that at least `min_steps` steps without a prefill ran
+    takes their median time; the other cells, and the drafter's times, are scaled by the median in-situ /
+    isolated ratio of the steps. An isolated `measure_costs` loop and the same pass inside the bench differ
+    by more than the machine's noise on a 2-core CPU (README, "At GPU scale (simulated)"): this separates
+    the simulator's own error (batching, scheduling, acceptance, host time) from the cost table's.
+    """
+    steps = np.array([s for r in trace.runs for s in r.steps if s[4] == 0], np.float64)  # [n, 6], no prefill
+    if not len(steps):
+        raise SimulateError("the trace has no timed decoding steps: cannot measure the passes in situ")
+    rows, tokens, verify_ms, draft_ms = steps[:, 0], steps[:, 1], steps[:, 2] * 1e3, steps[:, 3] * 1e3
+    ctx = np.zeros(0)
+    isolated = np.array([costs.forward_ms(int(b), float(t), ctx, False) for b, t in zip(rows, tokens)])  # [n]
+    drafting = draft_ms > 0
+    absorbed = float(np.mean(tokens[drafting])) if drafting.any() else 1.0  # context rows each drafter pass absorbs
+    draft_iso = np.array([costs.draft_ms(int(b), absorbed, ctx) for b in rows[drafting]])
+    verify_scale = float(np.median(verify_ms / isolated))
+    draft_scale = float(np.median(draft_ms[drafting] / draft_iso)) if drafting.any() else 1.0
+    verify = costs.verify * verify_scale  # [batch sizes, G+1]
+    for i, b in enumerate(costs.batch_sizes):
+        for j in range(verify.shape[1]):
+            cell = (rows == b) & (tokens == j + 1)
+            if cell.sum() >= min_steps:
+                verify[i, j] = float(np.median(verify_ms[cell]))
+    absorb = costs.absorb and {**costs.absorb, "ms": (np.array(costs.absorb["ms"]) * draft_scale).tolist()}
+    return replace(costs, name=f"{costs.name}, in situ", verify=verify, draft=costs.draft * draft_scale, absorb=absorb)
 
 
 def mean_costs(a: dict, b: dict) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -156,3 +157,24 @@ def test_verify_pass_costs_padded_rows_or_packed_rows():
         out = SimTarget(flat_costs(), clock, shared, ragged).run(feeds)
         assert clock.spent["verify"] * 1e3 == pytest.approx(verify_ms)
         assert out["accepted"].tolist() == [0, 2] and out["out_tokens"].shape == (2, 5)
+
+
+FIXTURE = Path(__file__).parent / "fixtures" / "smollm2-cpu.json"
+
+
+def test_replay_reproduces_the_recorded_cpu_bench_within_ten_percent():
+    """Issue 21's validation. The fixture (scripts/record_simulate_fixture.py on the idle 2-core machine) holds a
+    greedy SmolLM2 bench (levels 1, 2, 4; six arms; medians of 3 passes) with its acceptance trace and step
+    times, and the step costs measured in isolation before and after it. Replayed on the pass times the bench
+    measured (`in_situ`) with 9 passes of acceptance draws, every arm and level must land within ±10% of the
+    measured per-user and total tokens/s."""
+    from dspark_compile.simulate.run import compare, in_situ, load_costs, replay
+
+    trace = Trace.load(FIXTURE)
+    bench = BenchConfig(levels=(1, 2, 4), modes=("greedy",), peers=(), new_tokens=trace.new_tokens,
+                        requests_per_client=trace.requests_per_client, repeats=9)
+    cells = compare(replay(trace, in_situ(load_costs(FIXTURE, trace), trace), bench), trace)
+    assert len(cells) == 3 * 6
+    off = [(c["arm"], c["level"], c["user_ratio"], c["throughput_ratio"]) for c in cells
+           if not (0.9 <= c["user_ratio"] <= 1.1 and 0.9 <= c["throughput_ratio"] <= 1.1)]
+    assert not off, f"simulated / measured outside ±10%: {off}"
