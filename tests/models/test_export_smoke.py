@@ -14,9 +14,10 @@ INPUTS = ["input_ids", "positions", "past_lengths", "logit_index"]
 
 
 def example_inputs(model, B: int, T: int, P: int, K: int, seed: int):
-    """Ragged rows: past_lengths <= P, positions continue each row's cache, garbage past P lengths."""
+    """Ragged rows: past_lengths <= P - T (the cache has room for the new tokens, the graph's contract),
+    positions continue each row's cache, garbage past the lengths."""
     gen = torch.Generator().manual_seed(seed)
-    past_lengths = torch.randint(0, P + 1, (B,), generator=gen)  # [B]
+    past_lengths = torch.randint(0, P - T + 1, (B,), generator=gen)  # [B]
     return (
         torch.randint(3, model.vocab_size, (B, T), generator=gen),  # input_ids [B, T]
         past_lengths[:, None] + torch.arange(T)[None, :],  # positions [B, T]
@@ -56,7 +57,7 @@ def test_export_and_run_with_onnxruntime(family, tmp_path):
             dynamo=False,
         )
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    for B, T, P, K, seed in [(3, 4, 6, 4, 1), (1, 1, 9, 1, 2), (2, 5, 0, 1, 3)]:
+    for B, T, P, K, seed in [(3, 4, 6, 4, 1), (1, 1, 9, 1, 2), (2, 5, 5, 1, 3)]:
         inputs = example_inputs(model, B, T, P, K, seed)
         with torch.no_grad():
             expected = model(*inputs)
