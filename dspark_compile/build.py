@@ -194,11 +194,9 @@ def _schedule_attrs(recipe: Recipe) -> dict:
 
 
 def _files_digest(root: Path, files) -> str:
-    import hashlib
+    from dspark_compile.bundle import engine_digest, sha256_file
 
-    from dspark_compile.bundle import sha256_file
-
-    return hashlib.sha256("".join(sha256_file(root / f) for f in files).encode()).hexdigest()
+    return engine_digest(sha256_file(root / f) for f in files)
 
 
 def plan_bundle(recipe: Recipe) -> dict:
@@ -334,9 +332,9 @@ def _build(recipe: Recipe, out: Path, force: bool, step: StepReporter, notify: C
                 draft_model = DrafterModel(load_engine("onnxruntime", writer.root / dgraph.files[0], turns),
                                            DrafterInfo.from_manifest(manifest["drafter"]))
                 manifest["costs"] = measure_costs(
-                    TargetModel(engine, ModelInfo.from_manifest(manifest["model"])), dgraph.block_size,
+                    TargetModel(engine, ModelInfo.from_manifest(manifest["model"])), draft_model,
                     recipe.shapes.max_batch, digest=_files_digest(writer.root, verify.files),
-                    drafter=draft_model, drafter_digest=_files_digest(writer.root, dgraph.files))
+                    drafter_digest=_files_digest(writer.root, dgraph.files))
                 del engine, draft_model
         if "tensorrt" in recipe.backends:
             from dspark_compile.trt.bundle import build_trt_engines

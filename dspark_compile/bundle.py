@@ -22,12 +22,15 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Iterator
 
 from dspark_compile.errors import BundleError
 
 MANIFEST = "manifest.json"
-SCHEMA_VERSION = 3  # 2: head-major KV I/O ([B, Hkv, P, D] past, [B, Hkv, T, D] new); 3: manifest digest
+SCHEMA_VERSION = 4
+"""2: head-major KV I/O ([B, Hkv, P, D] past, [B, Hkv, T, D] new); 3: manifest digest; 4: the cost
+table's drafter times per sampling mode and per absorbed position (`runtime/cost_table.py`), which the
+guard requires."""
 DIGEST_KEY = "manifest_sha256"
 _VERSIONED = ("dspark-compile", "torch", "transformers", "onnx", "onnxscript", "onnxruntime", "numpy", "tensorrt")
 
@@ -50,6 +53,11 @@ def tree_sha256(path: Path) -> str:
     for f in sorted(p for p in path.rglob("*") if p.is_file()):
         digest.update(f"{f.relative_to(path).as_posix()}\0{sha256_file(f)}\n".encode())
     return digest.hexdigest()
+
+
+def engine_digest(checksums: Iterable[str]) -> str:
+    """One sha256 over the sha256s of an engine's files, in the manifest's order: what a cost table is bound to."""
+    return hashlib.sha256("".join(checksums).encode()).hexdigest()
 
 
 def library_versions() -> dict[str, str]:
@@ -191,6 +199,21 @@ def is_bundle(folder: Path) -> bool:
     return isinstance(manifest, dict) and "schema_version" in manifest and "files" in manifest
 
 
+@contextlib.contextmanager
+def replaced_atomically(path: Path) -> Iterator[Path]:
+    """`with replaced_atomically(p) as tmp:` write `tmp` (a sibling of p); when the block succeeds it replaces p
+    in one rename (readers see the old file or the new one, never half of one), readable by all; when it
+    fails, p is untouched and tmp removed."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        yield tmp
+        tmp.chmod(0o644)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def move_into_place(src: Path, dest: Path) -> Path:
     """Rename the complete folder `src` to `dest` (a sibling), replacing what is there: readers see the old
     folder or the new one, never a mixture. (If the old one cannot be removed, the next build sweeps it.)"""
@@ -218,13 +241,10 @@ def write_manifest(root: Path, manifest: dict[str, Any]) -> None:
     """Store `manifest` (with its digest) in root/manifest.json, replacing the old one atomically.
     Every tool that changes a manifest writes it through here, or the bundle no longer verifies."""
     manifest[DIGEST_KEY] = manifest_digest(manifest)
-    tmp = Path(root) / f".{MANIFEST}.tmp-{os.getpid()}"
     try:
-        tmp.write_text(json.dumps(manifest, indent=2) + "\n")
-        tmp.chmod(0o644)
-        os.replace(tmp, Path(root) / MANIFEST)
+        with replaced_atomically(Path(root) / MANIFEST) as tmp:
+            tmp.write_text(json.dumps(manifest, indent=2) + "\n")
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise BundleError(f"{root}: cannot write {MANIFEST}: {_os_reason(exc)}") from None
 
 

@@ -73,7 +73,7 @@ def absorb_ms(rt, rows: list[int], absorbed: list[int], repeats: int, context: i
 def measure(rt, rows: list[int], tokens: list[int], repeats: int) -> dict:
     from dspark_compile.costs import measure_costs
 
-    costs = measure_costs(rt.target, rt.drafter.info.block_size, max(rows), repeats=repeats, drafter=rt.drafter)
+    costs = measure_costs(rt.target, rt.drafter, max(rows), repeats=repeats)
     costs["prefill"] = {"rows": rows, "tokens": tokens, "ms": prefill_ms(rt, rows, tokens, repeats)}
     absorbed = [1, 8, 48]
     costs["draft_absorb"] = {"rows": rows, "absorbed": absorbed, "ms": absorb_ms(rt, rows, absorbed, repeats)}

@@ -13,8 +13,9 @@ from dspark_compile.errors import BundleError, EngineError, GenerationError
 from dspark_compile.runtime.drafter import DrafterInfo, DrafterModel
 from dspark_compile.runtime.rows import RowStats
 from dspark_compile.runtime.sampling import SamplingParams
-from dspark_compile.runtime.scheduler import CostTable, Scheduler
 from dspark_compile.runtime.batcher import generate
+from dspark_compile.runtime.cost_table import CostTable, check_binding
+from dspark_compile.runtime.scheduler import Scheduler
 from dspark_compile.runtime.target import ModelInfo, TargetModel
 
 
@@ -82,8 +83,6 @@ class Runtime:
                                         DrafterInfo.from_manifest(bundle.manifest["drafter"]))
             costs = bundle.manifest.get(costs_key(self.backend))
             if costs is not None:
-                from dspark_compile.costs import check_binding
-
                 check_binding(costs, bundle.manifest, engine_role("verify", self.backend),
                               engine_role("drafter", self.backend))
                 self.costs = CostTable.from_manifest(costs)
@@ -91,6 +90,7 @@ class Runtime:
         self.prefill_chunk = int(bundle.recipe["shapes"]["prefill_chunk"])
         self.scheduler_config = SchedulerConfig(**bundle.recipe["speculation"]["scheduler"])
         self.max_batch = int(bundle.recipe["shapes"]["max_batch"])
+        self._schedulers: dict[SchedulerConfig, Scheduler] = {}
 
     def _engine(self, role: str, options: EngineOptions):
         spec = self.bundle.engine(engine_role(role, self.backend))
@@ -116,14 +116,19 @@ class Runtime:
         return cls(bundle, EngineOptions(threads=threads, device=device), backend)
 
     def scheduler(self, config: SchedulerConfig | None = None) -> Scheduler:
-        """A scheduler for this bundle (the recipe's, or `config`); 'off' when there is no drafter."""
+        """The scheduler for this bundle (the recipe's, or `config`); 'off' when there is no drafter. One per
+        setting for the runtime's lifetime: the cost mode's guard keeps what it learnt across batches."""
         config = config or self.scheduler_config
         if self.drafter is None:
             if config.mode != "off" and config is not self.scheduler_config:
                 raise GenerationError(f"scheduler mode '{config.mode}' needs a drafter; this bundle has none")
             config = SchedulerConfig(mode="off")
-        block = self.drafter.info.block_size if self.drafter else 0
-        return Scheduler(config, block, self.costs if config.mode == "cost" else None)
+        cost = self.costs if config.mode == "cost" else None
+        sched = self._schedulers.get(config)
+        if sched is None or sched.cost is not cost:  # (a new cost table starts a new guard)
+            block = self.drafter.info.block_size if self.drafter else 0
+            sched = self._schedulers[config] = Scheduler(config, block, cost)
+        return sched
 
     def encode(self, prompt: str, chat: bool = False) -> list[int]:
         """Token ids of a prompt; with `chat`, wrapped by the tokenizer's chat template as a user turn."""

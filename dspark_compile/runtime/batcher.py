@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -19,40 +19,13 @@ import numpy as np
 from dspark_compile.errors import RequestFailed
 from dspark_compile.runtime.drafter import DrafterModel
 from dspark_compile.runtime.requests import check_request
-from dspark_compile.runtime.rows import Pending, RowParams, RowStats
+from dspark_compile.runtime.rows import Pending, Request, RowParams, RowState
 from dspark_compile.runtime.sampling import SamplingParams
 from dspark_compile.runtime.scheduler import Scheduler
 from dspark_compile.runtime.speculative import Batch, emit, speculative_step
 from dspark_compile.runtime.target import Prefill, TargetModel
 
-
-@dataclass(eq=False)
-class Request:
-    """One generation request and what it has produced so far."""
-
-    id: int
-    prompt: list[int]
-    max_new_tokens: int
-    sampling: SamplingParams
-    tokens: list[int] = field(default_factory=list)
-    stats: RowStats = field(default_factory=RowStats)
-    finish_reason: str | None = None  # "eos" | "length" | "stop" | "cancelled" | "error" once finished
-    stop: tuple[str, ...] = ()
-    """Stop strings: the request ends at the first token whose text completes one of them."""
-    error: RequestFailed | None = None
-    """Why the request failed inside an engine (finish_reason "error"); the other requests went on."""
-    solo: bool = False
-    """Prefill alone: its group's prefill failed, so each member is retried by itself to find the culprit."""
-
-    @property
-    def finished(self) -> bool:
-        return self.finish_reason is not None
-
-
-def _cat_pending(a: Pending, b: Pending) -> Pending:
-    width = max(a.taps.shape[1], b.taps.shape[1])
-    pad = lambda p: np.pad(p.taps, ((0, 0), (0, width - p.taps.shape[1]), (0, 0)))  # noqa: E731
-    return Pending(np.concatenate([pad(a), pad(b)]), np.concatenate([a.counts, b.counts]))
+__all__ = ["Batcher", "Generation", "Request", "generate"]
 
 
 class Batcher:
@@ -70,7 +43,6 @@ class Batcher:
         self.tcache = target.new_cache(max_batch, 16)
         self.dcache = drafter.new_cache(max_batch, 16) if drafter else None
         self.queue: deque[Request] = deque()
-        self.rows: list[Request] = []  # decoding rows, in cache row order
         self.joining: list[Request] = []
         self.prefill: Prefill | None = None
         self.batch = self._empty_batch()
@@ -96,9 +68,12 @@ class Batcher:
             return
         if req in self.queue:
             self.queue.remove(req)
-        elif req in self.rows:
-            self.batch.live[self.rows.index(req)] = False
-        req.finish_reason = "cancelled"
+        req.finish_reason = "cancelled"  # a decoding or joining row stops with it
+
+    @property
+    def rows(self) -> list[Request]:
+        """The decoding rows' requests, in cache row order."""
+        return self.batch.rows.requests
 
     @property
     def busy(self) -> bool:
@@ -117,16 +92,16 @@ class Batcher:
                 touched += self._prefill_step()
             except Exception as exc:  # noqa: BLE001 (isolated: only the joining requests are affected)
                 touched += self._prefill_failed(exc)
-        if self.rows and self.batch.live.any():
+        live = self.batch.rows.live
+        if live.any():
             try:
                 out_tokens, kept = speculative_step(self.batch, self.drafter, self.scheduler, self.target)
             except Exception as exc:  # noqa: BLE001
-                touched += self._fail([i for i in range(len(self.rows)) if self.batch.live[i]], exc)
+                touched += self._fail(np.flatnonzero(live).tolist(), exc)
             else:
                 touched += [self.rows[b] for b in emit(self.batch, out_tokens, kept, self._now())]
         touched = list(dict.fromkeys(touched))
         self._check_stop_strings(touched)
-        self._sync_finished()
         return touched
 
     def run(self) -> None:
@@ -138,12 +113,10 @@ class Batcher:
         return self.clock() - self.t0
 
     def _empty_batch(self) -> Batch:
-        g = self.block
         width = len(self.target.info.tap_layers) * self.target.info.hidden_size
-        return Batch(target_cache=self.tcache.view(0, 0), draft_cache=self.dcache.view(0, 0) if self.dcache else None,
-                     pending=Pending.empty(0, width, self.target.info.dtype), anchor=np.zeros(0, np.int64),
-                     params=RowParams.of([], []), rounds=np.zeros(0, np.uint32), live=np.zeros(0, bool),
-                     lag=[np.ones((0, g), np.float32)] * 2, limits=np.zeros(0, np.int64), eos=self.eos)
+        rows = RowState.start([], np.zeros(0, np.int64), Pending.empty(0, width, self.target.info.dtype), self.block)
+        return Batch(rows, target_cache=self.tcache.view(0, 0),
+                     draft_cache=self.dcache.view(0, 0) if self.dcache else None, eos=self.eos)
 
     def _prefill_failed(self, exc: Exception) -> list[Request]:
         """A joining group's prefill raised: a lone request fails (its rows were never decoding rows, so they
@@ -169,7 +142,7 @@ class Batcher:
         for i in rows:
             req = self.rows[i]
             req.error = RequestFailed(f"request {req.id} failed in the engine during decoding: {_one_line(exc)}")
-            self.batch.live[i], self.batch.reasons[i] = False, "error"
+            req.finish_reason = "error"
         return [self.rows[i] for i in rows]
 
     def _admit(self) -> None:
@@ -199,26 +172,15 @@ class Batcher:
             return []
         group, pf = self.joining, self.prefill
         self.joining, self.prefill = [], None
-        self._join(group, pf, params)
+        self._join(group, pf)
         first = np.zeros((hi, 1), np.int64)  # [n, 1]: the joiners' first tokens, from the prefill
         first[lo:, 0] = pf.last
         rows = list(range(lo, hi))
         emit(self.batch, first, np.ones(hi, np.int64), self._now(), rows=rows)
         return [self.rows[i] for i in rows]
 
-    def _join(self, group: list[Request], pf: Prefill, params: RowParams) -> None:
-        b, k, g = self.batch, len(group), self.block
-        self.rows = self.rows + group
-        self.batch = Batch(
-            target_cache=None, draft_cache=None, pending=_cat_pending(b.pending, pf.pending),
-            anchor=np.concatenate([b.anchor, pf.last.astype(np.int64)]),
-            params=b.params.concat(params),
-            rounds=np.concatenate([b.rounds, np.ones(k, np.uint32)]),
-            live=np.concatenate([b.live, [not r.finished for r in group]]).astype(bool),  # (cancelled while joining)
-            lag=[np.concatenate([x, np.ones((k, g), np.float32)]) for x in b.lag],
-            limits=np.concatenate([b.limits, [r.max_new_tokens for r in group]]).astype(np.int64), eos=self.eos,
-            tokens=b.tokens + [r.tokens for r in group], reasons=b.reasons + ["length"] * k,
-            stats=b.stats + [r.stats for r in group], timings=b.timings, guard=b.guard)
+    def _join(self, group: list[Request], pf: Prefill) -> None:
+        self.batch.rows = self.batch.rows.join(RowState.start(group, pf.last, pf.pending, self.block))
         self._refresh_views()
 
     def _refresh_views(self) -> None:
@@ -229,7 +191,7 @@ class Batcher:
     def _check_stop_strings(self, touched: list[Request]) -> None:
         """End requests whose text now contains a stop string, keeping tokens up to the one completing it."""
         for req in touched:
-            if not req.stop or req.finish_reason in ("cancelled",):
+            if not req.stop or req.finish_reason == "cancelled":
                 continue
             text = self.detokenize(req.tokens)
             if not any(s in text for s in req.stop):
@@ -238,36 +200,18 @@ class Batcher:
                         if any(s in self.detokenize(req.tokens[:k]) for s in req.stop))
             del req.tokens[keep:]
             req.finish_reason = "stop"
-            if req in self.rows:
-                i = self.rows.index(req)
-                self.batch.live[i], self.batch.reasons[i] = False, "stop"
-
-    def _sync_finished(self) -> None:
-        for i, req in enumerate(self.rows):
-            if not req.finished and not self.batch.live[i]:
-                req.finish_reason = self.batch.reasons[i]
 
     def _close_finished(self) -> None:
         """Move the last decoding row into each finished row's slot, then shrink the batch."""
-        b = self.batch
-        for i in sorted((i for i, r in enumerate(self.rows) if r.finished), reverse=True):
-            last = len(self.rows) - 1
+        rows = self.batch.rows
+        for i in sorted((i for i, r in enumerate(rows.requests) if r.finished), reverse=True):
+            last = len(rows.requests) - 1
             if i != last:
                 for cache in filter(None, (self.tcache, self.dcache)):
                     cache.move_row(last, i)
-                for arr in (b.anchor, b.rounds, b.live, b.limits, *b.params.arrays(), b.pending.counts,
-                            b.pending.taps, *b.lag):
-                    arr[i] = arr[last]
-                for lst in (self.rows, b.tokens, b.reasons, b.stats):
-                    lst[i] = lst[last]
-            keep = slice(0, last)
-            for name in ("anchor", "rounds", "live", "limits"):
-                setattr(b, name, getattr(b, name)[keep])
-            b.params = b.params.rows(keep)
-            b.pending = Pending(b.pending.taps[keep], b.pending.counts[keep])
-            b.lag = [x[keep] for x in b.lag]
-            for lst in (self.rows, b.tokens, b.reasons, b.stats):
-                del lst[last]
+                rows.move(last, i)
+            rows = rows.take(slice(0, last))
+        self.batch.rows = rows
         self._refresh_views()
 
 
@@ -277,19 +221,10 @@ def _one_line(exc: Exception) -> str:
 
 
 @dataclass
-class Decoded:
-    """One request's result."""
-
-    tokens: list[int]
-    finish_reason: str  # "eos" | "length" | "cancelled"
-    stats: RowStats
-
-
-@dataclass
 class Generation:
     """Requests' results and where the time went (seconds: draft, schedule, verify, host, prefill, total)."""
 
-    rows: list[Decoded]
+    rows: list[Request]
     timings: dict[str, float]
 
 
@@ -308,4 +243,4 @@ def generate(target: TargetModel, drafter: DrafterModel | None, scheduler: Sched
     if failed is not None:
         raise failed.error
     timings = {**batcher.batch.timings, "prefill": batcher.prefill_seconds, "total": batcher._now()}
-    return Generation([Decoded(r.tokens, r.finish_reason, r.stats) for r in requests], timings)
+    return Generation(requests, timings)

@@ -1,4 +1,5 @@
-"""Verification depth per row: the `Schedule` op over a measured cost table.
+"""Whether a round drafts and how many drafted tokens each row verifies: the `Schedule` op over the measured
+cost table, and in cost mode the guard (`guard.py`) in front of it.
 
 The op runs on the host, through its one definition (`ops.reference.schedule`, which the ONNX function
 body and the CUDA plugin are checked against bit for bit): the runtime needs neither onnx to build a
@@ -8,63 +9,27 @@ as a full one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 import numpy as np
 
 from dspark_compile.config import SchedulerConfig
 from dspark_compile.errors import GenerationError
 from dspark_compile.ops import reference
 from dspark_compile.ops.spec import ScheduleMode
-
-_MODES = {"fixed": int(ScheduleMode.FIXED), "survival": int(ScheduleMode.SURVIVAL), "cost": int(ScheduleMode.COST),
-          "threshold": int(ScheduleMode.THRESHOLD)}
+from dspark_compile.runtime.cost_table import CostTable
+from dspark_compile.runtime.guard import Guard
+from dspark_compile.runtime.rows import RowParams
 
 
 def schedule_attrs(config: SchedulerConfig) -> dict[str, int | float]:
     """The `Schedule` op's attributes for a scheduler setting (mode "off" never runs the op)."""
-    return dict(mode=_MODES[config.mode], fixed_len=config.fixed_len, threshold=config.threshold,
-                min_len=config.min_len, max_len=config.max_len)
-
-
-@dataclass(frozen=True)
-class CostTable:
-    """Median step times (ms) measured at build, per batch size: the verify pass for 1..G+1 tokens per row
-    and, in bundles built since the guard rail, the drafter pass (one block)."""
-
-    batch_sizes: tuple[int, ...]
-    tokens_per_row: tuple[int, ...]
-    ms: tuple[tuple[float, ...], ...]  # [len(batch_sizes)][len(tokens_per_row)], monotone in both
-    engine_sha256: str
-    draft_ms: tuple[float, ...] | None = None  # [len(batch_sizes)], monotone; None in older bundles
-
-    @classmethod
-    def from_manifest(cls, d: dict[str, Any]) -> "CostTable":
-        draft = d.get("draft_ms")
-        return cls(tuple(d["batch_sizes"]), tuple(d["tokens_per_row"]), tuple(tuple(r) for r in d["ms"]),
-                   d["engine_sha256"], tuple(draft) if draft else None)
-
-    def for_rows(self, rows: int, block_size: int) -> np.ndarray:
-        """Step time for n = 1 .. rows*(block_size+1) tokens in a batch of `rows` rows: [N] float32.
-
-        Uses the curve measured at the nearest batch size, interpolated linearly in total tokens.
-        """
-        i = int(np.argmin([abs(b - rows) for b in self.batch_sizes]))
-        b = self.batch_sizes[i]
-        n_measured = np.array([b * t for t in self.tokens_per_row], dtype=np.float64) * rows / b
-        n = np.arange(1, rows * (block_size + 1) + 1, dtype=np.float64)
-        return np.interp(n, n_measured, np.array(self.ms[i])).astype(np.float32)
-
-    def draft_for_rows(self, rows: int) -> float | None:
-        """The drafter's step time for `rows` rows, interpolated linearly in batch size (None: not measured)."""
-        if self.draft_ms is None:
-            return None
-        return float(np.interp(rows, self.batch_sizes, self.draft_ms))
+    return dict(mode=int(ScheduleMode[config.mode.upper()]), fixed_len=config.fixed_len,
+                threshold=config.threshold, min_len=config.min_len, max_len=config.max_len)
 
 
 class Scheduler:
-    """Picks how many drafted tokens each live row verifies this round."""
+    """Picks, round by round, whether the drafter runs and how many drafts each live row verifies. In cost
+    mode with the fallback on it owns the guard, whose state lasts as long as the scheduler (a `Runtime`
+    keeps one scheduler per setting)."""
 
     def __init__(self, config: SchedulerConfig, block_size: int, cost: CostTable | None = None):
         if config.mode == "cost" and cost is None:
@@ -73,6 +38,7 @@ class Scheduler:
         self.config = config
         self.block_size = block_size
         self.cost = cost
+        self.guard = Guard(cost, block_size, config.min_len, config.max_len) if self.guarded else None
 
     @property
     def speculates(self) -> bool:
@@ -82,6 +48,17 @@ class Scheduler:
     def guarded(self) -> bool:
         """Whether a round may skip the drafter when plain decoding is expected to be faster (see guard.py)."""
         return self.config.mode == "cost" and self.config.fallback
+
+    def drafts(self, params: RowParams, live: np.ndarray, backlog: int) -> bool:
+        """Whether this round runs the drafter (always, unless the guard says plain is faster)."""
+        if self.guard is None:
+            return self.speculates
+        return self.guard.drafts(int(live.sum()), not params.all_greedy, backlog)
+
+    def verified(self, params: RowParams, lengths: np.ndarray, accepted: np.ndarray) -> None:
+        """A drafting round's outcome for its live rows (verified lengths [R], accepted drafts [R])."""
+        if self.guard is not None:
+            self.guard.verified(not params.all_greedy, lengths, accepted)
 
     def feeds(self, lagged: np.ndarray, live: np.ndarray) -> dict[str, np.ndarray]:
         """Schedule's inputs besides the current survivals: survivals two drafting rounds old [B, G], the
@@ -105,8 +82,3 @@ class Scheduler:
         if draft.verify_lengths is not None and draft.schedule == schedule_attrs(self.config):
             return draft.verify_lengths.astype(np.int64)
         return self.lengths(draft.survivals, lagged, live)
-
-    def predict(self, survivals: np.ndarray, live: np.ndarray) -> np.ndarray:
-        """The lengths [B] the op would choose if the next draft had these survivals [B, G] (budget and
-        allocation both from them): the guard's forecast, before any drafting."""
-        return self.lengths(survivals, survivals, live)

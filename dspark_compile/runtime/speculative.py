@@ -15,77 +15,62 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dspark_compile.runtime.drafter import DrafterModel
-from dspark_compile.runtime.guard import Guard
 from dspark_compile.runtime.kvcache import KVCache
-from dspark_compile.runtime.rows import Pending, RowParams, RowStats
+from dspark_compile.runtime.rows import Pending, RowState
 from dspark_compile.runtime.scheduler import Scheduler
 from dspark_compile.runtime.target import TargetModel
 
 
 @dataclass
 class Batch:
-    """Everything that lives across rounds for the rows decoding together."""
+    """The rows decoding together (`RowState`, per row) and what they share."""
 
-    target_cache: KVCache
+    rows: RowState
+    target_cache: KVCache  # a view of the batcher's cache: the rows' positions
     draft_cache: KVCache | None
-    pending: Pending  # target taps the drafter has not absorbed yet (of several rounds if it skipped some)
-    anchor: np.ndarray  # [B] int64, last emitted token (not yet in the target cache)
-    params: RowParams
-    rounds: np.ndarray  # [B] uint32, RNG round counter per row
-    live: np.ndarray  # [B] bool
-    lag: list[np.ndarray]  # survivals of the last two rounds that drafted, oldest first, each [B, G]
-    limits: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # [B] max new tokens per row
     eos: frozenset[int] = frozenset()
-    tokens: list[list[int]] = field(default_factory=list)  # emitted tokens per row
-    reasons: list[str] = field(default_factory=list)  # "length" until a row stops otherwise
-    stats: list[RowStats] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=lambda: dict.fromkeys(("draft", "schedule", "verify", "host"), 0.0))
-    guard: Guard = field(default_factory=Guard)
 
 
 def speculative_step(batch: Batch, drafter: DrafterModel | None, scheduler: Scheduler, target: TargetModel):
     """One round for every row: returns (out_tokens [B, g+1], kept [B]) where row b emitted
     out_tokens[b, :kept[b]] (its accepted drafts, then the correction or bonus token)."""
     clock = _Clock(batch.timings)
+    rows = batch.rows
+    live = rows.live  # [B] bool
     draft = None
-    lengths = np.zeros(batch.live.shape[0], dtype=np.int64)  # [B] drafts each row verifies
+    lengths = np.zeros(live.shape[0], dtype=np.int64)  # [B] drafts each row verifies
     speculating = scheduler.speculates and drafter is not None
-    with clock("schedule"):
-        drafting = speculating and _drafts(batch, scheduler)
+    with clock("schedule"):  # the guard's call, from past rounds only
+        drafting = speculating and scheduler.drafts(rows.params, live, rows.pending.backlog(live))
     if drafting:
         with clock("draft"):
-            draft = drafter.draft(batch.draft_cache, batch.pending, batch.anchor, batch.params, batch.rounds,
-                                  schedule=scheduler.feeds(batch.lag[0], batch.live))
-        batch.guard.observe(int(batch.live.sum()), clock.last)
+            draft = drafter.draft(batch.draft_cache, rows.pending, rows.anchor, rows.params, rows.rounds,
+                                  schedule=scheduler.feeds(rows.lagged_survivals, live))
         with clock("schedule"):
             # The budget sees only survivals two rounds old (lossless, paper App. A); allocation the current ones.
-            # The drafter graph's Schedule node chose them already (fed lag[0]) when built with these settings.
-            lengths = scheduler.choose(draft, batch.lag[0], batch.live)
-            batch.lag = [batch.lag[1], draft.survivals]
+            # The drafter graph's Schedule node chose them already (fed them) when built with these settings.
+            lengths = scheduler.choose(draft, rows.lagged_survivals, live)
+            rows.lagged_survivals, rows.survivals = rows.survivals, draft.survivals
     with clock("verify"):
-        out = target.verify(batch.target_cache, batch.anchor, draft, lengths, batch.params, batch.rounds)
+        out = target.verify(batch.target_cache, rows.anchor, draft, lengths, rows.params, rows.rounds)
     with clock("host"):
         if drafting:
-            batch.guard.verified(draft.survivals[batch.live], lengths[batch.live], out.accepted[batch.live])
-        kept = np.where(batch.live, out.accepted.astype(np.int64) + 1, 0)  # [B] anchor + accepted drafts
+            scheduler.verified(rows.params, lengths[live], out.accepted[live])
+        kept = np.where(live, out.accepted.astype(np.int64) + 1, 0)  # [B] anchor + accepted drafts
         batch.target_cache.commit(out.new_kv, kept)  # rejected slots: only not counted (overwritten later)
         # the drafter absorbs these positions the next round it runs; until then they accumulate
         skipped = speculating and not drafting
-        batch.pending = batch.pending.extend(out.taps, kept) if skipped else Pending(out.taps, kept)
-        batch.anchor = np.where(batch.live, out.out_tokens[np.arange(kept.shape[0]), out.accepted], batch.anchor)
-        batch.rounds = batch.rounds + batch.live.astype(np.uint32)
-        for b in np.flatnonzero(batch.live):
-            batch.stats[b].rounds += 1
-            batch.stats[b].drafted_rounds += int(drafting)
-            batch.stats[b].accepted.append(int(out.accepted[b]))
-            batch.stats[b].verify_lengths.append(int(lengths[b]))
+        rows.pending = rows.pending.extend(out.taps, kept) if skipped else Pending(out.taps, kept)
+        rows.anchor = np.where(live, out.out_tokens[np.arange(kept.shape[0]), out.accepted], rows.anchor)
+        rows.rounds = rows.rounds + live.astype(np.uint32)
+        for b in np.flatnonzero(live):
+            stats = rows.requests[b].stats
+            stats.rounds += 1
+            stats.drafted_rounds += int(drafting)
+            stats.accepted.append(int(out.accepted[b]))
+            stats.verify_lengths.append(int(lengths[b]))
     return out.out_tokens, kept
-
-
-def _drafts(batch: Batch, scheduler: Scheduler) -> bool:
-    """Whether this round runs the drafter: the guard's call, from the newest survivals [B, G] of each row."""
-    known = np.array([s.drafted_rounds > 0 for s in batch.stats], dtype=bool)  # [B] rows that have survivals
-    return batch.guard.drafts(scheduler, batch.lag[1], batch.live, known)
 
 
 class _Clock:
@@ -105,18 +90,18 @@ class _Clock:
 
 def emit(batch: Batch, out_tokens: np.ndarray, kept: np.ndarray, now: float, rows=None) -> list[int]:
     """Hand each live row (of `rows`, default all) its new tokens, cut at EOS or its length limit (the
-    row then stops). Returns the rows that received tokens."""
+    row's request then finishes). Returns the rows that received tokens."""
     touched = []
-    for b in np.flatnonzero(batch.live) if rows is None else [r for r in rows if batch.live[r]]:
-        row, stats = batch.tokens[b], batch.stats[b]
-        if not row:
-            stats.time_to_first_token = now
+    requests, live = batch.rows.requests, batch.rows.live
+    for b in np.flatnonzero(live) if rows is None else [r for r in rows if live[r]]:
+        req = requests[b]
+        if not req.tokens:
+            req.stats.time_to_first_token = now
         touched.append(int(b))
         for tok in out_tokens[b, : kept[b]].tolist():
-            row.append(tok)
-            if tok in batch.eos or len(row) >= batch.limits[b]:
-                batch.reasons[b] = "eos" if tok in batch.eos else "length"
-                batch.live[b] = False
-                stats.seconds = now
+            req.tokens.append(tok)
+            if tok in batch.eos or len(req.tokens) >= req.max_new_tokens:
+                req.finish_reason = "eos" if tok in batch.eos else "length"
+                req.stats.seconds = now
                 break
     return touched

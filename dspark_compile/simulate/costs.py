@@ -12,8 +12,10 @@ Two kinds, one interface (`CostModel`):
 - `MeasuredCosts`: a measured cost table (the format `measure-costs` writes into a bundle manifest, plus a
   prefill grid and a host overhead per step), e.g. this machine's, or a GPU's when one is lent.
 
-Both also give the cost table the `Schedule` op budgets with (`schedule_table`): what `measure-costs` would
-have measured on that device, at the workload's typical context.
+Both also give the cost table the `Schedule` op and the guard budget with (`schedule_table`): what
+`measure-costs` would have measured on that device, at the workload's typical context. `scheduler_costs` reads
+it, or a table recorded before bundle schema 4 (one drafter time for both sampling modes, none per absorbed
+position), as the runtime's `CostTable`.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any, Protocol
 import numpy as np
 import yaml
 
+from dspark_compile.runtime.cost_table import MODES, CostTable
 from dspark_compile.simulate.trace import SimulateError
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -43,7 +46,23 @@ class CostModel(Protocol):
         """The runtime's own time per decoding step (scheduling, bookkeeping), outside the engines."""
 
     def schedule_table(self, batch_sizes: list[int], block_size: int, context: int) -> dict[str, Any]:
-        """A cost table in the manifest's format (verify ms per batch size × tokens per row, draft ms)."""
+        """A cost table in the manifest's format (`runtime/cost_table.py`: verify ms per batch size × tokens per
+        row, draft ms per sampling mode, absorb ms per further pending position)."""
+
+
+def scheduler_costs(table: dict[str, Any]) -> CostTable:
+    """The scheduler's `CostTable` from a simulator's table: the manifest's format, or an older one (a trace or
+    fixture recorded before bundle schema 4), whose one drafter time serves both modes and prices no backlog."""
+    draft = table["draft_ms"]
+    return CostTable.from_manifest({"absorb_ms": [0.0] * len(table["batch_sizes"]), "drafter_sha256": "", **table,
+                                    "draft_ms": draft if isinstance(draft, dict) else dict.fromkeys(MODES, draft)})
+
+
+def _greedy_draft_ms(costs: dict[str, Any]) -> list[float]:
+    """The drafter times [batch sizes] of a measured table: greedy ones (`measure_costs`), or the one list an
+    older table has."""
+    draft = costs["draft_ms"]
+    return draft["greedy"] if isinstance(draft, dict) else draft
 
 
 def _constants(path: Path, required: tuple[str, ...]) -> tuple[str, dict[str, float], dict[str, str]]:
@@ -165,9 +184,12 @@ class Roofline:
         ctx = lambda b: np.full(b, context, np.float64)  # noqa: E731
         ms = [[round(self.forward_ms(b, t, ctx(b), False), 4) for t in range(1, block_size + 2)] for b in batch_sizes]
         absorbed = 2  # a typical round's anchor + one accepted draft
+        draft = [round(self.draft_ms(b, absorbed, ctx(b)), 4) for b in batch_sizes]  # the roofline has no modes
+        absorb = [round(max(self.draft_ms(b, absorbed + 1, ctx(b)) - self.draft_ms(b, absorbed, ctx(b)), 0.0), 4)
+                  for b in batch_sizes]
         return {"batch_sizes": list(batch_sizes), "tokens_per_row": list(range(1, block_size + 2)), "ms": ms,
-                "draft_ms": [round(self.draft_ms(b, absorbed, ctx(b)), 4) for b in batch_sizes],
-                "context": context, "engine_sha256": f"roofline:{self.name}"}
+                "draft_ms": dict.fromkeys(MODES, draft), "absorb_ms": absorb, "context": context,
+                "engine_sha256": f"roofline:{self.name}", "drafter_sha256": f"roofline:{self.name}"}
 
     def kv_gb(self, rows: int, context: int) -> float:
         m = self.model
@@ -201,7 +223,7 @@ class MeasuredCosts:
         try:
             pf = costs["prefill"]
             return cls(name, tuple(costs["batch_sizes"]), np.array(costs["ms"], np.float64),
-                       np.array(costs["draft_ms"], np.float64), tuple(pf["rows"]), tuple(pf["tokens"]),
+                       np.array(_greedy_draft_ms(costs), np.float64), tuple(pf["rows"]), tuple(pf["tokens"]),
                        np.array(pf["ms"], np.float64), host, table or costs, costs.get("draft_absorb"))
         except KeyError as e:
             raise SimulateError(f"measured costs {name}: missing {e} (need batch_sizes, ms, draft_ms and "

@@ -17,10 +17,10 @@ from dspark_compile.config import SchedulerConfig
 from dspark_compile.runtime.batcher import Batcher
 from dspark_compile.runtime.drafter import DrafterModel
 from dspark_compile.runtime.sampling import SamplingParams
-from dspark_compile.runtime.scheduler import CostTable, Scheduler
+from dspark_compile.runtime.scheduler import Scheduler
 from dspark_compile.runtime.target import TargetModel
 from dspark_compile.simulate.acceptance import Recorded
-from dspark_compile.simulate.costs import CostModel, MeasuredCosts
+from dspark_compile.simulate.costs import CostModel, MeasuredCosts, scheduler_costs
 from dspark_compile.simulate.engine import (AcceptanceSource, Shared, SimDrafter, SimTarget, VirtualClock,
                                             drafter_info, model_info)
 from dspark_compile.simulate.trace import SimulateError, Trace, read_json
@@ -53,7 +53,7 @@ def simulate(costs: CostModel, source: AcceptanceSource, work: Workload, meta: d
     cfg = work.bench
     batch_sizes = sorted({min(2**i, work.max_batch) for i in range(work.max_batch.bit_length() + 1)})
     table = costs.schedule_table(batch_sizes, work.block_size, work.context)
-    cost_table = CostTable.from_manifest(table)
+    cost_table = scheduler_costs(table)
     arms, notes = runtime_arms(cfg, work.scheduler, work.block_size, has_costs=True)
     arms = select(arms, cfg.arm_names)
     sampling = {"greedy": SamplingParams(), "sampled": SamplingParams(temperature=cfg.temperature, top_p=cfg.top_p,
@@ -159,7 +159,11 @@ def in_situ(costs: MeasuredCosts, trace: Trace, min_steps: int = 20) -> Measured
 
 def mean_costs(a: dict, b: dict) -> dict:
     """Elementwise mean of two measurements of the same table (verify, drafter and prefill ms)."""
-    avg = lambda x, y: (np.round((np.array(x) + np.array(y)) / 2, 3)).tolist()  # noqa: E731
+    def avg(x, y):  # (drafter times per sampling mode since bundle schema 4)
+        if isinstance(x, dict):
+            return {k: avg(x[k], y[k]) for k in x}
+        return np.round((np.array(x) + np.array(y)) / 2, 3).tolist()
+
     out = {**a, "ms": avg(a["ms"], b["ms"]), "draft_ms": avg(a["draft_ms"], b["draft_ms"]),
            "prefill": {**a["prefill"], "ms": avg(a["prefill"]["ms"], b["prefill"]["ms"])}}
     if "draft_absorb" in a:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from dspark_compile.bundle import replaced_atomically
 from dspark_compile.config import TrainingConfig
 from dspark_compile.drafter.model import DSparkDrafter
 from dspark_compile.drafter.sampling import confidence_logits, markov_logits
@@ -134,9 +134,8 @@ def _save(drafter, opt, sched, cfg, history, ckpt_dir: Path) -> None:
     state = {"model": {n: p.detach().clone() for n, p in trainable(drafter)}, "optimizer": opt.state_dict(),
              "scheduler": sched.state_dict(), "step": history[-1].step if history else 0,
              "history": [vars(h) for h in history], "config": _fingerprint(cfg)}
-    tmp = ckpt_dir / (CHECKPOINT + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, ckpt_dir / CHECKPOINT)  # a crash mid-write leaves the previous checkpoint intact
+    with replaced_atomically(ckpt_dir / CHECKPOINT) as tmp:  # a crash mid-write leaves the previous checkpoint
+        torch.save(state, tmp)
 
 
 def check_resumable(cfg: TrainingConfig, ckpt_dir: Path, mmap: bool = True) -> dict | None:

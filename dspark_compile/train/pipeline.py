@@ -20,6 +20,7 @@ from typing import Callable
 
 import numpy as np
 
+from dspark_compile.bundle import replaced_atomically
 from dspark_compile.config import DraftConfig, Recipe, TrainingConfig
 from dspark_compile.errors import TrainingError
 from dspark_compile.runtime.sampling import SamplingParams
@@ -344,10 +345,8 @@ def shift_confidence_bias(drafter_path: Path, delta: float) -> None:
         raise TrainingError(f"{path}: no tensor {key!r} to shift (a drafter without a confidence head?)")
     bias = tensors[key]
     tensors[key] = (bias.float() + delta).to(bias.dtype)
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(tensors, str(tmp), metadata={"format": "pt"})
-    tmp.chmod(0o644)
-    os.replace(tmp, path)
+    with replaced_atomically(path) as tmp:
+        save_file(tensors, str(tmp), metadata={"format": "pt"})
 
 
 def set_temperatures(drafter_path: Path, temperatures) -> None:
@@ -361,6 +360,5 @@ def set_temperatures(drafter_path: Path, temperatures) -> None:
         raw["dspark_config"].pop("sts_temperatures", None)
     raw["sts_temperatures"] = [float(t) for t in temperatures]
     DrafterConfig.from_json(raw, where=str(cfg_path))  # refuses a wrong count or a value <= 0
-    tmp = cfg_path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(raw, indent=2) + "\n")
-    os.replace(tmp, cfg_path)
+    with replaced_atomically(cfg_path) as tmp:
+        tmp.write_text(json.dumps(raw, indent=2) + "\n")

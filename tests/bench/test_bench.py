@@ -57,7 +57,8 @@ def test_counts(result):
         if r["arm"].startswith("fixed-") or r["arm"] == "threshold":
             assert r["drafted_share"] == 1.0  # only the cost arm's guard skips the drafter
         if r["arm"] == "cost":
-            assert 0 < r["drafted_share"] <= 1  # its first round always drafts (no survivals yet)
+            # the guard lives with the runtime: where drafting does not pay it may not draft at all
+            assert 0 <= r["drafted_share"] <= 1
         if r["peer"]:
             assert r["time_share"] == {} and r["acceptance_per_position"] == [] and r["drafted_share"] is None
         else:

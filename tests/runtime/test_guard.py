@@ -1,7 +1,8 @@
 """The cost scheduler's guard rail: rounds fall back to plain decoding when drafting does not pay, probes
-keep the survivals fresh, and the output stays lossless (pending target taps survive skipped rounds)."""
+keep the acceptance fresh, and the output stays lossless (pending target taps survive skipped rounds)."""
 
 import itertools
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -10,9 +11,11 @@ import pytest
 from dspark_compile.config import SchedulerConfig
 from dspark_compile.runtime.autoregressive import decode_autoregressive
 from dspark_compile.runtime.batcher import Batcher
-from dspark_compile.runtime.guard import Guard, expected_speeds
+from dspark_compile.runtime.cost_table import CostTable
+from dspark_compile.runtime.guard import PROBE_BUDGET, Guard
+from dspark_compile.runtime.rows import MAX_BACKLOG
 from dspark_compile.runtime.sampling import SamplingParams
-from dspark_compile.runtime.scheduler import CostTable, Scheduler
+from dspark_compile.runtime.scheduler import Scheduler
 
 G = 4
 GREEDY = SamplingParams()
@@ -20,88 +23,110 @@ PROMPTS = ["The cat", "Once upon a time, in a land far away,", "x", "1, 2, 3, 4,
 COST = SchedulerConfig(mode="cost")
 
 
-def _table(draft_ms: float | None, sizes=(1, 2, 4), verify_ms: float = 1.0) -> CostTable:
-    """A flat verify cost (verifying more is free) and a drafter step of `draft_ms`."""
+def _table(draft_ms: float, sizes=(1, 2, 4), verify_ms: float = 1.0, absorb_ms: float = 0.0,
+           sampled_ms: float | None = None) -> CostTable:
+    """A flat verify cost (verifying more is free) and a drafter step of `draft_ms` (`sampled_ms` in sampled mode)."""
     tokens = tuple(range(1, G + 2))
-    return CostTable(sizes, tokens, tuple(tuple(verify_ms for _ in tokens) for _ in sizes), "sha",
-                     None if draft_ms is None else tuple(draft_ms for _ in sizes))
+    same = lambda v: tuple(v for _ in sizes)  # noqa: E731
+    return CostTable(sizes, tokens, tuple(same(verify_ms)[:1] * len(tokens) for _ in sizes),
+                     {"greedy": same(draft_ms), "sampled": same(draft_ms if sampled_ms is None else sampled_ms)},
+                     same(absorb_ms), "sha", "sha")
 
 
-def _decide(guard: Guard, scheduler: Scheduler, n: int, rows: int = 2, known: bool = True) -> list[bool]:
-    survivals = np.full((rows, G), 0.9, np.float32)  # [B, G]
-    live, seen = np.ones(rows, bool), np.full(rows, known)
-    return [guard.drafts(scheduler, survivals, live, seen) for _ in range(n)]
+def _decide(guard: Guard, n: int, rows: int = 2, sampled: bool = False, backlog: int = 1) -> list[bool]:
+    return [guard.drafts(rows, sampled, backlog) for _ in range(n)]
+
+
+def _reject_all(guard: Guard, rounds: int = 50, sampled: bool = False) -> None:
+    for _ in range(rounds):  # every row verifies all G drafts and accepts none
+        guard.verified(sampled, np.full(2, G), np.zeros(2, np.int64))
 
 
 # --------------------------------------------------------------------------- the decision alone
 
-def test_expected_speeds():
-    survivals = np.array([[0.9, 0.5, 0.1], [0.2, 0.1, 0.0]], np.float32)  # [R=2, G=3]
-    verify_ms = np.arange(1, 7, dtype=np.float32)  # n tokens take n ms
-    speculating, plain = expected_speeds(survivals, np.array([2, 0]), verify_ms, draft_ms=1.0)
-    assert speculating == pytest.approx((2 + 0.9 + 0.5) / (1.0 + 4))  # 2 rows + 2 drafts = 4 tokens verified
-    assert plain == pytest.approx(2 / 2)
+def test_acceptance_decides_and_probes_cost_a_fixed_share_of_plain_time():
+    """Verify costs 1 ms flat, a drafter pass 2.5 ms, 2 rows: with every draft accepted (the prior) drafting
+    pays (2·5 tokens in 3.5 ms against 2 in 1 ms); once nothing is accepted, plain wins and each plain round
+    earns 3% of its 1 ms, so a probe (2.5 ms over a plain step) runs every ceil(2.5 / 0.03) rounds."""
+    guard = Guard(_table(draft_ms=2.5), G)
+    assert _decide(guard, 3) == [True] * 3  # the prior: every draft accepted
+    _reject_all(guard)
+    every = math.ceil(2.5 / (PROBE_BUDGET * 1.0) - 1e-9)
+    probes = np.flatnonzero(_decide(guard, 3 * every + 5)).tolist()
+    assert probes == [every - 1, 2 * every - 1, 3 * every - 1]
+    for _ in range(200):  # the drafts now land: acceptance recovers and drafting resumes, the credit reset
+        guard.verified(False, np.full(2, G), np.full(2, G))
+    assert _decide(guard, 3) == [True] * 3 and guard.credit_ms == 0.0
 
 
-def test_probes_cost_a_fixed_share_of_plain_time_and_reset_when_speculation_wins():
-    """Verify costs 1 ms flat, a drafter pass 10 ms: plain wins; each plain round earns 3% of its 1 ms, so a
-    probe (10 ms over a plain step) runs every 334th round."""
-    slow = Scheduler(COST, G, _table(draft_ms=10.0))
-    guard = Guard()
-    assert np.flatnonzero(_decide(guard, slow, 700)).tolist() == [333, 667]
-    assert _decide(guard, Scheduler(COST, G, _table(draft_ms=0.01)), 3) == [True] * 3  # speculation pays again
+def test_no_probe_where_no_acceptance_could_pay_and_other_modes_always_draft():
+    guard = Guard(_table(draft_ms=1e6), G)
+    assert not any(_decide(guard, 2000))  # not even the first round: it could not pay at any acceptance
     assert guard.credit_ms == 0.0
-    assert not any(_decide(guard, Scheduler(COST, G, _table(draft_ms=1e6)), 1000))  # never worth a probe
-
-
-def test_rows_without_survivals_borrow_the_others_and_other_modes_always_draft():
-    expensive = Scheduler(COST, G, _table(draft_ms=1e6))
-    guard = Guard()
-    _decide(guard, expensive, 2)
-    assert _decide(Guard(), expensive, 1, known=False) == [True]  # no row has survivals, no prior: a probe
-    guard.verified(np.full((2, G), 0.9, np.float32), np.full(2, G), np.full(2, 3))  # a drafting round: a prior
-    assert _decide(guard, expensive, 1, known=False) == [False]  # new rows borrow the prior
-    live, known = np.ones(3, bool), np.array([True, True, False])  # one row just joined
-    survivals = np.full((3, G), 0.9, np.float32)
-    survivals[2] = 0.0  # (its stale slot: ignored)
-    assert not guard.drafts(expensive, survivals, live, known)  # borrows the others' survivals: still plain
-    cheap = Scheduler(COST, G, _table(draft_ms=0.01))
-    assert guard.drafts(cheap, survivals, live, known)
     off = Scheduler(COST.model_copy(update={"fallback": False}), G, _table(draft_ms=1e6))
-    assert _decide(Guard(), off, 6) == [True] * 6
-    assert _decide(Guard(), Scheduler(SchedulerConfig(mode="fixed"), G), 6) == [True] * 6
+    fixed = Scheduler(SchedulerConfig(mode="fixed"), G)
+    assert off.guard is None and fixed.guard is None
+    params = _params(2)
+    assert off.drafts(params, np.ones(2, bool), 1) and fixed.drafts(params, np.ones(2, bool), 1)
 
 
-def test_without_measured_drafter_times_the_running_average_decides():
-    old_bundle = Scheduler(COST, G, _table(draft_ms=None))
-    guard = Guard()
-    assert _decide(guard, old_bundle, 3) == [True] * 3  # nothing measured yet: draft
-    guard.observe(rows=1, seconds=100.0)  # a slow pass over 1 row: the nearest batch size to 2 rows
-    assert _decide(guard, old_bundle, 3) == [False] * 3
-    fast = Guard()
-    fast.observe(rows=2, seconds=1e-9)
-    assert _decide(fast, old_bundle, 3) == [True] * 3
+def test_acceptance_is_kept_per_sampling_mode_and_priced_with_that_modes_drafter():
+    guard = Guard(_table(draft_ms=2.5), G)
+    _reject_all(guard, sampled=True)  # sampled requests are not accepted; greedy ones were never seen
+    assert _decide(guard, 2, sampled=True) == [False, False] and _decide(guard, 2) == [True, True]
+    pricey = Guard(_table(draft_ms=2.5, sampled_ms=20.0), G)  # the sampled drafter pass costs more
+    assert _decide(pricey, 1) == [True] and _decide(pricey, 1, sampled=True) == [False]
 
 
-def test_cost_table_drafter_times():
-    d = {"batch_sizes": [1, 2, 4], "tokens_per_row": [1, 2], "ms": [[1, 2], [2, 3], [3, 4]], "engine_sha256": "x"}
-    assert CostTable.from_manifest(d).draft_for_rows(2) is None  # bundles built before the guard rail
-    table = CostTable.from_manifest({**d, "draft_ms": [1.0, 2.0, 4.0]})
-    assert table.draft_for_rows(3) == pytest.approx(3.0) and table.draft_for_rows(16) == pytest.approx(4.0)
+def test_the_backlog_is_priced_and_bounded():
+    guard = Guard(_table(draft_ms=2.5, absorb_ms=0.1), G)
+    assert _decide(guard, 1, backlog=1) == [True]
+    assert _decide(guard, 1, backlog=20) == [False]  # absorbing 19 more positions: 2.5 + 1.9 ms, does not pay
+    never = Guard(_table(draft_ms=1e6), G)
+    assert _decide(never, 1, backlog=MAX_BACKLOG - 1) == [False]
+    assert _decide(never, 1, backlog=MAX_BACKLOG) == [True]  # at the bound the pending taps are absorbed
+
+
+def test_cost_table_round_trip_and_drafter_times():
+    table = _table(draft_ms=2.0, sampled_ms=3.0, absorb_ms=0.5)
+    table = CostTable.from_manifest(table.to_manifest(raw_ms=[]))
+    assert table.draft_for_rows(3, sampled=False) == pytest.approx(2.0)
+    assert table.draft_for_rows(16, sampled=True, backlog=3) == pytest.approx(3.0 + 2 * 0.5)
+
+
+def _params(n: int):
+    from dspark_compile.runtime.rows import RowParams
+
+    return RowParams.of([GREEDY] * n, list(range(n)))
 
 
 def test_build_measures_the_drafter_and_binds_it_to_its_engine(bundles):
-    from dspark_compile.costs import check_binding, engine_digest
     from dspark_compile.errors import GenerationError
+    from dspark_compile.runtime.cost_table import check_binding, manifest_engine_digest
 
     rt, _ = bundles("llama")
     manifest = rt.bundle.manifest
     costs = manifest["costs"]
-    assert len(costs["draft_ms"]) == len(costs["batch_sizes"]) and costs["draft_ms"] == sorted(costs["draft_ms"])
-    assert costs["drafter_sha256"] == engine_digest(manifest, "drafter") and rt.costs.draft_ms is not None
+    for mode in ("greedy", "sampled"):
+        times = costs["draft_ms"][mode]
+        assert len(times) == len(costs["batch_sizes"]) and times == sorted(times)
+    assert len(costs["absorb_ms"]) == len(costs["batch_sizes"])
+    assert costs["drafter_sha256"] == manifest_engine_digest(manifest, "drafter")
     check_binding(costs, manifest)
     with pytest.raises(GenerationError, match="cost table was measured on another drafter engine"):
         check_binding({**costs, "drafter_sha256": "0" * 64}, manifest)
+
+
+def test_the_guard_lives_as_long_as_the_runtime(bundles, monkeypatch):
+    rt, _ = bundles("llama")
+    monkeypatch.setattr(rt, "costs", _table(draft_ms=1e-3, sizes=rt.costs.batch_sizes))  # drafting pays
+    sched = rt.scheduler(COST)
+    seen = [sched.guard.acceptance.tried[0, 0]]
+    for _ in range(2):
+        rt.generate_ids([rt.encode(PROMPTS[0])], 12, [GREEDY], ignore_eos=True, scheduler=COST)
+        assert rt.scheduler(COST) is sched  # each batch goes on from what the ones before learnt
+        seen.append(sched.guard.acceptance.tried[0, 0])
+    assert seen[0] < seen[1] < seen[2], seen
 
 
 # --------------------------------------------------------------------------- end to end, lossless
@@ -124,19 +149,19 @@ def _count_drafts(rt, monkeypatch) -> list[int]:
 
 def test_expensive_drafter_falls_back_to_plain(bundles, monkeypatch):
     rt, plain = bundles("llama")
-    monkeypatch.setattr(rt, "costs", replace(rt.costs, draft_ms=(1e6,) * len(rt.costs.batch_sizes)))
+    monkeypatch.setattr(rt, "costs", _expensive(rt.costs))
     calls = _count_drafts(rt, monkeypatch)
     ids = [rt.encode(p) for p in PROMPTS]
     res = rt.generate_ids(ids, 40, [GREEDY] * len(ids), ignore_eos=True, scheduler=COST)
     assert [r.tokens for r in res] == _plain(plain, ids, 40)
-    assert len(calls) == 1  # round 1 (no survivals yet); then a probe never pays for itself
-    assert all(r.stats.drafted_rounds == 1 for r in res)
+    assert len(calls) == 0  # no acceptance could pay for this drafter: not even a probe
+    assert all(r.stats.drafted_rounds == 0 for r in res)
     assert res.metrics()["drafted_share"] < 0.05
 
 
 def test_a_request_joining_a_falling_back_batch_stays_lossless(bundles, monkeypatch):
     rt, plain = bundles("llama")
-    monkeypatch.setattr(rt, "costs", replace(rt.costs, draft_ms=(1e6,) * len(rt.costs.batch_sizes)))
+    monkeypatch.setattr(rt, "costs", _expensive(rt.costs))
     b = Batcher(rt.target, rt.drafter, rt.scheduler(COST), 2, prefill_chunk=8, eos_ids=())
     first = b.submit(rt.encode(PROMPTS[1]), 30)
     while first.stats.rounds < 7:
@@ -144,7 +169,7 @@ def test_a_request_joining_a_falling_back_batch_stays_lossless(bundles, monkeypa
     late = b.submit(rt.encode(PROMPTS[3]), 12)
     while late.stats.rounds < 1:
         b.step()
-    assert late.stats.drafted_rounds == 0  # it borrows the first row's survivals: still no draft pays
+    assert late.stats.drafted_rounds == 0  # still no draft pays
     b.run()
     for req, p in ((first, PROMPTS[1]), (late, PROMPTS[3])):
         assert req.tokens == _plain(plain, [rt.encode(p)], req.max_new_tokens)[0]
@@ -152,13 +177,16 @@ def test_a_request_joining_a_falling_back_batch_stays_lossless(bundles, monkeypa
 
 def test_cheap_drafter_keeps_speculating(bundles, monkeypatch):
     rt, plain = bundles("llama")
-    monkeypatch.setattr(rt, "costs", replace(_table(draft_ms=1e-3, sizes=rt.costs.batch_sizes),
-                                             engine_sha256=rt.costs.engine_sha256))
+    monkeypatch.setattr(rt, "costs", _table(draft_ms=1e-3, sizes=rt.costs.batch_sizes))
     ids = [rt.encode(p) for p in PROMPTS]
     res = rt.generate_ids(ids, 40, [GREEDY] * len(ids), ignore_eos=True, scheduler=COST)
     assert [r.tokens for r in res] == _plain(plain, ids, 40)
     m = res.metrics()
     assert m["drafted_share"] == 1.0 and m["tau"] > 1.1, m
+
+
+def _expensive(costs: CostTable) -> CostTable:
+    return replace(costs, draft_ms={m: (1e6,) * len(costs.batch_sizes) for m in costs.draft_ms})
 
 
 def _forced(monkeypatch, pattern):
@@ -179,7 +207,7 @@ def test_pending_taps_accumulate_across_skipped_rounds(bundles, monkeypatch):
         b.step()
         n = len(b.rows)
         # every committed target position is either in the drafter's cache or still pending for it
-        assert (b.dcache.lengths[:n] + b.batch.pending.counts == b.tcache.lengths[:n]).all()
+        assert (b.dcache.lengths[:n] + b.batch.rows.pending.counts == b.tcache.lengths[:n]).all()
     for req, p in zip(reqs, PROMPTS):
         assert req.tokens == _plain(plain, [rt.encode(p)], req.max_new_tokens)[0]
     assert 0 < sum(r.stats.drafted_rounds for r in reqs) < sum(r.stats.rounds for r in reqs)
@@ -204,20 +232,3 @@ def test_drafter_context_is_the_same_after_skipped_rounds(bundles, monkeypatch):
         n = min(a.shape[1], skipping[name].shape[1])
         assert n > len(ids)
         np.testing.assert_allclose(skipping[name][:, :n], a[:, :n], rtol=1e-3, atol=1e-4, err_msg=name)
-
-
-def test_reality_scales_an_over_confident_forecast():
-    """Survivals promising 0.9 per slot while nothing is ever accepted: the guard stops trusting them."""
-    guard = Guard()
-    table = _table(draft_ms=0.3)  # flat verify cost 1 ms: with survivals at face value drafting pays
-    scheduler = Scheduler(COST, G, table)
-    assert _decide(guard, scheduler, 1) == [True]
-    survivals = np.full((2, G), 0.9, np.float32)
-    for _ in range(5):
-        guard.verified(survivals, np.full(2, G), np.zeros(2, np.int64))
-    assert guard.reality == 0.0
-    assert _decide(guard, scheduler, 3) == [False, False, False]
-    for _ in range(200):  # the drafts now land as promised: the ratio recovers and drafting resumes
-        guard.verified(survivals, np.full(2, G), np.full(2, 3))
-    assert guard.reality > 0.8
-    assert _decide(guard, scheduler, 4)[-1]

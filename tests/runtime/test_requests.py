@@ -100,7 +100,7 @@ def test_a_request_failing_in_the_engine_fails_alone(rt):
     for req in good + [late]:
         assert req.error is None and req.tokens == _solo(rt, req.prompt, req.max_new_tokens)
     b.step()
-    assert b.rows == [] and b.batch.live.shape == (0,)
+    assert b.rows == [] and b.batch.rows.live.shape == (0,)
 
 
 def test_a_failed_decoding_round_ends_its_rows_and_the_batcher_goes_on(rt, monkeypatch):
@@ -157,7 +157,7 @@ def test_random_submits_cancels_and_bad_requests(rt, ops):
     b.run()
     b.step()
     assert b.rows == [] and b.joining == [] and not b.queue and b.prefill is None
-    assert b.batch.live.shape == (0,) and b.batch.anchor.shape == (0,)
+    assert b.batch.rows.live.shape == (0,) and b.batch.rows.anchor.shape == (0,)
     for req in valid:
         solo = _solo(rt, req.prompt, req.max_new_tokens)
         if req.finish_reason == "cancelled":

@@ -1,0 +1,86 @@
+"""The cost table's format, defined once: what `costs.measure_costs` writes into the manifest and what the
+scheduler and the guard read. Times are medians in ms, monotone in every axis.
+
+    batch_sizes     [S]        the batch sizes measured (1, 2, 4, .. max_batch)
+    tokens_per_row  [T]        1 .. G+1
+    ms              [S][T]     verify pass of b rows × t tokens per row
+    draft_ms        {greedy: [S], sampled: [S]}   one drafter pass (absorb one position, draft one block)
+                               with every row greedy / every row sampled
+    absorb_ms       [S]        what each further pending position adds to a drafter pass
+    engine_sha256, drafter_sha256   the verify and drafter engines they were measured on
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from dspark_compile.bundle import engine_digest
+from dspark_compile.errors import GenerationError
+
+MODES = ("greedy", "sampled")
+MEASURE_COMMAND = "dspark-compile measure-costs BUNDLE"
+
+
+@dataclass(frozen=True)
+class CostTable:
+    """A bundle's measured costs (see the module docstring for each field)."""
+
+    batch_sizes: tuple[int, ...]
+    tokens_per_row: tuple[int, ...]
+    ms: tuple[tuple[float, ...], ...]  # [S][T]
+    draft_ms: dict[str, tuple[float, ...]]  # mode -> [S]
+    absorb_ms: tuple[float, ...]  # [S]
+    engine_sha256: str
+    drafter_sha256: str
+
+    @classmethod
+    def from_manifest(cls, d: dict[str, Any]) -> "CostTable":
+        """The manifest's `costs` (bundles of schema 3 on always have the drafter times)."""
+        return cls(tuple(d["batch_sizes"]), tuple(d["tokens_per_row"]), tuple(tuple(r) for r in d["ms"]),
+                   {m: tuple(d["draft_ms"][m]) for m in MODES}, tuple(d["absorb_ms"]), d["engine_sha256"],
+                   d["drafter_sha256"])
+
+    def to_manifest(self, **extra: Any) -> dict[str, Any]:
+        """The manifest's `costs` (plus `extra` keys kept for reading: raw times, context, repeats)."""
+        return {"batch_sizes": list(self.batch_sizes), "tokens_per_row": list(self.tokens_per_row),
+                "ms": [list(r) for r in self.ms], "draft_ms": {m: list(v) for m, v in self.draft_ms.items()},
+                "absorb_ms": list(self.absorb_ms), "engine_sha256": self.engine_sha256,
+                "drafter_sha256": self.drafter_sha256, **extra}
+
+    def for_rows(self, rows: int, block_size: int) -> np.ndarray:
+        """Step time for n = 1 .. rows*(block_size+1) tokens in a batch of `rows` rows: [N] float32.
+
+        Uses the curve measured at the nearest batch size, interpolated linearly in total tokens.
+        """
+        i = int(np.argmin([abs(b - rows) for b in self.batch_sizes]))
+        b = self.batch_sizes[i]
+        n_measured = np.array([b * t for t in self.tokens_per_row], dtype=np.float64) * rows / b
+        n = np.arange(1, rows * (block_size + 1) + 1, dtype=np.float64)
+        return np.interp(n, n_measured, np.array(self.ms[i])).astype(np.float32)
+
+    def draft_for_rows(self, rows: int, sampled: bool, backlog: int = 1) -> float:
+        """One drafter pass over `rows` rows in the served mode, absorbing `backlog` pending positions per row
+        (ms), interpolated linearly in batch size."""
+        one = np.interp(rows, self.batch_sizes, self.draft_ms[MODES[int(sampled)]])
+        return float(one + max(backlog - 1, 0) * np.interp(rows, self.batch_sizes, self.absorb_ms))
+
+
+def manifest_engine_digest(manifest: dict[str, Any], role: str) -> str:
+    """`engine_digest` of an engine's files as the manifest lists them."""
+    return engine_digest(manifest["files"][f]["sha256"] for f in manifest["engines"][role]["files"])
+
+
+def check_binding(costs: dict[str, Any], manifest: dict[str, Any], role: str = "verify",
+                  drafter_role: str = "drafter") -> None:
+    """Refuse a cost table measured on other engines (the verify engine's and the drafter's, under these
+    manifest roles: `bundle.engine_role`)."""
+    for key, role, engine in (("engine_sha256", role, "engine"), ("drafter_sha256", drafter_role, "drafter engine")):
+        here = manifest_engine_digest(manifest, role) if role in manifest["engines"] else "none"
+        measured_on = costs.get(key)
+        if measured_on != here:
+            raise GenerationError(f"the bundle's cost table was measured on another {engine} (sha256 "
+                                  f"{str(measured_on)[:12]}…, this {engine} is {here[:12]}…); "
+                                  f"re-measure it with: {MEASURE_COMMAND}")
