@@ -9,6 +9,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from dspark_compile import graph_io as io
 from dspark_compile.bundle import BundleWriter
 from dspark_compile.config import Recipe
 from dspark_compile.errors import BuildError, ExportError, RecipeError
@@ -91,9 +92,9 @@ def check_export(model, engine, rows: int = 2, tokens: int = 5) -> float:
     index = np.broadcast_to(np.arange(tokens, dtype=np.int64), (rows, tokens)).copy()  # [B, K=T]
     dtype = "float16" if model.dtype == torch.float16 else "float32"
     past = [np.zeros((rows, hkv, tokens, d), dtype=dtype) for hkv, d in model.kv_shapes()]  # room for the new tokens
-    feeds = {"input_ids": ids, "positions": positions, "past_lengths": lengths, "logit_index": index}
-    feeds.update({f"past_{n}": p for n, p in zip(model.kv_names(), past)})
-    got = engine.run(feeds, ["logits"])["logits"]
+    feeds = {io.INPUT_IDS: ids, io.POSITIONS: positions, io.PAST_LENGTHS: lengths, io.LOGIT_INDEX: index}
+    feeds.update({io.past(n): p for n, p in zip(model.kv_names(), past)})
+    got = engine.run(feeds, [io.LOGITS])[io.LOGITS]
     with torch.no_grad():
         ref = model(*(torch.from_numpy(a) for a in (ids, positions, lengths, index, *past)))[0].float().numpy()
     if not np.array_equal(got.argmax(-1), ref.argmax(-1)):

@@ -47,11 +47,12 @@ from pathlib import Path
 
 import numpy as np
 
+from dspark_compile import graph_io as io
 from dspark_compile.engine.base import TensorSpec
 from dspark_compile.errors import ExportError
 from dspark_compile.export.target import OPSET, check_graph
 
-_CTX_INPUTS = ("ctx_taps", "ctx_positions", "ctx_counts", "past_lengths", "anchor", "anchor_position")
+_CTX_INPUTS = (io.CTX_TAPS, io.CTX_POSITIONS, io.CTX_COUNTS, io.PAST_LENGTHS, io.ANCHOR, io.ANCHOR_POSITION)
 _BLOCK_OUTPUTS = ("block_logits", "block_hidden")
 _SAMPLING_INPUTS = ("temperature", "top_k", "top_p", "uniforms")
 _SCHEDULE_INPUTS = ("lagged_survivals", "cost_table", "active")
@@ -74,15 +75,15 @@ def io_specs(drafter, fused: bool = True) -> tuple[tuple[TensorSpec, ...], tuple
     """The graph's inputs and outputs with symbolic shapes (see the module docstring)."""
     dtype = "float16" if str(drafter.dtype) == "torch.float16" else "float32"
     hkv, d, G = drafter.num_kv_heads, drafter.head_dim, drafter.block_size
-    kv_in = [TensorSpec(f"past_{n}", ("B", hkv, "P", d), dtype) for n in drafter.kv_names()]
-    kv_out = [TensorSpec(f"new_{n}", ("B", hkv, "T", d), dtype) for n in drafter.kv_names()]
+    kv_in = [TensorSpec(io.past(n), ("B", hkv, "P", d), dtype) for n in drafter.kv_names()]
+    kv_out = [TensorSpec(io.new(n), ("B", hkv, "T", d), dtype) for n in drafter.kv_names()]
     inputs = [
-        TensorSpec("ctx_taps", ("B", "T", drafter.config.num_taps * drafter.hidden_size), dtype),
-        TensorSpec("ctx_positions", ("B", "T"), "int64"),
-        TensorSpec("ctx_counts", ("B",), "int64"),
-        TensorSpec("past_lengths", ("B",), "int64"),
-        TensorSpec("anchor", ("B",), "int32"),
-        TensorSpec("anchor_position", ("B",), "int64"),
+        TensorSpec(io.CTX_TAPS, ("B", "T", drafter.config.num_taps * drafter.hidden_size), dtype),
+        TensorSpec(io.CTX_POSITIONS, ("B", "T"), "int64"),
+        TensorSpec(io.CTX_COUNTS, ("B",), "int64"),
+        TensorSpec(io.PAST_LENGTHS, ("B",), "int64"),
+        TensorSpec(io.ANCHOR, ("B",), "int32"),
+        TensorSpec(io.ANCHOR_POSITION, ("B",), "int64"),
         *kv_in,
     ]
     if fused:
@@ -199,9 +200,9 @@ def fuse(model, drafter, schedule: dict):
     from dspark_compile.ops.fusion import fuse_draft_sample, fuse_schedule
 
     names = [i.name for i in model.graph.input]
-    at = names.index("anchor")
+    at = names.index(io.ANCHOR)
     model.graph.input[at].name = _TMP_ANCHOR
-    _rename(model.graph, "anchor", _TMP_ANCHOR)
+    _rename(model.graph, io.ANCHOR, _TMP_ANCHOR)
     weights = _lift_weights(model)
     fused, report = fuse_draft_sample(model, **head_weights(drafter))
     if report.fired.get("DraftSample") != 1:
@@ -209,12 +210,12 @@ def fuse(model, drafter, schedule: dict):
     fused, report = fuse_schedule(fused, **schedule)
     _restore_weights(fused, weights)
     inputs = list(fused.graph.input)
-    anchor = next(i for i in inputs if i.name == "anchor")
-    inputs = [i for i in inputs if i.name not in (_TMP_ANCHOR, "anchor")]
+    anchor = next(i for i in inputs if i.name == io.ANCHOR)
+    inputs = [i for i in inputs if i.name not in (_TMP_ANCHOR, io.ANCHOR)]
     inputs.insert(at, anchor)
     del fused.graph.input[:]
     fused.graph.input.extend(inputs)
-    _rename(fused.graph, _TMP_ANCHOR, "anchor")
+    _rename(fused.graph, _TMP_ANCHOR, io.ANCHOR)
     return fused  # checked from its file by export_drafter
 
 

@@ -32,12 +32,13 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from dspark_compile import graph_io as io
 from dspark_compile.engine.base import TensorSpec
 from dspark_compile.errors import ExportError
 
 OPSET = 18
 
-_FIXED_INPUTS = ("input_ids", "positions", "past_lengths", "logit_index")
+_FIXED_INPUTS = (io.INPUT_IDS, io.POSITIONS, io.PAST_LENGTHS, io.LOGIT_INDEX)
 
 
 @dataclass(frozen=True)
@@ -54,15 +55,15 @@ def io_specs(model) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...]]:
     dtype = "float16" if str(model.dtype) == "torch.float16" else "float32"
     kv = list(zip(model.kv_names(), model.kv_shapes()))  # (name, (Hkv, D)); Gemma 4's full layers differ
     inputs = [
-        TensorSpec("input_ids", ("B", "T"), "int64"),
-        TensorSpec("positions", ("B", "T"), "int64"),
-        TensorSpec("past_lengths", ("B",), "int64"),
-        TensorSpec("logit_index", ("B", "K"), "int64"),
-    ] + [TensorSpec(f"past_{n}", ("B", hkv, "P", d), dtype) for n, (hkv, d) in kv]
+        TensorSpec(io.INPUT_IDS, ("B", "T"), "int64"),
+        TensorSpec(io.POSITIONS, ("B", "T"), "int64"),
+        TensorSpec(io.PAST_LENGTHS, ("B",), "int64"),
+        TensorSpec(io.LOGIT_INDEX, ("B", "K"), "int64"),
+    ] + [TensorSpec(io.past(n), ("B", hkv, "P", d), dtype) for n, (hkv, d) in kv]
     outputs = [
-        TensorSpec("logits", ("B", "K", model.vocab_size), "float32"),
-        TensorSpec("taps", ("B", "T", len(model.tap_layers) * model.hidden_size), dtype),
-    ] + [TensorSpec(f"new_{n}", ("B", hkv, "T", d), dtype) for n, (hkv, d) in kv]
+        TensorSpec(io.LOGITS, ("B", "K", model.vocab_size), "float32"),
+        TensorSpec(io.TAPS, ("B", "T", len(model.tap_layers) * model.hidden_size), dtype),
+    ] + [TensorSpec(io.new(n), ("B", hkv, "T", d), dtype) for n, (hkv, d) in kv]
     return tuple(inputs), tuple(outputs)
 
 
@@ -135,7 +136,7 @@ def fuse_verify_graph(target: TargetGraph, out_dir: Path, name: str = "target_ve
     extra = tuple(Spec(t.name, tuple(_verify_dim(d) for d in t.shape), t.dtypes[0]) for t in VERIFY.inputs[1:])
     outs = tuple(Spec(t.name, tuple(_verify_dim(d) for d in t.shape), t.dtypes[0]) for t in VERIFY.outputs)
     inputs = target.inputs + extra
-    outputs = outs + tuple(s for s in target.outputs if s.name != "logits")
+    outputs = outs + tuple(s for s in target.outputs if s.name != io.LOGITS)
     check_graph(out_dir / name, inputs, outputs, ordered=False)
     assert report.fired.get(VERIFY.name) == 1, str(report)
     return TargetGraph(files=(name, target.files[1]), inputs=inputs, outputs=outputs)

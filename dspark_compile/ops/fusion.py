@@ -13,6 +13,7 @@ import numpy as np
 import onnx
 from onnx import ModelProto, TensorProto, ValueInfoProto, helper, numpy_helper
 
+from dspark_compile import graph_io as io
 from dspark_compile.errors import ExportError
 from dspark_compile.ops.onnx_functions import add_op_functions, make_op_node, tensor_type
 from dspark_compile.ops.reference import check_draft_vocab
@@ -112,10 +113,10 @@ def fuse_verify(model: ModelProto, *, strict: bool = True, **attrs) -> tuple[Mod
     """
     def rewrite(report: FusionReport) -> ModelProto:
         _check_not_fused(model.graph, VERIFY)
-        index, (B, T, V) = _output(model.graph, "logits", rank=3)
+        index, (B, T, V) = _output(model.graph, io.LOGITS, rank=3)
         extra = list(VERIFY.inputs[1:])
         _check_free(model.graph, VERIFY, [t.name for t in extra] + list(VERIFY.output_names))
-        node = make_op_node(VERIFY.name, ["logits", *(t.name for t in extra)], list(VERIFY.output_names), **attrs)
+        node = make_op_node(VERIFY.name, [io.LOGITS, *(t.name for t in extra)], list(VERIFY.output_names), **attrs)
         out = ModelProto()
         out.CopyFrom(model)
         env = _env(B, T - 1 if isinstance(T, int) else None, V)

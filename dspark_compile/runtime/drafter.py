@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from dspark_compile import graph_io as io
 from dspark_compile.engine.base import Engine
 from dspark_compile.runtime.kvcache import KVCache
 from dspark_compile.runtime.rows import Pending, RowParams
@@ -67,12 +68,12 @@ class DrafterModel:
         delta = pending.taps.shape[1]
         positions = cache.lengths[:, None] + np.arange(delta, dtype=np.int64)[None, :]  # [B, Δ]
         feeds = {
-            "ctx_taps": pending.taps,
-            "ctx_positions": positions,
-            "ctx_counts": pending.counts,
-            "past_lengths": cache.lengths.copy(),
-            "anchor": anchor.astype(np.int32),
-            "anchor_position": cache.lengths + pending.counts,  # [B]
+            io.CTX_TAPS: pending.taps,
+            io.CTX_POSITIONS: positions,
+            io.CTX_COUNTS: pending.counts,
+            io.PAST_LENGTHS: cache.lengths.copy(),
+            io.ANCHOR: anchor.astype(np.int32),
+            io.ANCHOR_POSITION: cache.lengths + pending.counts,  # [B]
             **cache.past(),
             **params.feeds(),
             "uniforms": rng.draft_uniforms(params.seeds, params.requests, rounds, self.info.block_size),  # [B, G]
@@ -83,7 +84,7 @@ class DrafterModel:
                                       "cost_table": np.ones(rows * (g + 1), np.float32),  # [N]
                                       "active": np.ones(rows, np.int32)})  # [B]
         out = self.engine.run(feeds)
-        cache.commit({k: v for k, v in out.items() if k.startswith("new_")}, pending.counts)
+        cache.commit({k: v for k, v in out.items() if k.startswith(io.NEW)}, pending.counts)
         return Draft(tokens=out["draft_tokens"], q=out["draft_q"], q_full=out["q_full"],
                      confidences=out["confidences"], survivals=out["survivals"],
                      verify_lengths=out.get("verify_lengths"), schedule=self.info.schedule)

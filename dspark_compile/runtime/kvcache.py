@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from dspark_compile import graph_io as io
 from dspark_compile.errors import GenerationError
 
 
@@ -35,7 +36,7 @@ class KVCache:
 
     def past(self) -> dict[str, np.ndarray]:
         """Graph feeds `past_<name>`: the whole arrays [B, Hkv, S, D]; `past_lengths` masks the rest."""
-        return {f"past_{n}": a for n, a in self.arrays.items()}
+        return {io.past(n): a for n, a in self.arrays.items()}
 
     def room(self) -> np.ndarray:
         return self.capacity - self.lengths  # [B]
@@ -51,7 +52,7 @@ class KVCache:
         steps = np.arange(rows.shape[0]) - np.repeat(np.cumsum(counts) - counts, counts)  # [N] index in step
         slots = self.lengths[rows] + steps  # [N] cache position
         for n, arr in self.arrays.items():  # one gather/scatter per tensor (stacking them first costs more)
-            arr[rows, :, slots] = new[f"new_{n}"][rows, :, steps]  # [N, Hkv, D] both sides
+            arr[rows, :, slots] = new[io.new(n)][rows, :, steps]  # [N, Hkv, D] both sides
         self.lengths += counts
 
     def truncate(self, lengths: np.ndarray) -> None:

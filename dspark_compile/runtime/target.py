@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from dspark_compile import graph_io as io
 from dspark_compile.engine.base import Engine
 from dspark_compile.errors import GenerationError
 from dspark_compile.runtime.kvcache import KVCache
@@ -98,17 +99,17 @@ class TargetModel:
         t = tokens.shape[1]
         positions = cache.lengths[:, None] + np.arange(t, dtype=np.int64)[None, :]  # [B, T]
         feeds = {
-            "input_ids": np.ascontiguousarray(tokens, dtype=np.int64),
-            "positions": positions,
-            "past_lengths": cache.lengths.copy(),
-            "logit_index": np.ascontiguousarray(logit_index, dtype=np.int64),
+            io.INPUT_IDS: np.ascontiguousarray(tokens, dtype=np.int64),
+            io.POSITIONS: positions,
+            io.PAST_LENGTHS: cache.lengths.copy(),
+            io.LOGIT_INDEX: np.ascontiguousarray(logit_index, dtype=np.int64),
             **cache.past(),
             **(extra or {}),
         }
         out = self.engine.run(feeds)
-        new_kv = {k: v for k, v in out.items() if k.startswith("new_")}
-        return StepOutput(logits=out.get("logits"), accepted=out.get("accepted"), out_tokens=out.get("out_tokens"),
-                          taps=out["taps"], new_kv=new_kv)
+        new_kv = {k: v for k, v in out.items() if k.startswith(io.NEW)}
+        return StepOutput(logits=out.get(io.LOGITS), accepted=out.get("accepted"), out_tokens=out.get("out_tokens"),
+                          taps=out[io.TAPS], new_kv=new_kv)
 
     def verify(self, cache: KVCache, anchor: np.ndarray, drafts: Draft | None, lengths: np.ndarray,
                params: RowParams, rounds: np.ndarray) -> StepOutput:
