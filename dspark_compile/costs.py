@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from dspark_compile.runtime.cost_table import MODES, CostTable, manifest_engine_digest
-from dspark_compile.runtime.drafter import Draft, DrafterModel
+from dspark_compile.ops.reference import DraftSampleOutputs
+from dspark_compile.runtime.drafter import DrafterModel
 from dspark_compile.runtime.rows import MAX_BACKLOG, Pending, RowParams
 from dspark_compile.runtime.sampling import SamplingParams
 from dspark_compile.runtime.target import TargetModel
@@ -42,9 +43,9 @@ def _verify_ms(target: TargetModel, b: int, block_size: int, repeats: int, conte
     rounds, anchor = np.zeros(b, dtype=np.uint32), np.zeros(b, dtype=np.int64)
     row = []
     for g in range(block_size + 1):
-        draft = Draft(tokens=np.ones((b, g), np.int32), q=np.ones((b, g), np.float32),
-                      q_full=np.zeros((b, g, 1), np.float32), confidences=np.ones((b, g), np.float32),
-                      survivals=np.ones((b, g), np.float32))
+        draft = DraftSampleOutputs(draft_tokens=np.ones((b, g), np.int32), draft_q=np.ones((b, g), np.float32),
+                                   q_full=np.zeros((b, g, 1), np.float32), confidences=np.ones((b, g), np.float32),
+                                   survivals=np.ones((b, g), np.float32))
         lengths = np.full(b, g, dtype=np.int64)
         row.append(_median_ms(lambda: target.verify(cache, anchor, draft, lengths, params, rounds), repeats))
     return row

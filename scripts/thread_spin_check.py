@@ -14,7 +14,8 @@ import numpy as np
 
 from dspark_compile.bundle import load_bundle
 from dspark_compile.engine.base import EngineOptions, load_engine
-from dspark_compile.runtime.drafter import Draft, DrafterInfo, DrafterModel
+from dspark_compile.ops.reference import DraftSampleOutputs
+from dspark_compile.runtime.drafter import DrafterInfo, DrafterModel
 from dspark_compile.runtime.rows import Pending, RowParams
 from dspark_compile.runtime.sampling import SamplingParams
 from dspark_compile.runtime.target import ModelInfo, TargetModel
@@ -36,9 +37,9 @@ def main() -> None:
     params = RowParams.of([SamplingParams()] * b, list(range(b)))
     rounds, anchor = np.zeros(b, np.uint32), np.zeros(b, np.int64)
     cache = target.new_cache(b, context + g + 1)
-    draft = Draft(tokens=np.ones((b, g), np.int32), q=np.ones((b, g), np.float32),
-                  q_full=np.zeros((b, g, 1), np.float32), confidences=np.ones((b, g), np.float32),
-                  survivals=np.ones((b, g), np.float32))
+    draft = DraftSampleOutputs(draft_tokens=np.ones((b, g), np.int32), draft_q=np.ones((b, g), np.float32),
+                               q_full=np.zeros((b, g, 1), np.float32), confidences=np.ones((b, g), np.float32),
+                               survivals=np.ones((b, g), np.float32))
     lengths = np.full(b, g, np.int64)
 
     def verify_ms(before=None) -> float:

@@ -58,7 +58,7 @@ class SurvivalLog:
 
     def draft(self, *args, **kwargs):
         out = self.inner.draft(*args, **kwargs)
-        self.last = out.survivals.copy()  # [B, G]
+        self.last = out.sample.survivals.copy()  # [B, G]
         return out
 
 

@@ -13,11 +13,10 @@ from dspark_compile.drafter.checkpoint import init_drafter, load_drafter, save_d
 from dspark_compile.drafter.config import DrafterConfig, check_compatible, default_mask_token_id
 from dspark_compile.drafter.export import DrafterGraph, export_drafter
 from dspark_compile.drafter.model import DSparkDrafter
-from dspark_compile.drafter.sampling import DraftStepOutputs, confidence_logits, draft_step, markov_logits
+from dspark_compile.drafter.sampling import confidence_logits, draft_step, markov_logits
 
 __all__ = [
     "DSparkDrafter",
-    "DraftStepOutputs",
     "DrafterConfig",
     "DrafterGraph",
     "check_compatible",

@@ -7,21 +7,10 @@ training can teacher-force them; `draft_step` draws them left to right as infere
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import torch
 
 from dspark_compile.drafter.model import DSparkDrafter
-
-
-class DraftStepOutputs(NamedTuple):
-    """Field order = DraftSample's output order."""
-
-    draft_tokens: torch.Tensor  # [B, γ] int32
-    draft_q: torch.Tensor  # [B, γ] float32
-    q_full: torch.Tensor  # [B, γ, V] float32
-    confidences: torch.Tensor  # [B, γ] float32
-    survivals: torch.Tensor  # [B, γ] float32
+from dspark_compile.ops.reference import DraftSampleOutputs
 
 
 def markov_logits(drafter: DSparkDrafter, block_logits: torch.Tensor, prev_tokens: torch.Tensor) -> torch.Tensor:
@@ -72,7 +61,7 @@ def sample_index(w: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
 @torch.no_grad()
 def draft_step(drafter: DSparkDrafter, block_logits: torch.Tensor, block_hidden: torch.Tensor, anchor: torch.Tensor,
                temperature: torch.Tensor, top_k: torch.Tensor, top_p: torch.Tensor,
-               uniforms: torch.Tensor) -> DraftStepOutputs:
+               uniforms: torch.Tensor) -> DraftSampleOutputs:
     """Markov-corrected drafting plus STS-calibrated confidences, slot by slot, as DraftSample does.
 
     block_logits [B, γ, Vd], block_hidden [B, γ, H], anchor [B]; temperature [B] (<= 0: greedy row),
@@ -105,4 +94,4 @@ def draft_step(drafter: DSparkDrafter, block_logits: torch.Tensor, block_hidden:
         outs.append((token.int(), q.gather(-1, token[:, None])[:, 0], q, conf, survival))
         prev = token
     tokens, q_tok, q_full, conf, surv = (torch.stack(x, dim=1) for x in zip(*outs))
-    return DraftStepOutputs(tokens, q_tok, q_full, conf, surv)
+    return DraftSampleOutputs(tokens, q_tok, q_full, conf, surv)  # [B, γ], [B, γ], [B, γ, V], [B, γ], [B, γ]

@@ -58,6 +58,9 @@ def sigmoid(x):
 # ----------------------------------------------------------------------------- DraftSample
 
 class DraftSampleOutputs(NamedTuple):
+    """DraftSample's outputs in the spec's order: the one record of them (numpy here and in the runtime, torch
+    tensors from `drafter.sampling.draft_step`)."""
+
     draft_tokens: np.ndarray  # [B, G] int32
     draft_q: np.ndarray       # [B, G] float32
     q_full: np.ndarray        # [B, G, V] float32

@@ -9,6 +9,7 @@ import numpy as np
 
 from dspark_compile import graph_io as io
 from dspark_compile.engine.base import Engine
+from dspark_compile.ops.reference import DraftSampleOutputs
 from dspark_compile.runtime.kvcache import KVCache
 from dspark_compile.runtime.rows import Pending, RowParams
 
@@ -31,15 +32,13 @@ class DrafterInfo:
                    kv_names=tuple(d["kv_names"]), schedule=d.get("schedule"))
 
 
-@dataclass
+@dataclass(frozen=True)
 class Draft:
-    """DraftSample's outputs for one round."""
+    """One drafter pass: DraftSample's outputs (`sample`, the op's one record: draft_tokens [B, G] int32, draft_q
+    [B, G], q_full [B, G, V] (one-hot rows when greedy), confidences [B, G], survivals [B, G] non-increasing per
+    row) and, beside them, what the graph's Schedule node chose."""
 
-    tokens: np.ndarray  # [B, G] int32
-    q: np.ndarray  # [B, G] float32, q of each drafted token
-    q_full: np.ndarray  # [B, G, V] float32 (one-hot rows when greedy)
-    confidences: np.ndarray  # [B, G] float32
-    survivals: np.ndarray  # [B, G] float32, non-increasing per row
+    sample: DraftSampleOutputs
     verify_lengths: np.ndarray | None = None  # [B] int32, the graph's Schedule output (None: no Schedule node)
     schedule: dict[str, Any] | None = None  # the attributes that Schedule node was built with
 
@@ -85,6 +84,5 @@ class DrafterModel:
                                       "active": np.ones(rows, np.int32)})  # [B]
         out = self.engine.run(feeds)
         cache.commit({k: v for k, v in out.items() if k.startswith(io.NEW)}, pending.counts)
-        return Draft(tokens=out["draft_tokens"], q=out["draft_q"], q_full=out["q_full"],
-                     confidences=out["confidences"], survivals=out["survivals"],
+        return Draft(DraftSampleOutputs(*(out[name] for name in DraftSampleOutputs._fields)),
                      verify_lengths=out.get("verify_lengths"), schedule=self.info.schedule)

@@ -81,4 +81,4 @@ class Scheduler:
         with this scheduler's settings (it was fed `feeds(lagged, live)`), else the op run here."""
         if draft.verify_lengths is not None and draft.schedule == schedule_attrs(self.config):
             return draft.verify_lengths.astype(np.int64)
-        return self.lengths(draft.survivals, lagged, live)
+        return self.lengths(draft.sample.survivals, lagged, live)

@@ -51,9 +51,9 @@ def speculative_step(batch: Batch, drafter: DrafterModel | None, scheduler: Sche
             # The budget sees only survivals two rounds old (lossless, paper App. A); allocation the current ones.
             # The drafter graph's Schedule node chose them already (fed them) when built with these settings.
             lengths = scheduler.choose(draft, rows.lagged_survivals, live)
-            rows.lagged_survivals, rows.survivals = rows.survivals, draft.survivals
+            rows.lagged_survivals, rows.survivals = rows.survivals, draft.sample.survivals
     with clock("verify"):
-        out = target.verify(batch.target_cache, rows.anchor, draft, lengths, rows.params, rows.rounds)
+        out = target.verify(batch.target_cache, rows.anchor, draft and draft.sample, lengths, rows.params, rows.rounds)
     with clock("host"):
         if drafting:
             scheduler.verified(rows.params, lengths[live], out.accepted[live])

@@ -14,7 +14,7 @@ from dspark_compile.runtime.kvcache import KVCache
 from dspark_compile.runtime.rows import Pending, RowParams
 
 if TYPE_CHECKING:
-    from dspark_compile.runtime.drafter import Draft
+    from dspark_compile.ops.reference import DraftSampleOutputs
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,8 @@ class StepOutput:
     new_kv: dict[str, np.ndarray]  # new_<kv name>: [B, Hkv, T, D]
 
 
-def verify_feeds(params: RowParams, rounds: np.ndarray, lengths: np.ndarray, drafts: Draft | None) -> dict:
+def verify_feeds(params: RowParams, rounds: np.ndarray, lengths: np.ndarray,
+                 drafts: DraftSampleOutputs | None) -> dict:
     """Verify's inputs for g = max(lengths) drafts per row (g = 0: a plain decode step)."""
     from dspark_compile.ops import rng
 
@@ -61,7 +62,7 @@ def verify_feeds(params: RowParams, rounds: np.ndarray, lengths: np.ndarray, dra
         tokens, q = np.zeros((b, 0), np.int32), np.zeros((b, 0), np.float32)
         q_full = np.zeros((b, 0, 1), np.float32)
     else:
-        tokens, q = drafts.tokens[:, :g], np.ascontiguousarray(drafts.q[:, :g])  # [B, g]
+        tokens, q = drafts.draft_tokens[:, :g], np.ascontiguousarray(drafts.draft_q[:, :g])  # [B, g]
         # greedy rows never read q_full: a [B, g, 1] dummy saves copying B*g*V floats
         q_full = np.zeros((b, g, 1), np.float32) if params.all_greedy else np.ascontiguousarray(drafts.q_full[:, :g])
     return {
@@ -111,14 +112,14 @@ class TargetModel:
         return StepOutput(logits=out.get(io.LOGITS), accepted=out.get("accepted"), out_tokens=out.get("out_tokens"),
                           taps=out[io.TAPS], new_kv=new_kv)
 
-    def verify(self, cache: KVCache, anchor: np.ndarray, drafts: Draft | None, lengths: np.ndarray,
+    def verify(self, cache: KVCache, anchor: np.ndarray, drafts: DraftSampleOutputs | None, lengths: np.ndarray,
                params: RowParams, rounds: np.ndarray) -> StepOutput:
         """One pass over [anchor, d_1 .. d_g] per row (g = max(lengths)), ending in Verify."""
         g = int(lengths.max(initial=0))
         tokens = np.zeros((anchor.shape[0], g + 1), dtype=np.int64)  # [B, g+1]
         tokens[:, 0] = anchor
         if g:
-            tokens[:, 1:] = drafts.tokens[:, :g]
+            tokens[:, 1:] = drafts.draft_tokens[:, :g]
         index = np.broadcast_to(np.arange(g + 1, dtype=np.int64), tokens.shape)  # [B, g+1] all positions
         return self.step(cache, tokens, index, verify_feeds(params, rounds, lengths, drafts))
 

@@ -143,7 +143,7 @@ def test_sampled_sequences_follow_the_plain_distribution(bundles, draft_vocab):
         rounds = np.zeros(rows, np.uint32)
         first, pending = rt.target.prefill(rt.target.new_cache(rows, 64), [np.array(ids)] * rows, 32, params, rounds)
         draft = rt.drafter.draft(rt.drafter.new_cache(rows, 64), pending, first, params, rounds + 1)
-        return [[int(f), *d] for f, d in zip(first, draft.tokens.tolist())]
+        return [[int(f), *d] for f, d in zip(first, draft.sample.draft_tokens.tolist())]
 
     spec, ref = spec_and_plain_samples(rt, plain, ids, rows, batches)
     broken = _samples(accept_everything, rows, batches)
@@ -168,7 +168,7 @@ def test_the_drafter_graph_schedules_and_the_runtime_uses_its_choice(bundles, mo
     def checked(self, draft, lagged, live):
         got = choose(self, draft, lagged, live)
         assert draft.verify_lengths is not None and draft.schedule == baked
-        host = self.lengths(draft.survivals, lagged, live)
+        host = self.lengths(draft.sample.survivals, lagged, live)
         assert np.array_equal(got, host), (got, host)
         rounds.append(bool(np.array_equal(got, draft.verify_lengths)))
         return got
