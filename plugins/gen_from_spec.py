@@ -15,13 +15,11 @@ from pathlib import Path
 
 import yaml
 
-from dspark_compile.ops.spec import OPS, AttrType, OpSpec
+from dspark_compile.ops.spec import OPS, PAD_TOKEN, PLUGIN_NAMESPACE, AttrType, OpSpec, ScheduleMode
 
 ROOT = Path(__file__).resolve().parent
 HEADER = ROOT / "common" / "dsparkOpSpec.h"
 FOLDERS = {"DraftSample": "draftSamplePlugin", "Schedule": "schedulePlugin", "Verify": "verifyPlugin"}
-PLUGIN_NAMESPACE = "dspark"
-"""Plugin namespace = the ONNX domain; the graph rewrite puts it on each node as plugin_namespace."""
 
 _FIELD = {AttrType.INT: "int32", AttrType.FLOAT: "float32", AttrType.INTS: "int32[]", AttrType.FLOATS: "float32[]"}
 
@@ -57,35 +55,47 @@ def _mask(t) -> str:
     return " | ".join(_DTYPE_BITS[d] for d in t.dtypes)
 
 
+def _camel(name: str) -> str:
+    return name.title().replace("_", "")
+
+
 def header() -> str:
-    """dsparkOpSpec.h: names, versions, I/O indices and attribute ranges for the C++ plugins."""
+    """dsparkOpSpec.h: the plugin namespace, the pad token, Schedule's modes, and per op its name, version, I/O
+    indices, dtypes and attribute ranges, gathered in `Op`, the constants a plugin class inherits."""
     out = ["/* Generated from dspark_compile/ops/spec.py by plugins/gen_from_spec.py: do not edit. */",
            "#pragma once", "", "#include <stdint.h>", "", "namespace dspark", "{", "namespace spec", "{", "",
            f'constexpr char const* kPluginNamespace = "{PLUGIN_NAMESPACE}";',
-           "constexpr uint32_t kF32 = 1u, kF16 = 2u, kI32 = 4u;", "",
-           "struct AttrDef", "{", "    char const* name;", "    bool isInt;", "    double min, max, def;", "};", ""]
+           "constexpr uint32_t kF32 = 1u, kF16 = 2u, kI32 = 4u;",
+           f"constexpr int32_t kPadToken = {PAD_TOKEN}; /* Verify.out_tokens after the correction/bonus token */", "",
+           "/* Schedule.mode */", "enum ScheduleMode : int32_t", "{"]
+    assert [int(m) for m in ScheduleMode] == list(range(len(ScheduleMode))), "Schedule modes are 0 .. n-1"
+    out += [f"    kSchedule{_camel(m.name)} = {int(m)}," for m in ScheduleMode] + ["};"]
+    out += [f"constexpr int32_t kNbScheduleModes = {len(ScheduleMode)}; /* valid modes: 0 .. kNbScheduleModes - 1 */", ""]
+    out += ["struct AttrDef", "{", "    char const* name;", "    bool isInt;", "    double min, max, def;", "};", ""]
     for spec in OPS.values():
         sn = _snake(spec.name)
-        out += [f"namespace {sn}", "{", f'constexpr char const* kName = "{spec.name}";',
-                f'constexpr char const* kVersion = "{spec.version}";',
-                f"constexpr int32_t kNbInputs = {len(spec.inputs)};",
-                f"constexpr int32_t kNbOutputs = {len(spec.outputs)};",
-                "enum In : int32_t", "{"]
+        out += [f"namespace {sn}", "{", "enum In : int32_t", "{"]
         out += [f"    in_{t.name} = {i}," for i, t in enumerate(spec.inputs)] + ["};", "enum Out : int32_t", "{"]
         out += [f"    out_{t.name} = {i}," for i, t in enumerate(spec.outputs)] + ["};"]
-        out += ["/* allowed dtypes per tensor: bit mask of kF32, kF16, kI32 */"]
-        out += [f"constexpr uint32_t kInDtypes[] = {{{', '.join(_mask(t) for t in spec.inputs)}}};",
-                f"constexpr uint32_t kOutDtypes[] = {{{', '.join(_mask(t) for t in spec.outputs)}}};"]
-        out += [f"constexpr int32_t kNbAttrs = {len(spec.attributes)};"]
         if spec.attributes:
             out += ["enum Attr : int32_t", "{"]
             out += [f"    attr_{a.name} = {i}," for i, a in enumerate(spec.attributes)] + ["};"]
-            out += ["constexpr AttrDef kAttrs[] = {"]
-            out += [f'    {{"{a.name}", {"true" if a.type is AttrType.INT else "false"}, {_num(a.min)}, '
-                    f"{_num(a.max)}, {_num(a.default)}}}," for a in spec.attributes] + ["};"]
+        out += ["/* what the plugin class of this op inherits (PluginBase and PluginCreator read it) */",
+                "struct Op", "{", f'    static constexpr char const* kName = "{spec.name}";',
+                f'    static constexpr char const* kVersion = "{spec.version}";',
+                f"    static constexpr int32_t kNbInputs = {len(spec.inputs)};",
+                f"    static constexpr int32_t kNbOutputs = {len(spec.outputs)};",
+                "    /* allowed dtypes per tensor: bit mask of kF32, kF16, kI32 */",
+                f"    static constexpr uint32_t kInDtypes[] = {{{', '.join(_mask(t) for t in spec.inputs)}}};",
+                f"    static constexpr uint32_t kOutDtypes[] = {{{', '.join(_mask(t) for t in spec.outputs)}}};",
+                f"    static constexpr int32_t kNbAttrs = {len(spec.attributes)};"]
+        if spec.attributes:
+            out += ["    static constexpr AttrDef kAttrs[] = {"]
+            out += [f'        {{"{a.name}", {"true" if a.type is AttrType.INT else "false"}, {_num(a.min)}, '
+                    f"{_num(a.max)}, {_num(a.default)}}}," for a in spec.attributes] + ["    };"]
         else:
-            out += ["constexpr AttrDef const* kAttrs = nullptr;"]
-        out += [f"}} // namespace {sn}", ""]
+            out += ["    static constexpr AttrDef const* kAttrs = nullptr;"]
+        out += ["};", f"}} // namespace {sn}", ""]
     out += ["} // namespace spec", "} // namespace dspark", ""]
     return "\n".join(out)
 

@@ -14,7 +14,7 @@ from onnx import AttributeProto, FunctionProto, ModelProto, NodeProto, TensorPro
 
 from dspark_compile.errors import ExportError
 from dspark_compile.ops._builder import BOOL, FLOAT, INT32, INT64, Builder
-from dspark_compile.ops.spec import (DOMAIN, DRAFT_SAMPLE, OPS, PAD_TOKEN, SCHEDULE, VERIFY, get_spec,
+from dspark_compile.ops.spec import (DOMAIN, DRAFT_SAMPLE, OPS, PAD_TOKEN, SCHEDULE, VERIFY, ScheduleMode, get_spec,
                                      validate_node)
 
 MIN_OPSET = 18
@@ -206,9 +206,9 @@ def _schedule_body(b: Builder) -> None:
     def clamp(x):
         return b.Min(b.Max(x, lo), hi)
 
-    lengths = b.Where(b.Equal(mode, i64(0)), fixed,
-                      b.Where(b.Equal(mode, i64(1)), clamp(by_survival),
-                              b.Where(b.Equal(mode, i64(3)), clamp(by_slot), clamp(by_cost))))
+    lengths = b.Where(b.Equal(mode, i64(int(ScheduleMode.FIXED))), fixed,
+                      b.Where(b.Equal(mode, i64(int(ScheduleMode.SURVIVAL))), clamp(by_survival),
+                              b.Where(b.Equal(mode, i64(int(ScheduleMode.THRESHOLD))), clamp(by_slot), clamp(by_cost))))
     b.Cast(b.Where(live, lengths, i64(0)), to=INT32, outputs=["verify_lengths"])
 
 

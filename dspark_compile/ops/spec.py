@@ -22,6 +22,7 @@ from typing import Any, Callable
 from dspark_compile.errors import ExportError
 
 DOMAIN = "dspark"
+PLUGIN_NAMESPACE = DOMAIN  # TensorRT plugin namespace of the ops (generated into plugins/common/dsparkOpSpec.h)
 PAD_TOKEN = -1  # Verify.out_tokens entries after the correction/bonus token
 INT32_MAX = 2**31 - 1
 

@@ -15,8 +15,7 @@ from onnx import ModelProto, helper
 
 from dspark_compile.errors import BuildError
 
-PLUGIN_NAMESPACE = "dspark"
-"""Namespace the creators of libdspark_plugins.so register under (= plugins/gen_from_spec.py)."""
+from dspark_compile.ops.spec import PLUGIN_NAMESPACE  # the creators of libdspark_plugins.so register under it
 
 
 def _dspark_nodes(graph):

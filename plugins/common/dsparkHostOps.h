@@ -10,6 +10,7 @@
 #pragma once
 
 #include "dsparkMath.h"
+#include "dsparkOpSpec.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -21,7 +22,7 @@ namespace dspark
 namespace host
 {
 
-constexpr int32_t kPadToken = -1;
+using spec::kPadToken;
 
 /* Sequential float32 prefix sum; returns the total (last element). */
 inline float cumsumInto(float const* w, int64_t n, float* c)

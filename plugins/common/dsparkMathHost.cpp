@@ -119,21 +119,21 @@ DSPARK_API int32_t dspark_schedule(int64_t B, int64_t G, int64_t N, float const*
     float const* costTable, int32_t const* active, int32_t mode, int32_t fixedLen, float threshold,
     int32_t minLen, int32_t maxLen, int32_t* verifyLengths)
 {
-    if (B < 0 || G < 1 || N < 1 || mode < 0 || mode > 3 || minLen > maxLen)
+    if (B < 0 || G < 1 || N < 1 || mode < 0 || mode >= spec::kNbScheduleModes || minLen > maxLen)
         return -1;
     int64_t const lo = std::min<int64_t>(minLen, G), hi = std::min<int64_t>(maxLen, G);
     std::vector<int64_t> len(B, 0);
-    if (mode == 0)
+    if (mode == spec::kScheduleFixed)
     {
         std::fill(len.begin(), len.end(), std::min<int64_t>(fixedLen, G));
     }
-    else if (mode == 1)
+    else if (mode == spec::kScheduleSurvival)
     {
         for (int64_t b = 0; b < B; ++b)
             len[b] = clampLen(leading(static_cast<int32_t>(G), [&](int32_t k) { return survivals[b * G + k] >= threshold; }),
                 lo, hi);
     }
-    else if (mode == 3) /* per-slot: !(a_k < threshold * a_{k-1}), a_{-1} = 1 */
+    else if (mode == spec::kScheduleThreshold) /* per-slot: !(a_k < threshold * a_{k-1}), a_{-1} = 1 */
     {
         for (int64_t b = 0; b < B; ++b)
             len[b] = clampLen(leading(static_cast<int32_t>(G),

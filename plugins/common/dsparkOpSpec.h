@@ -10,6 +10,17 @@ namespace spec
 
 constexpr char const* kPluginNamespace = "dspark";
 constexpr uint32_t kF32 = 1u, kF16 = 2u, kI32 = 4u;
+constexpr int32_t kPadToken = -1; /* Verify.out_tokens after the correction/bonus token */
+
+/* Schedule.mode */
+enum ScheduleMode : int32_t
+{
+    kScheduleFixed = 0,
+    kScheduleSurvival = 1,
+    kScheduleCost = 2,
+    kScheduleThreshold = 3,
+};
+constexpr int32_t kNbScheduleModes = 4; /* valid modes: 0 .. kNbScheduleModes - 1 */
 
 struct AttrDef
 {
@@ -20,10 +31,6 @@ struct AttrDef
 
 namespace draft_sample
 {
-constexpr char const* kName = "DraftSample";
-constexpr char const* kVersion = "1";
-constexpr int32_t kNbInputs = 13;
-constexpr int32_t kNbOutputs = 5;
 enum In : int32_t
 {
     in_block_logits = 0,
@@ -48,19 +55,23 @@ enum Out : int32_t
     out_confidences = 3,
     out_survivals = 4,
 };
-/* allowed dtypes per tensor: bit mask of kF32, kF16, kI32 */
-constexpr uint32_t kInDtypes[] = {kF16 | kF32, kF16 | kF32, kI32, kF16 | kF32, kF16 | kF32, kI32, kF16 | kF32, kF16 | kF32, kF32, kF32, kI32, kF32, kF32};
-constexpr uint32_t kOutDtypes[] = {kI32, kF32, kF32, kF32, kF32};
-constexpr int32_t kNbAttrs = 0;
-constexpr AttrDef const* kAttrs = nullptr;
+/* what the plugin class of this op inherits (PluginBase and PluginCreator read it) */
+struct Op
+{
+    static constexpr char const* kName = "DraftSample";
+    static constexpr char const* kVersion = "1";
+    static constexpr int32_t kNbInputs = 13;
+    static constexpr int32_t kNbOutputs = 5;
+    /* allowed dtypes per tensor: bit mask of kF32, kF16, kI32 */
+    static constexpr uint32_t kInDtypes[] = {kF16 | kF32, kF16 | kF32, kI32, kF16 | kF32, kF16 | kF32, kI32, kF16 | kF32, kF16 | kF32, kF32, kF32, kI32, kF32, kF32};
+    static constexpr uint32_t kOutDtypes[] = {kI32, kF32, kF32, kF32, kF32};
+    static constexpr int32_t kNbAttrs = 0;
+    static constexpr AttrDef const* kAttrs = nullptr;
+};
 } // namespace draft_sample
 
 namespace schedule
 {
-constexpr char const* kName = "Schedule";
-constexpr char const* kVersion = "1";
-constexpr int32_t kNbInputs = 4;
-constexpr int32_t kNbOutputs = 1;
 enum In : int32_t
 {
     in_survivals = 0,
@@ -72,10 +83,6 @@ enum Out : int32_t
 {
     out_verify_lengths = 0,
 };
-/* allowed dtypes per tensor: bit mask of kF32, kF16, kI32 */
-constexpr uint32_t kInDtypes[] = {kF32, kF32, kF32, kI32};
-constexpr uint32_t kOutDtypes[] = {kI32};
-constexpr int32_t kNbAttrs = 5;
 enum Attr : int32_t
 {
     attr_mode = 0,
@@ -84,21 +91,29 @@ enum Attr : int32_t
     attr_min_len = 3,
     attr_max_len = 4,
 };
-constexpr AttrDef kAttrs[] = {
-    {"mode", true, 0.0, 3.0, 2.0},
-    {"fixed_len", true, 0.0, 2147483647.0, 2147483647.0},
-    {"threshold", false, 0.0, 1.0, 0.5},
-    {"min_len", true, 0.0, 2147483647.0, 0.0},
-    {"max_len", true, 0.0, 2147483647.0, 2147483647.0},
+/* what the plugin class of this op inherits (PluginBase and PluginCreator read it) */
+struct Op
+{
+    static constexpr char const* kName = "Schedule";
+    static constexpr char const* kVersion = "1";
+    static constexpr int32_t kNbInputs = 4;
+    static constexpr int32_t kNbOutputs = 1;
+    /* allowed dtypes per tensor: bit mask of kF32, kF16, kI32 */
+    static constexpr uint32_t kInDtypes[] = {kF32, kF32, kF32, kI32};
+    static constexpr uint32_t kOutDtypes[] = {kI32};
+    static constexpr int32_t kNbAttrs = 5;
+    static constexpr AttrDef kAttrs[] = {
+        {"mode", true, 0.0, 3.0, 2.0},
+        {"fixed_len", true, 0.0, 2147483647.0, 2147483647.0},
+        {"threshold", false, 0.0, 1.0, 0.5},
+        {"min_len", true, 0.0, 2147483647.0, 0.0},
+        {"max_len", true, 0.0, 2147483647.0, 2147483647.0},
+    };
 };
 } // namespace schedule
 
 namespace verify
 {
-constexpr char const* kName = "Verify";
-constexpr char const* kVersion = "1";
-constexpr int32_t kNbInputs = 9;
-constexpr int32_t kNbOutputs = 2;
 enum In : int32_t
 {
     in_target_logits = 0,
@@ -116,16 +131,24 @@ enum Out : int32_t
     out_accepted = 0,
     out_out_tokens = 1,
 };
-/* allowed dtypes per tensor: bit mask of kF32, kF16, kI32 */
-constexpr uint32_t kInDtypes[] = {kF16 | kF32, kI32, kF32, kF32, kI32, kF32, kF32, kI32, kF32};
-constexpr uint32_t kOutDtypes[] = {kI32, kI32};
-constexpr int32_t kNbAttrs = 1;
 enum Attr : int32_t
 {
     attr_residual_eps = 0,
 };
-constexpr AttrDef kAttrs[] = {
-    {"residual_eps", false, 0.0, 1.0, 1e-06},
+/* what the plugin class of this op inherits (PluginBase and PluginCreator read it) */
+struct Op
+{
+    static constexpr char const* kName = "Verify";
+    static constexpr char const* kVersion = "1";
+    static constexpr int32_t kNbInputs = 9;
+    static constexpr int32_t kNbOutputs = 2;
+    /* allowed dtypes per tensor: bit mask of kF32, kF16, kI32 */
+    static constexpr uint32_t kInDtypes[] = {kF16 | kF32, kI32, kF32, kF32, kI32, kF32, kF32, kI32, kF32};
+    static constexpr uint32_t kOutDtypes[] = {kI32, kI32};
+    static constexpr int32_t kNbAttrs = 1;
+    static constexpr AttrDef kAttrs[] = {
+        {"residual_eps", false, 0.0, 1.0, 1e-06},
+    };
 };
 } // namespace verify
 

@@ -81,7 +81,8 @@ private:
 
 /*
  * Capability plumbing shared by the three plugins. Derived implements the build-time shape/type
- * methods, getWorkspaceSize and enqueue; `Spec` is the generated namespace struct (name, version).
+ * methods, getWorkspaceSize and enqueue; the plugin class also inherits its op's generated
+ * constants (spec::<op>::Op: name, version, I/O counts, dtypes, attributes), which Derived:: reads.
  */
 template <typename Derived>
 class PluginBase : public IPluginV3, public IPluginV3OneCore, public IPluginV3OneBuild, public IPluginV3OneRuntime

@@ -9,17 +9,10 @@ namespace dspark
 namespace plugin
 {
 
-class DraftSamplePlugin final : public PluginBase<DraftSamplePlugin>
+/* name, version, I/O counts, dtypes and attributes: spec::draft_sample::Op, generated from ops/spec.py */
+class DraftSamplePlugin final : public PluginBase<DraftSamplePlugin>, public spec::draft_sample::Op
 {
 public:
-    static constexpr char const* kName = spec::draft_sample::kName;
-    static constexpr char const* kVersion = spec::draft_sample::kVersion;
-    static constexpr int32_t kNbInputs = spec::draft_sample::kNbInputs;
-    static constexpr int32_t kNbOutputs = spec::draft_sample::kNbOutputs;
-    static constexpr uint32_t const* kInDtypes = spec::draft_sample::kInDtypes;
-    static constexpr uint32_t const* kOutDtypes = spec::draft_sample::kOutDtypes;
-    static constexpr spec::AttrDef const* kAttrs = spec::draft_sample::kAttrs;
-    static constexpr int32_t kNbAttrs = spec::draft_sample::kNbAttrs;
     static bool validate(std::vector<double> const&, std::string&) { return true; }
 
     using PluginBase::PluginBase;

@@ -6,6 +6,7 @@
  * Cost is O((B*G)^2 / threads): about 0.2M comparisons at B=64, G=7.
  */
 #include "dsparkMath.h"
+#include "dsparkOpSpec.h"
 #include "scheduleKernels.h"
 
 namespace dspark
@@ -22,7 +23,7 @@ __global__ void __launch_bounds__(kThreads) scheduleKernel(ScheduleArgs a, float
     __shared__ int64_t budget;
     for (int64_t b = threadIdx.x; b < B; b += kThreads)
         counts[b] = 0;
-    if (a.mode == 2)
+    if (a.mode == spec::kScheduleCost)
     {
         /* descending order of lagged survivals of active rows; inactive ones rank after all */
         for (int64_t i = threadIdx.x; i < n; i += kThreads)
@@ -83,16 +84,16 @@ __global__ void __launch_bounds__(kThreads) scheduleKernel(ScheduleArgs a, float
     for (int64_t b = threadIdx.x; b < B; b += kThreads)
     {
         int64_t len;
-        if (a.mode == 0)
+        if (a.mode == spec::kScheduleFixed)
             len = a.fixedLen < G ? a.fixedLen : G;
-        else if (a.mode == 1)
+        else if (a.mode == spec::kScheduleSurvival)
         {
             len = 0;
             while (len < G && a.survivals[b * G + len] >= a.threshold)
                 ++len;
             len = clampLen(len, lo, hi);
         }
-        else if (a.mode == 3)
+        else if (a.mode == spec::kScheduleThreshold)
         {
             // per-slot confidence c_k >= threshold, tested as !(a_k < threshold * a_{k-1}), a_{-1} = 1
             len = 0;
@@ -119,7 +120,7 @@ cudaError_t launchSchedule(ScheduleArgs const& a, void* workspace, cudaStream_t 
 {
     if (a.B == 0)
         return cudaSuccess;
-    if (a.G < 1 || a.N < 1 || a.mode < 0 || a.mode > 3 || workspace == nullptr)
+    if (a.G < 1 || a.N < 1 || a.mode < 0 || a.mode >= spec::kNbScheduleModes || workspace == nullptr)
         return cudaErrorInvalidValue;
     auto* sorted = static_cast<float*>(workspace);
     size_t const off = (static_cast<size_t>(a.B * a.G) * sizeof(float) + 255) / 256 * 256;

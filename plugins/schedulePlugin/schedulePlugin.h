@@ -9,17 +9,10 @@ namespace dspark
 namespace plugin
 {
 
-class SchedulePlugin final : public PluginBase<SchedulePlugin>
+/* name, version, I/O counts, dtypes and attributes: spec::schedule::Op, generated from ops/spec.py */
+class SchedulePlugin final : public PluginBase<SchedulePlugin>, public spec::schedule::Op
 {
 public:
-    static constexpr char const* kName = spec::schedule::kName;
-    static constexpr char const* kVersion = spec::schedule::kVersion;
-    static constexpr int32_t kNbInputs = spec::schedule::kNbInputs;
-    static constexpr int32_t kNbOutputs = spec::schedule::kNbOutputs;
-    static constexpr uint32_t const* kInDtypes = spec::schedule::kInDtypes;
-    static constexpr uint32_t const* kOutDtypes = spec::schedule::kOutDtypes;
-    static constexpr spec::AttrDef const* kAttrs = spec::schedule::kAttrs;
-    static constexpr int32_t kNbAttrs = spec::schedule::kNbAttrs;
     /* The spec's cross-attribute constraint: min_len <= max_len. */
     static bool validate(std::vector<double> const& v, std::string& error);
 

@@ -7,6 +7,7 @@
  *     token is argmax (greedy), an inverse-CDF draw from max(0, p - q) (or p when that mass is
  *     <= residual_eps) at the first rejection, or a draw from p at the bonus position.
  */
+#include "dsparkOpSpec.h"
 #include "rowOps.cuh"
 #include "verifyKernels.h"
 
@@ -109,7 +110,7 @@ __global__ void __launch_bounds__(kThreads) verifyFinishKernel(VerifyArgs a, Pos
     {
         a.accepted[b] = static_cast<int32_t>(n);
         for (int64_t i = 0; i <= G; ++i)
-            a.outTokens[b * (G + 1) + i] = i < n ? a.draftTokens[b * G + i] : (i == n ? token : -1);
+            a.outTokens[b * (G + 1) + i] = i < n ? a.draftTokens[b * G + i] : (i == n ? token : spec::kPadToken);
     }
 }
 

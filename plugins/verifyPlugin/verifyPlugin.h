@@ -9,17 +9,10 @@ namespace dspark
 namespace plugin
 {
 
-class VerifyPlugin final : public PluginBase<VerifyPlugin>
+/* name, version, I/O counts, dtypes and attributes: spec::verify::Op, generated from ops/spec.py */
+class VerifyPlugin final : public PluginBase<VerifyPlugin>, public spec::verify::Op
 {
 public:
-    static constexpr char const* kName = spec::verify::kName;
-    static constexpr char const* kVersion = spec::verify::kVersion;
-    static constexpr int32_t kNbInputs = spec::verify::kNbInputs;
-    static constexpr int32_t kNbOutputs = spec::verify::kNbOutputs;
-    static constexpr uint32_t const* kInDtypes = spec::verify::kInDtypes;
-    static constexpr uint32_t const* kOutDtypes = spec::verify::kOutDtypes;
-    static constexpr spec::AttrDef const* kAttrs = spec::verify::kAttrs;
-    static constexpr int32_t kNbAttrs = spec::verify::kNbAttrs;
     static bool validate(std::vector<double> const&, std::string&) { return true; }
 
     using PluginBase::PluginBase;
