@@ -66,18 +66,22 @@ class Guard:
     def __init__(self, cost: CostTable, block_size: int, min_len: int = 0, max_len: int = 32):
         self.cost = cost
         self.block_size = block_size
-        self.depths = np.arange(max(min_len, 1), min(max_len, block_size) + 1)  # [D] depths Schedule may choose
+        lo, hi = min(min_len, block_size), min(max_len, block_size)  # Schedule clamps its depths to these
+        self.depths = np.arange(max(lo, 1), hi + 1)  # [D] the drafting depths it may choose
         self.acceptance = Acceptance(block_size)
         self.credit_ms = 0.0
 
     def drafts(self, rows: int, sampled: bool, backlog: int) -> bool:
         """Whether this round drafts, for `rows` live rows, any of them sampled, the longest pending backlog."""
+        if backlog >= MAX_BACKLOG:  # the pending taps must be absorbed (bounded backlog)
+            self.credit_ms = 0.0
+            return True
         if rows == 0 or self.depths.size == 0:
-            return rows > 0
+            return False  # nothing to draft for, or Schedule would verify no draft (max_len 0)
         verify_ms = self.cost.for_rows(rows, self.block_size)  # [R*(G+1)] time for n = 1.. tokens
         draft_ms = self.cost.draft_for_rows(rows, sampled, backlog)
         plain = rows / float(verify_ms[rows - 1])
-        if self._speed(rows, self.acceptance.rates(sampled), verify_ms, draft_ms) > plain or backlog >= MAX_BACKLOG:
+        if self._speed(rows, self.acceptance.rates(sampled), verify_ms, draft_ms) > plain:
             self.credit_ms = 0.0
             return True
         if self._speed(rows, np.ones(self.block_size), verify_ms, draft_ms) <= plain:

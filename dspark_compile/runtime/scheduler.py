@@ -26,6 +26,11 @@ def schedule_attrs(config: SchedulerConfig) -> dict[str, int | float]:
                 threshold=config.threshold, min_len=config.min_len, max_len=config.max_len)
 
 
+def _sampled(params: RowParams, live: np.ndarray) -> bool:
+    """Whether the round serves sampled requests (any live row samples): the guard's mode."""
+    return bool(np.any(params.temperature[live] > 0))
+
+
 class Scheduler:
     """Picks, round by round, whether the drafter runs and how many drafts each live row verifies. In cost
     mode with the fallback on it owns the guard, whose state lasts as long as the scheduler (a `Runtime`
@@ -50,15 +55,16 @@ class Scheduler:
         return self.config.mode == "cost" and self.config.fallback
 
     def drafts(self, params: RowParams, live: np.ndarray, backlog: int) -> bool:
-        """Whether this round runs the drafter (always, unless the guard says plain is faster)."""
+        """Whether this round runs the drafter (always, unless the guard says plain is faster), for the rows
+        where live [B] is set and the longest pending backlog among them."""
         if self.guard is None:
             return self.speculates
-        return self.guard.drafts(int(live.sum()), not params.all_greedy, backlog)
+        return self.guard.drafts(int(live.sum()), _sampled(params, live), backlog)
 
-    def verified(self, params: RowParams, lengths: np.ndarray, accepted: np.ndarray) -> None:
-        """A drafting round's outcome for its live rows (verified lengths [R], accepted drafts [R])."""
+    def verified(self, params: RowParams, live: np.ndarray, lengths: np.ndarray, accepted: np.ndarray) -> None:
+        """A drafting round's outcome: verified lengths [B], accepted drafts [B] (of the live rows [B])."""
         if self.guard is not None:
-            self.guard.verified(not params.all_greedy, lengths, accepted)
+            self.guard.verified(_sampled(params, live), lengths[live], accepted[live])
 
     def feeds(self, lagged: np.ndarray, live: np.ndarray) -> dict[str, np.ndarray]:
         """Schedule's inputs besides the current survivals: survivals two drafting rounds old [B, G], the

@@ -56,7 +56,7 @@ def speculative_step(batch: Batch, drafter: DrafterModel | None, scheduler: Sche
         out = target.verify(batch.target_cache, rows.anchor, draft and draft.sample, lengths, rows.params, rows.rounds)
     with clock("host"):
         if drafting:
-            scheduler.verified(rows.params, lengths[live], out.accepted[live])
+            scheduler.verified(rows.params, live, lengths, out.accepted)
         kept = np.where(live, out.accepted.astype(np.int64) + 1, 0)  # [B] anchor + accepted drafts
         batch.target_cache.commit(out.new_kv, kept)  # rejected slots: only not counted (overwritten later)
         # the drafter absorbs these positions the next round it runs; until then they accumulate
