@@ -118,8 +118,9 @@ class AttrSpec:
 
 
 @dataclass(frozen=True)
-class TensorSpec:
-    """One input or output: symbolic shape and the dtypes it may have."""
+class OpTensor:
+    """One input or output of an op: symbolic shape and the dtypes it may have (a graph's concrete I/O is
+    `engine.base.TensorSpec`)."""
 
     name: str
     shape: tuple[str, ...]
@@ -143,8 +144,8 @@ class OpSpec:
     version: int
     doc: str
     attributes: tuple[AttrSpec, ...]
-    inputs: tuple[TensorSpec, ...]
-    outputs: tuple[TensorSpec, ...]
+    inputs: tuple[OpTensor, ...]
+    outputs: tuple[OpTensor, ...]
     constraints: tuple[Constraint, ...] = ()
     domain: str = DOMAIN
 
@@ -202,27 +203,27 @@ DRAFT_SAMPLE = OpSpec(
          "block_logits by the drafter graph before this op. Requires G >= 1."),
     attributes=(),
     inputs=(
-        TensorSpec("block_logits", ("B", "G", "Vd"), _HF, "drafter lm_head output U_k over the draft vocabulary"),
-        TensorSpec("block_hidden", ("B", "G", "H"), _HF, "normed drafter hidden states hs_k"),
-        TensorSpec("anchor", ("B",), _I, "last token the target produced (x0)"),
-        TensorSpec("markov_w1", ("V", "r"), _HF, "Markov embedding W1 (checkpoint layout)"),
-        TensorSpec("markov_w2", ("Vd", "r"), _HF, "Markov output W2, draft-vocabulary rows (bias = W2 @ W1[x])"),
-        TensorSpec("draft_vocab", ("Vd",), _I, "target id of each draft-vocabulary entry, strictly increasing"),
-        TensorSpec("conf_w", ("H+r",), _HF, "confidence head weight"),
-        TensorSpec("conf_b", ("1",), _HF, "confidence head bias"),
-        TensorSpec("sts_temps", ("G",), _F, "STS temperature per slot (> 0)"),
-        TensorSpec("temperature", ("B",), _F, "sampling temperature; <= 0 means greedy for that row"),
-        TensorSpec("top_k", ("B",), _I, "top-k; 0 (or >= V) = off"),
-        TensorSpec("top_p", ("B",), _F, "top-p; >= 1 = off"),
-        TensorSpec("uniforms", ("B", "G"), _F, "one uniform in [0,1) per slot (rng stream DRAFT)"),
+        OpTensor("block_logits", ("B", "G", "Vd"), _HF, "drafter lm_head output U_k over the draft vocabulary"),
+        OpTensor("block_hidden", ("B", "G", "H"), _HF, "normed drafter hidden states hs_k"),
+        OpTensor("anchor", ("B",), _I, "last token the target produced (x0)"),
+        OpTensor("markov_w1", ("V", "r"), _HF, "Markov embedding W1 (checkpoint layout)"),
+        OpTensor("markov_w2", ("Vd", "r"), _HF, "Markov output W2, draft-vocabulary rows (bias = W2 @ W1[x])"),
+        OpTensor("draft_vocab", ("Vd",), _I, "target id of each draft-vocabulary entry, strictly increasing"),
+        OpTensor("conf_w", ("H+r",), _HF, "confidence head weight"),
+        OpTensor("conf_b", ("1",), _HF, "confidence head bias"),
+        OpTensor("sts_temps", ("G",), _F, "STS temperature per slot (> 0)"),
+        OpTensor("temperature", ("B",), _F, "sampling temperature; <= 0 means greedy for that row"),
+        OpTensor("top_k", ("B",), _I, "top-k; 0 (or >= V) = off"),
+        OpTensor("top_p", ("B",), _F, "top-p; >= 1 = off"),
+        OpTensor("uniforms", ("B", "G"), _F, "one uniform in [0,1) per slot (rng stream DRAFT)"),
     ),
     outputs=(
-        TensorSpec("draft_tokens", ("B", "G"), _I, "drafted tokens"),
-        TensorSpec("draft_q", ("B", "G"), _F, "q of each drafted token; 1.0 when greedy"),
-        TensorSpec("q_full", ("B", "G", "V"), _F, "filtered draft distribution sampled from, over target ids "
-                   "(one-hot when greedy, 0 outside the draft vocabulary)"),
-        TensorSpec("confidences", ("B", "G"), _F, "STS-calibrated c_k"),
-        TensorSpec("survivals", ("B", "G"), _F, "cumulative products a_k"),
+        OpTensor("draft_tokens", ("B", "G"), _I, "drafted tokens"),
+        OpTensor("draft_q", ("B", "G"), _F, "q of each drafted token; 1.0 when greedy"),
+        OpTensor("q_full", ("B", "G", "V"), _F, "filtered draft distribution sampled from, over target ids "
+                 "(one-hot when greedy, 0 outside the draft vocabulary)"),
+        OpTensor("confidences", ("B", "G"), _F, "STS-calibrated c_k"),
+        OpTensor("survivals", ("B", "G"), _F, "cumulative products a_k"),
     ),
 )
 
@@ -250,12 +251,12 @@ SCHEDULE = OpSpec(
                  min=0, max=INT32_MAX),
     ),
     inputs=(
-        TensorSpec("survivals", ("B", "G"), _F, "current survivals a_k (non-increasing per row)"),
-        TensorSpec("lagged_survivals", ("B", "G"), _F, "survivals from two rounds before (budget only)"),
-        TensorSpec("cost_table", ("N",), _F, "verify step time for n = 1..N tokens in the batch"),
-        TensorSpec("active", ("B",), _I, "1 (nonzero) = row is live"),
+        OpTensor("survivals", ("B", "G"), _F, "current survivals a_k (non-increasing per row)"),
+        OpTensor("lagged_survivals", ("B", "G"), _F, "survivals from two rounds before (budget only)"),
+        OpTensor("cost_table", ("N",), _F, "verify step time for n = 1..N tokens in the batch"),
+        OpTensor("active", ("B",), _I, "1 (nonzero) = row is live"),
     ),
-    outputs=(TensorSpec("verify_lengths", ("B",), _I, "draft tokens to verify per row, 0..G"),),
+    outputs=(OpTensor("verify_lengths", ("B",), _I, "draft tokens to verify per row, 0..G"),),
     constraints=(Constraint("min_len <= max_len", lambda a: a["min_len"] <= a["max_len"]),),
 )
 
@@ -276,19 +277,19 @@ VERIFY = OpSpec(
                  min=0.0, max=1.0),
     ),
     inputs=(
-        TensorSpec("target_logits", ("B", "G+1", "V"), _HF, "target logits at anchor + G draft positions"),
-        TensorSpec("draft_tokens", ("B", "G"), _I, "drafted tokens"),
-        TensorSpec("draft_q", ("B", "G"), _F, "q of each drafted token (DraftSample.draft_q)"),
-        TensorSpec("q_full", ("B", "G", "Vq"), _F, "draft distributions; Vq = V, or 1 if all rows greedy"),
-        TensorSpec("verify_lengths", ("B",), _I, "drafts to consider per row (clamped to [0, G])"),
-        TensorSpec("uniforms", ("B", "2G+1"), _F, "[0:G] accept tests, [G:2G] residual draws, [2G] bonus"),
-        TensorSpec("temperature", ("B",), _F, "as in DraftSample"),
-        TensorSpec("top_k", ("B",), _I, "as in DraftSample"),
-        TensorSpec("top_p", ("B",), _F, "as in DraftSample"),
+        OpTensor("target_logits", ("B", "G+1", "V"), _HF, "target logits at anchor + G draft positions"),
+        OpTensor("draft_tokens", ("B", "G"), _I, "drafted tokens"),
+        OpTensor("draft_q", ("B", "G"), _F, "q of each drafted token (DraftSample.draft_q)"),
+        OpTensor("q_full", ("B", "G", "Vq"), _F, "draft distributions; Vq = V, or 1 if all rows greedy"),
+        OpTensor("verify_lengths", ("B",), _I, "drafts to consider per row (clamped to [0, G])"),
+        OpTensor("uniforms", ("B", "2G+1"), _F, "[0:G] accept tests, [G:2G] residual draws, [2G] bonus"),
+        OpTensor("temperature", ("B",), _F, "as in DraftSample"),
+        OpTensor("top_k", ("B",), _I, "as in DraftSample"),
+        OpTensor("top_p", ("B",), _F, "as in DraftSample"),
     ),
     outputs=(
-        TensorSpec("accepted", ("B",), _I, "number of accepted drafts"),
-        TensorSpec("out_tokens", ("B", "G+1"), _I, "accepted drafts, then the correction/bonus token, then -1"),
+        OpTensor("accepted", ("B",), _I, "number of accepted drafts"),
+        OpTensor("out_tokens", ("B", "G+1"), _I, "accepted drafts, then the correction/bonus token, then -1"),
     ),
 )
 
@@ -305,7 +306,7 @@ def get_spec(op_name: str) -> OpSpec:
 
 def spec_to_dict(spec: OpSpec) -> dict[str, Any]:
     """Render a spec as plain data (str/int/float/list/dict) for docs and plugin-YAML comparison."""
-    def tensor(t: TensorSpec) -> dict[str, Any]:
+    def tensor(t: OpTensor) -> dict[str, Any]:
         return {"name": t.name, "shape": list(t.shape), "dtypes": list(t.dtypes), "doc": t.doc}
 
     def attr(a: AttrSpec) -> dict[str, Any]:
