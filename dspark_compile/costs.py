@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from dspark_compile.runtime.cost_table import MODES, CostTable, manifest_engine_digest
 from dspark_compile.ops.reference import DraftSampleOutputs
+from dspark_compile.runtime.cost_table import MODES, CostTable, manifest_engine_digest
 from dspark_compile.runtime.drafter import DrafterModel
 from dspark_compile.runtime.rows import MAX_BACKLOG, Pending, RowParams
 from dspark_compile.runtime.sampling import SamplingParams

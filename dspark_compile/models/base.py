@@ -129,8 +129,7 @@ class Attention(nn.Module):
         (ScatterND); placing rows by gather + select instead moved about 4x the bytes and made a 16-row
         step 2x slower than the split layout.
         """
-        B, T = slot.shape
-        b = torch.arange(B, device=slot.device)[:, None, None]  # [B, 1, 1]
+        b = torch.arange(slot.shape[0], device=slot.device)[:, None, None]  # [B, 1, 1]
         h = torch.arange(self.num_kv_heads, device=slot.device)[None, :, None]  # [1, Hkv, 1]
         rows = slot[:, None, :]  # [B, 1, T]
         keys = torch.index_put(past_k, (b, h, rows), new_k)  # [B, Hkv, S, D]: a copy, new rows written

@@ -74,7 +74,7 @@ class Runtime:
             raise BundleError(f"{bundle.root}: the manifest's 'model' section is malformed: {exc}") from None
         speculates = "drafter" in bundle.manifest["engines"]
         # with a drafter the two engines take turns: neither one's workers may spin into the other's run
-        options = replace(options, yield_after_run=speculates)
+        options = replace(options, yield_after_run=options.yield_after_run or speculates)
         self.target = TargetModel(self._engine("verify", options), self.info)
         self.drafter = None
         self.costs = None
