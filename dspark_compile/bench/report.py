@@ -102,22 +102,25 @@ def _calibration(runs: list[LoadRun]) -> dict[str, Any] | None:
 
 def _greedy_check(runs: dict, arms: list[Arm]) -> dict[str, Any]:
     """Greedy outputs per prompt: identical across every runtime arm (lossless speculation), and how often
-    the transformers peers agree with them (fp32 in another engine: near-ties may flip)."""
+    the peers (transformers, llama.cpp) agree with them (another engine or quantization: near-ties may flip)."""
     ours: dict[int, set[tuple[int, ...]]] = {}
     theirs: list[tuple[int, tuple[int, ...]]] = []
+    peers: set[str] = set()
     for (mode, name, _), cell in runs.items():
         if mode != "greedy":
             continue
         peer = next(a for a in arms if a.name == name).peer
         for s in (x for r in cell for x in r.served):
             if peer:
+                peers.add(name)
                 theirs.append((s.prompt, tuple(s.tokens)))
             else:
                 ours.setdefault(s.prompt, set()).add(tuple(s.tokens))
     differing = sorted(p for p, outs in ours.items() if len(outs) > 1)
     agree = [ours.get(p) == {t} for p, t in theirs]
     return {"prompts": len(ours), "identical_across_runtime_arms": not differing, "differing_prompts": differing,
-            "peer_requests": len(agree), "peer_agreement": round(sum(agree) / len(agree), 4) if agree else None}
+            "peer_arms": sorted(peers), "peer_requests": len(agree),
+            "peer_agreement": round(sum(agree) / len(agree), 4) if agree else None}
 
 
 def _headline(rows: list[dict], levels: tuple[int, ...]) -> dict[str, Any]:
@@ -220,8 +223,9 @@ def render(result: BenchResult, console) -> None:
     console.print(table)
     g = result.greedy_check
     console.print(f"greedy tokens identical across runtime arms: {'[green]yes' if g['identical_across_runtime_arms'] else '[red]NO'}"
-                  f"[/] ({g['prompts']} prompts)" + (f"; transformers peers agree on {g['peer_agreement']:.0%} of "
-                                                    f"{g['peer_requests']} requests" if g["peer_requests"] else ""))
+                  f"[/] ({g['prompts']} prompts)" + (f"; peers ({', '.join(g.get('peer_arms', []))}) agree on "
+                                                    f"{g['peer_agreement']:.0%} of {g['peer_requests']} requests"
+                                                    if g["peer_requests"] else ""))
     for mode in cfg.modes:
         cals = {k.split("/")[1]: c for k, c in result.calibration.items() if k.startswith(mode + "/")}
         if cals:

@@ -70,6 +70,7 @@ def test_greedy_outputs_are_identical_across_arms(result):
     assert g["identical_across_runtime_arms"] and g["differing_prompts"] == []
     assert g["prompts"] == 2  # prompts 0 and 1 (concurrency 2, one request per client)
     assert g["peer_requests"] == 2 * 2  # 2 peers x 2 repeats x 1 request at concurrency 1
+    assert g["peer_arms"] == ["hf-generate", "hf-prompt-lookup"]  # named in the table's line, not assumed
 
 
 def test_calibration_and_headline(result):
@@ -106,6 +107,7 @@ def test_render(result):
     text = console.export_text()
     assert "hf-prompt-lookup" in text and "greedy tokens identical across runtime arms: yes" in text
     assert "drafted" in text and "cost arm's rounds that ran the drafter by load" in text
+    assert "peers (hf-generate, hf-prompt-lookup) agree on" in text
 
 
 def test_schedule_shares_prompts_across_clients():
