@@ -115,19 +115,22 @@ def quantize_weights(model, spec: WeightQuant, gguf: GGUFBlocks | None = None):
     graph = out.graph
     inits = {i.name: i for i in graph.initializer}
     uses: dict[str, int] = {}
-    for n in graph.node:
+    for n in _all_nodes(graph):  # subgraphs (If/Loop bodies) may read the outer graph's values
         for i in n.input:
             uses[i] = uses.get(i, 0) + 1
     ranks = {v.name: len(v.type.tensor_type.shape.dim) for v in list(graph.value_info) + list(graph.input)}
-    nodes, layers, skipped, drop = [], [], [], set()
+    nodes, layers, skipped, read = [], [], [], set()
     block_sums: dict[str, str] = {}  # activation -> its [.., K/32] block sums (shared by q/k/v, gate/up)
-    padded: dict[str, str] = {}  # activation -> it with one zero row appended
+    padded: dict[str, str] = {}  # activation -> it with zero rows appended
+    producers = {o: n for n in graph.node for o in n.output}
     for node in graph.node:
-        w_init = inits.get(node.input[1]) if node.op_type == "MatMul" and len(node.input) == 2 else None
+        w_init, transposed = _weight(node, inits, producers)
         if w_init is None or len(w_init.dims) != 2 or w_init.data_type != onnx.TensorProto.FLOAT:
             nodes.append(node)
             continue
         w = numpy_helper.to_array(w_init)  # [K, N]
+        if transposed:  # a tied lm_head: MatMul(x, Transpose(embedding [N, K]))
+            w = w.T
         k, n = w.shape
         if k % spec.block_size or n < spec.min_columns:
             skipped.append(node.name)
@@ -142,11 +145,11 @@ def quantize_weights(model, spec: WeightQuant, gguf: GGUFBlocks | None = None):
                 graph.initializer.append(numpy_helper.from_array(packed[key], f"{base}.{key}"))
                 names.append(f"{base}.{key}")
         a, y = node.input[0], node.output[0]
-        if spec.pad_rows:  # one zero row after the T rows: M >= 2 and a lone last stripe is never a real row
+        if spec.pad_rows:  # zero rows after the real ones: M >= 2, and a lone last stripe is never a real row
             rank = ranks.get(a, 3)
             if a not in padded:  # once per activation (q/k/v and gate/up share theirs)
-                pads = f"{base}.pad_rows"
-                graph.initializer.append(numpy_helper.from_array(np.array([0] * (2 * rank - 2) + [1, 0], np.int64), pads))
+                pads = f"{base}.pad_rows"  # one more batch entry: [B, T, K] -> [B+1, T, K], T pad rows
+                graph.initializer.append(numpy_helper.from_array(np.array([0] * rank + [1] + [0] * (rank - 1), np.int64), pads))
                 nodes.append(helper.make_node("Pad", [a, pads], [f"{base}.a_padded"], name=f"{base}_pad_rows"))
                 padded[a] = f"{base}.a_padded"
             a, y = padded[a], f"{base}.y_padded"
@@ -170,16 +173,19 @@ def quantize_weights(model, spec: WeightQuant, gguf: GGUFBlocks | None = None):
             nodes.append(helper.make_node("Add", [y_nbits, f"{base}.min_out"], [y], name=f"{base}_add_minima"))
         if spec.pad_rows:
             start, stop, axis = (f"{base}.unpad_{i}" for i in range(3))
-            for name_, v in zip((start, stop, axis), (0, -1, rank - 2)):
+            for name_, v in zip((start, stop, axis), (0, -1, 0)):
                 graph.initializer.append(numpy_helper.from_array(np.array([v], np.int64), name_))
             nodes.append(helper.make_node("Slice", [y, start, stop, axis], [node.output[0]], name=f"{base}_unpad"))
         deq = bq.dequantize()
         err = deq - w
         layers.append(LayerError(node.name, (k, n), bq.bits, float(np.linalg.norm(err) / max(np.linalg.norm(w), 1e-30)),
                                  float(np.abs(err).max())))
-        uses[w_init.name] -= 1
-        if uses[w_init.name] == 0:
-            drop.add(w_init.name)
+        uses[node.input[1]] -= 1
+        read.add(w_init.name)
+    for t in [n for n in nodes if n.op_type == "Transpose" and uses.get(n.output[0], 1) == 0]:
+        nodes.remove(t)  # the tied lm_head's Transpose, when nothing else reads it
+        uses[t.input[0]] -= 1
+    drop = {name for name in read if uses[name] == 0}  # weights that only the replaced MatMuls read
     del graph.node[:]
     graph.node.extend(nodes)
     kept = [i for i in graph.initializer if i.name not in drop]
@@ -188,6 +194,28 @@ def quantize_weights(model, spec: WeightQuant, gguf: GGUFBlocks | None = None):
     if not any(o.domain == MS_DOMAIN for o in out.opset_import):
         out.opset_import.append(helper.make_opsetid(MS_DOMAIN, 1))
     return out, QuantReport(spec.scheme, tuple(layers), tuple(skipped))
+
+
+def _all_nodes(graph):
+    for n in graph.node:
+        yield n
+        for attr in n.attribute:
+            for sub in ([attr.g] if attr.HasField("g") else []) + list(attr.graphs):
+                yield from _all_nodes(sub)
+
+
+def _weight(node, inits: dict, producers: dict):
+    """(initializer, transposed) of a MatMul's constant weight: the initializer itself, or one read through a
+    Transpose (a tied embedding used as the lm_head); (None, False) for any other node."""
+    if node.op_type != "MatMul" or len(node.input) != 2:
+        return None, False
+    if node.input[1] in inits:
+        return inits[node.input[1]], False
+    t = producers.get(node.input[1])
+    if t is not None and t.op_type == "Transpose" and t.input[0] in inits and \
+            [list(a.ints) for a in t.attribute if a.name == "perm"] in ([], [[1, 0]]):
+        return inits[t.input[0]], True
+    return None, False
 
 
 def _quantize(w: np.ndarray, spec: WeightQuant, gguf: GGUFBlocks | None, name: str) -> BlockQuant:
