@@ -119,44 +119,47 @@ def quantize_weights(model, spec: WeightQuant, gguf: GGUFBlocks | None = None):
         for i in n.input:
             uses[i] = uses.get(i, 0) + 1
     ranks = {v.name: len(v.type.tensor_type.shape.dim) for v in list(graph.value_info) + list(graph.input)}
-    nodes, layers, skipped, read = [], [], [], set()
-    block_sums: dict[str, str] = {}  # activation -> its [.., K/32] block sums (shared by q/k/v, gate/up)
-    padded: dict[str, str] = {}  # activation -> it with zero rows appended
     producers = {o: n for n in graph.node for o in n.output}
+    nodes, layers, skipped, read = [], [], [], set()
+    block_sums: dict[str, str] = {}  # activation -> its [.., K/32] block sums
+    padded: dict[str, str] = {}  # activation -> it with zero rows appended
+    weights: dict[str, np.ndarray] = {}  # MatMul output -> its float weight W [K, N], for every MatMul we quantize
+    groups: dict[str, list] = {}  # activation -> the MatMuls that read it (q/k/v, gate/up): one fused MatMulNBits
     for node in graph.node:
         w_init, transposed = _weight(node, inits, producers)
         if w_init is None or len(w_init.dims) != 2 or w_init.data_type != onnx.TensorProto.FLOAT:
-            nodes.append(node)
             continue
-        w = numpy_helper.to_array(w_init)  # [K, N]
-        if transposed:  # a tied lm_head: MatMul(x, Transpose(embedding [N, K]))
-            w = w.T
-        k, n = w.shape
-        if k % spec.block_size or n < spec.min_columns:
+        w = numpy_helper.to_array(w_init)
+        w = w.T if transposed else w  # a tied lm_head: MatMul(x, Transpose(embedding [N, K]))
+        if w.shape[0] % spec.block_size or w.shape[1] < spec.min_columns:
             skipped.append(node.name)
-            nodes.append(node)
             continue
-        bq = _quantize(w, spec, gguf, node.name)
-        base = (node.name or node.output[0]).strip("/").replace("/", "_")
+        weights[node.output[0]] = w
+        groups.setdefault(node.input[0], []).append(node)
+        uses[node.input[1]] -= 1
+        read.add(w_init.name)
+
+    def emit(a: str, bq: BlockQuant, base: str, y_out: str, name: str) -> None:
+        """a [.., K] @ bq -> y_out [.., N]: Pad, MatMulNBits, the Q4_1 minima, Slice."""
+        k, n = bq.shape
         packed = bq.packed()
         names = []
         for key in ("B", "scales", "zero_points"):
             if key in packed:
                 graph.initializer.append(numpy_helper.from_array(packed[key], f"{base}.{key}"))
                 names.append(f"{base}.{key}")
-        a, y = node.input[0], node.output[0]
+        y = y_out
         if spec.pad_rows:  # zero rows after the real ones: M >= 2, and a lone last stripe is never a real row
             rank = ranks.get(a, 3)
-            if a not in padded:  # once per activation (q/k/v and gate/up share theirs)
+            if a not in padded:  # once per activation
                 pads = f"{base}.pad_rows"  # one more batch entry: [B, T, K] -> [B+1, T, K], T pad rows
                 graph.initializer.append(numpy_helper.from_array(np.array([0] * rank + [1] + [0] * (rank - 1), np.int64), pads))
                 nodes.append(helper.make_node("Pad", [a, pads], [f"{base}.a_padded"], name=f"{base}_pad_rows"))
                 padded[a] = f"{base}.a_padded"
             a, y = padded[a], f"{base}.y_padded"
         y_nbits = y if bq.offsets is None else f"{base}.nbits_out"
-        nodes.append(helper.make_node("MatMulNBits", [a, *names[:2], *(names[2:] or [])], [y_nbits],
-                                      name=f"{node.name}_nbits", domain=MS_DOMAIN, K=k, N=n, bits=bq.bits,
-                                      block_size=bq.block, accuracy_level=spec.accuracy_level))
+        nodes.append(helper.make_node("MatMulNBits", [a, *names], [y_nbits], name=f"{name}_nbits", domain=MS_DOMAIN,
+                                      K=k, N=n, bits=bq.bits, block_size=bq.block, accuracy_level=spec.accuracy_level))
         if bq.offsets is not None:  # Q4_1 minima: Y += blocksum(A) @ M
             if a not in block_sums:
                 shape = f"{base}.blk_shape"
@@ -175,13 +178,34 @@ def quantize_weights(model, spec: WeightQuant, gguf: GGUFBlocks | None = None):
             start, stop, axis = (f"{base}.unpad_{i}" for i in range(3))
             for name_, v in zip((start, stop, axis), (0, -1, 0)):
                 graph.initializer.append(numpy_helper.from_array(np.array([v], np.int64), name_))
-            nodes.append(helper.make_node("Slice", [y, start, stop, axis], [node.output[0]], name=f"{base}_unpad"))
-        deq = bq.dequantize()
-        err = deq - w
-        layers.append(LayerError(node.name, (k, n), bq.bits, float(np.linalg.norm(err) / max(np.linalg.norm(w), 1e-30)),
-                                 float(np.abs(err).max())))
-        uses[node.input[1]] -= 1
-        read.add(w_init.name)
+            nodes.append(helper.make_node("Slice", [y, start, stop, axis], [y_out], name=f"{base}_unpad"))
+
+    for node in graph.node:
+        if node.output[0] not in weights:
+            nodes.append(node)
+            continue
+        group = groups.pop(node.input[0], None)
+        if group is None:  # emitted with the first MatMul of its group
+            continue
+        bqs = []
+        for member in group:
+            w = weights[member.output[0]]
+            bq = _quantize(w, spec, gguf, member.name)
+            err = bq.dequantize() - w
+            layers.append(LayerError(member.name, w.shape, bq.bits,
+                                     float(np.linalg.norm(err) / max(np.linalg.norm(w), 1e-30)), float(np.abs(err).max())))
+            bqs.append(bq)
+        base = (node.name or node.output[0]).strip("/").replace("/", "_")
+        if len(group) > 1 and _fusable(bqs):  # one MatMulNBits over the columns of all, then Split
+            emit(node.input[0], _concat(bqs), base, f"{base}.fused", node.name)
+            split = f"{base}.split"
+            graph.initializer.append(numpy_helper.from_array(np.array([b.shape[1] for b in bqs], np.int64), split))
+            nodes.append(helper.make_node("Split", [f"{base}.fused", split], [m.output[0] for m in group],
+                                          name=f"{base}_split", axis=-1))
+        else:
+            for member, bq in zip(group, bqs):
+                emit(member.input[0], bq, (member.name or member.output[0]).strip("/").replace("/", "_"),
+                     member.output[0], member.name)
     for t in [n for n in nodes if n.op_type == "Transpose" and uses.get(n.output[0], 1) == 0]:
         nodes.remove(t)  # the tied lm_head's Transpose, when nothing else reads it
         uses[t.input[0]] -= 1
@@ -194,6 +218,20 @@ def quantize_weights(model, spec: WeightQuant, gguf: GGUFBlocks | None = None):
     if not any(o.domain == MS_DOMAIN for o in out.opset_import):
         out.opset_import.append(helper.make_opsetid(MS_DOMAIN, 1))
     return out, QuantReport(spec.scheme, tuple(layers), tuple(skipped))
+
+
+def _fusable(bqs: list[BlockQuant]) -> bool:
+    first = bqs[0]
+    return all(b.bits == first.bits and b.block == first.block and (b.zero_points is None) == (first.zero_points is None)
+               and (b.offsets is None) == (first.offsets is None) for b in bqs)
+
+
+def _concat(bqs: list[BlockQuant]) -> BlockQuant:
+    """The blocks of [W1 | W2 | ...] (columns side by side; every array is indexed by column first)."""
+    def cat(field):
+        parts = [getattr(b, field) for b in bqs]
+        return None if parts[0] is None else np.concatenate(parts, axis=0)
+    return BlockQuant(bqs[0].bits, bqs[0].block, cat("q"), cat("scales"), cat("zero_points"), cat("offsets"))
 
 
 def _all_nodes(graph):
