@@ -42,6 +42,9 @@ def main() -> None:
     so.intra_op_num_threads = args.threads
     so.log_severity_level = 3
     ref, quant = (ort.InferenceSession(p, so, providers=["CPUExecutionProvider"]) for p in (args.ref, args.quant))
+    for path, sess in ((args.ref, ref), (args.quant, quant)):
+        if "logits" not in [o.name for o in sess.get_outputs()]:
+            raise SystemExit(f"{path}: no 'logits' output; give a bundle's target.onnx (target_verify.onnx ends in Verify)")
     past = [i for i in ref.get_inputs() if i.name.startswith("past_key.")]
     layers, kv_heads, head_dim = len(past), past[0].shape[1], past[0].shape[3]
     scorers = {"ref": lambda ids: _logits(ref, ids, layers, kv_heads, head_dim),
@@ -56,10 +59,9 @@ def main() -> None:
         for lo in range(0, len(ids) - args.tokens + 1, args.tokens):
             piece = ids[lo : lo + args.tokens]
             out = {k: score(piece) for k, score in scorers.items()}
-            for k, lg in out.items():
-                agree[k] += int((out["ref"][:-1].argmax(-1) == lg[:-1].argmax(-1)).sum())
             n += len(piece) - 1
             for k, lg in out.items():
+                agree[k] += int((out["ref"][:-1].argmax(-1) == lg[:-1].argmax(-1)).sum())
                 lg = lg[:-1].astype(np.float64)
                 lse = np.log(np.exp(lg - lg.max(-1, keepdims=True)).sum(-1)) + lg.max(-1)
                 nll[k] += float((lse - lg[np.arange(len(piece) - 1), piece[1:]]).sum())

@@ -1,7 +1,9 @@
 """Weight-only quantization passes: each a pure function ONNX graph -> ONNX graph (plus a report).
 
-Every `MatMul` whose second input is a 2-D float32 initializer W [K, N] (K a multiple of the block size)
-becomes one `com.microsoft::MatMulNBits` node. Schemes:
+Every `MatMul` whose second input is a 2-D float32 initializer W [K, N] (K a multiple of the block size),
+or the Transpose of one (a tied lm_head reading the embedding), becomes `com.microsoft::MatMulNBits`.
+MatMuls that read one activation (q/k/v, gate/up) become one MatMulNBits over their columns side by side,
+then a Split: each column keeps its own blocks, so the result is the same per column. Schemes:
 
 - `int8` / `int4`: round-to-nearest per block of `block_size` weights along K (`blocks.quantize_rtn`;
   asymmetric with an integer zero point unless `symmetric`).
@@ -26,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dspark_compile.errors import QuantizeError
+from dspark_compile.export.nodes import all_nodes
 from dspark_compile.quantize.blocks import BlockQuant, quantize_rtn
 from dspark_compile.quantize.config import WeightQuant
 
@@ -115,7 +118,7 @@ def quantize_weights(model, spec: WeightQuant, gguf: GGUFBlocks | None = None):
     graph = out.graph
     inits = {i.name: i for i in graph.initializer}
     uses: dict[str, int] = {}
-    for n in _all_nodes(graph):  # subgraphs (If/Loop bodies) may read the outer graph's values
+    for n in all_nodes(graph):  # subgraphs (If/Loop bodies) may read the outer graph's values
         for i in n.input:
             uses[i] = uses.get(i, 0) + 1
     ranks = {v.name: len(v.type.tensor_type.shape.dim) for v in list(graph.value_info) + list(graph.input)}
@@ -195,7 +198,7 @@ def quantize_weights(model, spec: WeightQuant, gguf: GGUFBlocks | None = None):
             layers.append(LayerError(member.name, w.shape, bq.bits,
                                      float(np.linalg.norm(err) / max(np.linalg.norm(w), 1e-30)), float(np.abs(err).max())))
             bqs.append(bq)
-        base = (node.name or node.output[0]).strip("/").replace("/", "_")
+        base = _base(node)
         if len(group) > 1 and _fusable(bqs):  # one MatMulNBits over the columns of all, then Split
             emit(node.input[0], _concat(bqs), base, f"{base}.fused", node.name)
             split = f"{base}.split"
@@ -204,9 +207,9 @@ def quantize_weights(model, spec: WeightQuant, gguf: GGUFBlocks | None = None):
                                           name=f"{base}_split", axis=-1))
         else:
             for member, bq in zip(group, bqs):
-                emit(member.input[0], bq, (member.name or member.output[0]).strip("/").replace("/", "_"),
-                     member.output[0], member.name)
-    for t in [n for n in nodes if n.op_type == "Transpose" and uses.get(n.output[0], 1) == 0]:
+                emit(member.input[0], bq, _base(member), member.output[0], member.name)
+    outputs = {o.name for o in graph.output}
+    for t in [n for n in nodes if n.op_type == "Transpose" and uses.get(n.output[0], 1) == 0 and n.output[0] not in outputs]:
         nodes.remove(t)  # the tied lm_head's Transpose, when nothing else reads it
         uses[t.input[0]] -= 1
     drop = {name for name in read if uses[name] == 0}  # weights that only the replaced MatMuls read
@@ -218,6 +221,11 @@ def quantize_weights(model, spec: WeightQuant, gguf: GGUFBlocks | None = None):
     if not any(o.domain == MS_DOMAIN for o in out.opset_import):
         out.opset_import.append(helper.make_opsetid(MS_DOMAIN, 1))
     return out, QuantReport(spec.scheme, tuple(layers), tuple(skipped))
+
+
+def _base(node) -> str:
+    """The prefix of the tensors a quantized MatMul's replacement adds."""
+    return (node.name or node.output[0]).strip("/").replace("/", "_")
 
 
 def _fusable(bqs: list[BlockQuant]) -> bool:
@@ -232,14 +240,6 @@ def _concat(bqs: list[BlockQuant]) -> BlockQuant:
         parts = [getattr(b, field) for b in bqs]
         return None if parts[0] is None else np.concatenate(parts, axis=0)
     return BlockQuant(bqs[0].bits, bqs[0].block, cat("q"), cat("scales"), cat("zero_points"), cat("offsets"))
-
-
-def _all_nodes(graph):
-    for n in graph.node:
-        yield n
-        for attr in n.attribute:
-            for sub in ([attr.g] if attr.HasField("g") else []) + list(attr.graphs):
-                yield from _all_nodes(sub)
 
 
 def _weight(node, inits: dict, producers: dict):

@@ -14,16 +14,9 @@ from collections import Counter
 from onnx import ModelProto, helper
 
 from dspark_compile.errors import BuildError
+from dspark_compile.export.nodes import all_nodes
 
 from dspark_compile.ops.spec import PLUGIN_NAMESPACE  # the creators of libdspark_plugins.so register under it
-
-
-def _dspark_nodes(graph):
-    for node in graph.node:
-        yield node
-        for attr in node.attribute:  # subgraphs of If/Loop/Scan
-            for sub in ([attr.g] if attr.HasField("g") else []) + list(attr.graphs):
-                yield from _dspark_nodes(sub)
 
 
 def to_plugin_graph(model: ModelProto) -> tuple[ModelProto, Counter]:
@@ -37,7 +30,7 @@ def to_plugin_graph(model: ModelProto) -> tuple[ModelProto, Counter]:
     out = ModelProto()
     out.CopyFrom(model)
     fired: Counter = Counter()
-    for node in _dspark_nodes(out.graph):
+    for node in all_nodes(out.graph):  # subgraphs of If/Loop/Scan too
         if node.domain != DOMAIN:
             continue
         if node.op_type not in OPS:
