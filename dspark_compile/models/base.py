@@ -69,7 +69,7 @@ def rope_cos_sin(positions: torch.Tensor, inv_freq: torch.Tensor, scaling: float
 
 def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
     """Rotate-half RoPE (HF convention) on x [B, T, heads, D]."""
-    half = x.shape[-1] // 2
+    half = int(x.shape[-1]) // 2  # D is static: a constant in the traced graph, not a Shape/Gather/Div chain
     rotated = torch.cat((-x[..., half:], x[..., :half]), dim=-1)  # [B, T, heads, D]
     return x * cos + rotated * sin
 
@@ -107,7 +107,8 @@ class Attention(nn.Module):
         return k, v
 
     def forward(self, x, cos, sin, mask, past_k, past_v):
-        """x [B, T, H]; cos/sin [B, T, 1, D]; mask [B, 1, 1, T, P+T] bool; past_k/v [B, Hkv, P, D].
+        """x [B, T, H]; cos/sin [B, T, 1, D]; mask (rows [B, Hkv, T, D] int64, allowed [B, 1, G*T, P] bool), see
+        `attend_in_place`; past_k/v [B, Hkv, P, D].
         Returns out [B, T, H], new_k/new_v [B, Hkv, T, D]."""
         B, T = x.shape[0], x.shape[1]
         q = self.q_proj(x).view(B, T, self.num_heads, self.head_dim)  # [B, T, Hq, D]
@@ -118,30 +119,36 @@ class Attention(nn.Module):
         new_k, new_v = k.transpose(1, 2), v.transpose(1, 2)  # [B, Hkv, T, D]
         return self.o_proj(self.attend_in_place(q, past_k, past_v, new_k, new_v, *mask)), new_k, new_v
 
-    def attend_in_place(self, q, past_k, past_v, new_k, new_v, slot, allowed):
+    def attend_in_place(self, q, past_k, past_v, new_k, new_v, rows, allowed):
         """Attention of q [B, T, Hq, D] over the cache with the new keys/values written at their own rows.
 
-        slot [B, T] int64: the cache row of each new token (its position); allowed [B, 1, 1, T, S] bool. Every
+        rows [B, Hkv, T, D] int64: the cache row of each new token (its position, `DecoderLM.scatter_rows`, built
+        once per graph and shared by the layers); allowed [B, 1, G*T, S] bool (`query_rows_mask`). Every
         key, cached or new, sits at its absolute position, so a query's sums run over the same keys in the
         same order whether the tokens before it came in this pass or in earlier ones: a K-token verify pass
         computes what K one-token steps compute, bit for bit (the split [past ; new] layout of `attend` sums
         the same terms in another order). Costs one copy of each [B, Hkv, S, D] cache tensor per layer
-        (ScatterND); placing rows by gather + select instead moved about 4x the bytes and made a 16-row
+        (a scatter); placing rows by gather + select instead moved about 4x the bytes and made a 16-row
         step 2x slower than the split layout.
         """
-        b = torch.arange(slot.shape[0], device=slot.device)[:, None, None]  # [B, 1, 1]
-        h = torch.arange(self.num_kv_heads, device=slot.device)[None, :, None]  # [1, Hkv, 1]
-        rows = slot[:, None, :]  # [B, 1, T]
-        keys = torch.index_put(past_k, (b, h, rows), new_k)  # [B, Hkv, S, D]: a copy, new rows written
-        values = torch.index_put(past_v, (b, h, rows), new_v)
-        empty = keys[:, :, :0]  # [B, Hkv, 0, D]: no separate new part
-        return self.attend(q, keys, values, empty, empty, allowed)
+        keys = past_k.scatter(2, rows, new_k)  # [B, Hkv, S, D]: a copy, new rows written
+        values = past_v.scatter(2, rows, new_v)
+        return self.attend(q, keys, values, None, None, allowed)
+
+    def query_rows_mask(self, allowed):
+        """allowed [B, 1, 1, T, S] -> [B, 1, G*T, S], the mask in `attend`'s query-row order (row g*T + t is
+        query head g of a kv head at token t). Built once per graph and read by every layer."""
+        B, T, S = allowed.shape[0], allowed.shape[3], allowed.shape[4]
+        G = self.num_heads // self.num_kv_heads
+        return allowed.expand(B, 1, G, T, S).reshape(B, 1, G * T, S)
 
     def attend(self, q, past_k, past_v, new_k, new_v, mask):
         """Softmax attention of q [B, T, Hq, D] over [past ; new] keys without joining them.
 
-        past_k/v [B, Hkv, P, D] (rows the mask hides may hold any finite values); new_k/v [B, Hkv, N, D];
-        mask [B, 1, 1, T or 1, P+N] bool, every query row allowing at least one key. Returns [B, T, Hq*D].
+        past_k/v [B, Hkv, P, D] (rows the mask hides may hold any finite values); new_k/v [B, Hkv, N, D], or
+        None for no new part (N = 0, fewer graph nodes); mask [B, 1, 1, T or 1, P+N] bool, or [B, 1, G*T, P+N]
+        already in query-row order (`query_rows_mask`: no reshapes of the scores around it), every query row
+        allowing at least one key. Returns [B, T, Hq*D].
         """
         B, T, P = q.shape[0], q.shape[1], past_k.shape[2]
         Hkv, D = self.num_kv_heads, self.head_dim
@@ -149,16 +156,24 @@ class Attention(nn.Module):
         # Query head h uses kv head h // G (HF repeat_kv order): the G heads of one kv head become G*T
         # query rows, so both products below read K/V in place (no repeat, no transpose of the cache).
         q = q.view(B, T, Hkv, G, D).permute(0, 2, 3, 1, 4).reshape(B, Hkv, G * T, D)  # [B, Hkv, G*T, D]
-        scores = torch.cat(
-            (torch.matmul(q, past_k.transpose(-1, -2)), torch.matmul(q, new_k.transpose(-1, -2))), dim=-1
-        )  # [B, Hkv, G*T, P+N]
-        scores = scores.view(B, Hkv, G, T, -1).float() * self.scale  # [B, Hkv, G, T, P+N]
+        scores = torch.matmul(q, past_k.transpose(-1, -2))  # [B, Hkv, G*T, P]
+        if new_k is not None:
+            scores = torch.cat((scores, torch.matmul(q, new_k.transpose(-1, -2))), dim=-1)  # [B, Hkv, G*T, P+N]
+        by_row = mask.dim() == 4  # [B, 1, G*T, P+N]: the mask already lists the query rows
+        if not by_row:
+            scores = scores.view(B, Hkv, G, T, -1)  # [B, Hkv, G, T, P+N] against mask [B, 1, 1, T, P+N]
+        scores = scores.float() * self.scale
         if self.softcap is not None:
             scores = torch.tanh(scores / self.softcap) * self.softcap
         scores = scores.masked_fill(~mask, float("-inf"))  # hidden rows get probability exactly 0
-        probs = torch.softmax(scores, dim=-1).to(past_v.dtype).view(B, Hkv, G * T, -1)  # [B, Hkv, G*T, P+N]
+        probs = torch.softmax(scores, dim=-1).to(past_v.dtype)
+        if not by_row:
+            probs = probs.view(B, Hkv, G * T, -1)  # [B, Hkv, G*T, P+N]
         # 0 * finite = 0, so hidden cache rows drop out of the sum as long as they are finite (the contract).
-        out = torch.matmul(probs[..., :P], past_v) + torch.matmul(probs[..., P:], new_v)  # [B, Hkv, G*T, D]
+        if new_v is None:
+            out = torch.matmul(probs, past_v)  # [B, Hkv, G*T, D]
+        else:
+            out = torch.matmul(probs[..., :P], past_v) + torch.matmul(probs[..., P:], new_v)  # [B, Hkv, G*T, D]
         return out.view(B, Hkv, G, T, D).permute(0, 3, 1, 2, 4).reshape(B, T, self.num_heads * D)  # [B, T, Hq*D]
 
 
@@ -254,10 +269,10 @@ class DecoderLM(nn.Module):
         return [self.arch.dims(i)[:2] for i in range(self.num_layers) for _ in ("key", "value")]
 
     def _masks(self, positions, past_lengths, S):
-        """Per layer type: (slot [B, T], allowed [B, 1, 1, T, S]) for `attend_in_place`.
+        """(slot [B, T], {layer type: allowed [B, 1, 1, T, S]}) for `attend_in_place`.
 
-        New token t of row b goes to cache row past_lengths[b] + t (== its position); query t sees rows
-        s <= positions[b, t]. The caller's cache must have room: S >= past_lengths[b] + T for every row (the
+        New token t of row b goes to cache row slot[b, t] = past_lengths[b] + t (== its position); query t sees
+        rows s <= positions[b, t]. The caller's cache must have room: S >= past_lengths[b] + T for every row (the
         runtime sizes it so; a padded token past the end is clamped onto the last row, which no query of a
         row within the contract reads).
         """
@@ -265,11 +280,17 @@ class DecoderLM(nn.Module):
         rows = torch.arange(S, device=positions.device)  # [S] == absolute position of cache row
         slot = (past_lengths[:, None] + torch.arange(T, device=positions.device)[None, :]).clamp(max=S - 1)  # [B, T]
         allowed = rows[None, None, :] <= positions[:, :, None]  # [B, T, S]
-        masks = {FULL: (slot, allowed[:, None, None])}
+        masks = {FULL: allowed[:, None, None]}
         if SLIDING in self.arch.layer_types:
             near = (positions[:, :, None] - rows[None, None, :]) < self.arch.sliding_window  # [B, T, S]
-            masks[SLIDING] = (slot, (allowed & near)[:, None, None])
-        return masks
+            masks[SLIDING] = (allowed & near)[:, None, None]
+        return slot, masks
+
+    @staticmethod
+    def scatter_rows(slot, kv_heads: int, head_dim: int):
+        """slot [B, T] -> [B, Hkv, T, D] int64, the scatter index of the new rows (a broadcast add of a constant:
+        one graph node, where an index_put built its index from shape arithmetic in every layer)."""
+        return slot[:, None, :, None] + torch.zeros((1, kv_heads, 1, head_dim), dtype=slot.dtype, device=slot.device)
 
     def forward(self, input_ids, positions, past_lengths, logit_index, *past_kv):
         """input_ids [B, T] int64; positions [B, T] int64 (absolute); past_lengths [B] int64 (valid cache
@@ -286,7 +307,8 @@ class DecoderLM(nn.Module):
         h = self.embed_tokens(input_ids)  # [B, T, H]
         if self.arch.family.embed_scale:  # sqrt(H) rounded to the weight dtype, as HF does
             h = h * self.embed_scale.to(h.dtype)
-        masks = self._masks(positions, past_lengths, past_kv[0].shape[2])
+        slot, masks = self._masks(positions, past_lengths, past_kv[0].shape[2])
+        shared = {}  # what attention needs per layer shape, built once and read by every layer of that shape
         rope = {
             lt: rope_cos_sin(positions, getattr(self, f"inv_freq_{lt}"), table.attention_scaling, h.dtype)
             for lt, table in self.arch.rope
@@ -296,7 +318,12 @@ class DecoderLM(nn.Module):
         for i, layer in enumerate(self.layers):
             cos, sin = rope[layer.layer_type]
             past_k, past_v = past_kv[2 * i], past_kv[2 * i + 1]
-            h, new_k, new_v = layer(h, cos, sin, masks[layer.layer_type], past_k, past_v)
+            attn = layer.self_attn
+            key = (layer.layer_type, attn.num_kv_heads, attn.head_dim, attn.num_heads)
+            if key not in shared:  # (cache rows [B, Hkv, T, D], mask [B, 1, G*T, S])
+                shared[key] = (self.scatter_rows(slot, attn.num_kv_heads, attn.head_dim),
+                               attn.query_rows_mask(masks[layer.layer_type]))
+            h, new_k, new_v = layer(h, cos, sin, shared[key], past_k, past_v)
             new_kv += [new_k, new_v]
             if i in self.tap_layers:
                 taps.append(h)
