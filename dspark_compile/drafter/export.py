@@ -237,6 +237,7 @@ def export_drafter(drafter, out_dir: Path, name: str = "drafter.onnx", weights: 
     import onnx
     from onnx import helper
 
+    from dspark_compile.export.shapes import fold_reshapes
     from dspark_compile.export.shared_weights import external_tensors, link_external, tie_lm_head
 
     out_dir = Path(out_dir)
@@ -247,6 +248,7 @@ def export_drafter(drafter, out_dir: Path, name: str = "drafter.onnx", weights: 
         _trace(drafter, traced)
         model = onnx.load(str(traced))  # external data, if any, is read in here
     _declare_shapes(model, sum(io_specs(drafter, fused=False), ()))
+    fold_reshapes(model)  # constant reshape targets instead of shape arithmetic (export/shapes.py)
     schedule = SCHEDULE.resolve_attrs(schedule or {}) if fused else None
     if fused:
         model = fuse(model, drafter, schedule)

@@ -93,6 +93,7 @@ def export_target(model, out_dir: Path, name: str = "target.onnx", weights: str 
     import onnx
     import torch
 
+    from dspark_compile.export.shapes import fold_reshapes
     from dspark_compile.export.shared_weights import tie_lm_head
 
     inputs, outputs = io_specs(model)
@@ -112,6 +113,7 @@ def export_target(model, out_dir: Path, name: str = "target.onnx", weights: str 
             raise ExportError(f"tracing the target to ONNX failed: {type(exc).__name__}: {exc}") from exc
     proto = onnx.load(str(scratch / name))  # (pulls in any per-tensor files the exporter wrote)
     tie_lm_head(proto)  # a tied lm_head reads the embedding instead of a transposed copy of it
+    fold_reshapes(proto)  # constant reshape targets instead of shape arithmetic: fewer nodes per step
     onnx.save_model(proto, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
                     location=weights, size_threshold=1024)
     del proto
