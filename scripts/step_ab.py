@@ -1,9 +1,11 @@
 """Time the one-token target step of several bundles side by side, interleaved (3 passes per shape).
 
-    python scripts/step_ab.py BUNDLE [BUNDLE ...] [--shapes 1x90,4x90,16x90,16x200]
+    python scripts/step_ab.py BUNDLE [BUNDLE ...] [--shapes 1x90,4x90,16x90,16x200] [--drafter]
 
 A shape RxS is R rows with a cache of room for S positions (S - 20 of them filled). Reads only each bundle's
-`target_verify.onnx` and manifest, so bundles built by older checkouts compare too.
+`target_verify.onnx` and manifest, so bundles built by older checkouts compare too. `--drafter` times one
+greedy drafter pass instead (`drafter.onnx`: one context row absorbed after S - 20, one block drafted), as the
+cost table measures it.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import argparse
 import json
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -26,7 +29,10 @@ def main() -> None:
     ap.add_argument("bundles", nargs="+", type=Path)
     ap.add_argument("--shapes", default="1x90,4x90,16x90,16x200")
     ap.add_argument("--steps", type=int, default=15)
+    ap.add_argument("--drafter", action="store_true", help="time the drafter pass instead of the target step")
     args = ap.parse_args()
+    if args.drafter:
+        return _drafters(args)
 
     models = {}
     for root in args.bundles:
@@ -49,6 +55,25 @@ def main() -> None:
                     step.append(time.perf_counter() - t0)
                 times[name].append(round(1000 * float(np.median(step[3:])), 1))
         print(f"{rows} rows, room for {room}: " + "; ".join(f"{n}: {t} ms" for n, t in times.items()))
+
+
+def _drafters(args) -> None:
+    from dspark_compile.costs import _draft_ms
+    from dspark_compile.runtime.drafter import DrafterInfo, DrafterModel
+
+    models = {}
+    for root in args.bundles:
+        manifest = json.loads((root / "manifest.json").read_text())
+        engine = load_engine("onnxruntime", root / "drafter.onnx", EngineOptions(yield_after_run=True))
+        target = SimpleNamespace(info=ModelInfo.from_manifest(manifest["model"]))  # _draft_ms reads only its dims
+        models[str(root)] = (DrafterModel(engine, DrafterInfo.from_manifest(manifest["drafter"])), target)
+    for shape in args.shapes.split(","):
+        rows, room = (int(v) for v in shape.split("x"))
+        times: dict[str, list[float]] = {name: [] for name in models}
+        for _ in range(3):  # passes, interleaved across bundles
+            for name, (drafter, target) in models.items():
+                times[name].append(round(_draft_ms(drafter, target, rows, args.steps, room - 20, SamplingParams()), 1))
+        print(f"drafter, {rows} rows, context {room - 20}: " + "; ".join(f"{n}: {t} ms" for n, t in times.items()))
 
 
 if __name__ == "__main__":
