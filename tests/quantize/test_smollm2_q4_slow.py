@@ -3,6 +3,8 @@ activations, int8 drafter): a K-token verify pass computes the same logits as K 
 and speculative greedy output equals plain greedy output of the same quantized target over 32 prompts x 128
 tokens (issue 20; slow: builds the real bundle)."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -52,11 +54,19 @@ def test_speculative_equals_plain_on_32_prompts(q4, mode):
     ids = [rt.encode(p, chat=True) for p in prompts[:32]]
     greedy = [SamplingParams()] * len(ids)
     plain = rt.generate_ids(ids, 128, greedy, ignore_eos=True, scheduler=SchedulerConfig(mode="off"))
-    spec = rt.generate_ids(ids, 128, greedy, ignore_eos=True,
-                           scheduler=SchedulerConfig(mode=mode, **({"fallback": False} if mode == "cost" else {})))
+    measured = rt.costs
+    if mode == "cost":
+        # With the measured table the cost scheduler rarely drafts for this fast target (tau 1.02 in one run),
+        # which would make the comparison nearly empty. A table where extra verified tokens and the drafter
+        # cost nothing makes it verify deep, through the same Schedule node; depths never change the output.
+        rt.costs = dataclasses.replace(measured, ms=tuple((r[0],) * len(r) for r in measured.ms),
+                                       draft_ms={m: (0.0,) * len(v) for m, v in measured.draft_ms.items()},
+                                       absorb_ms=(0.0,) * len(measured.absorb_ms))
+    try:
+        spec = rt.generate_ids(ids, 128, greedy, ignore_eos=True,
+                               scheduler=SchedulerConfig(mode=mode, **({"fallback": False} if mode == "cost" else {})))
+    finally:
+        rt.costs = measured
     mismatched = [i for i, (a, b) in enumerate(zip(spec, plain)) if a.tokens != b.tokens]
     assert mismatched == [], f"prompts {mismatched} differ"
-    # Drafts really get accepted. The cost arm drafts only where its measured costs say it pays, so its τ
-    # moves with the cost table measured at build (1.13 in one run here, above 1.2 in others); above 1.05 it
-    # did speculate.
-    assert spec.metrics()["tau"] > (1.2 if mode == "fixed" else 1.05)
+    assert spec.metrics()["tau"] > 1.2  # drafts really get accepted
