@@ -68,7 +68,9 @@ def verify_feeds(params: RowParams, rounds: np.ndarray, lengths: np.ndarray,
     return {
         "draft_tokens": np.ascontiguousarray(tokens, dtype=np.int32), "draft_q": q, "q_full": q_full,
         "verify_lengths": lengths.astype(np.int32),
-        "uniforms": rng.verify_uniforms(params.seeds, params.requests, rounds, g),  # [B, 2g+1]
+        # [B, 2g+1]; greedy rows never read them (spec.VERIFY), so an all-greedy batch skips the hashing
+        "uniforms": np.zeros((b, 2 * g + 1), np.float32) if params.all_greedy
+        else rng.verify_uniforms(params.seeds, params.requests, rounds, g),
         **params.feeds(),
     }
 
