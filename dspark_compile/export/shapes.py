@@ -15,12 +15,10 @@ only shape arithmetic goes), which the export tests check bit for bit on several
 
 from __future__ import annotations
 
-from collections import Counter
-
 import numpy as np
 
 from dspark_compile.errors import ExportError
-from dspark_compile.export.nodes import all_nodes
+from dspark_compile.export.nodes import prune
 
 
 def _skeleton(model):
@@ -97,22 +95,3 @@ def fold_reshapes(model) -> int:
         changed += 1
     prune(graph)
     return changed
-
-
-def prune(graph) -> int:
-    """Remove the nodes whose outputs nothing reads (subgraph reads and graph outputs count), then the
-    initializers nothing reads. Returns the number of nodes removed."""
-    outputs = {o.name for o in graph.output}
-    removed = 0
-    while True:
-        reads = Counter(name for node in all_nodes(graph) for name in node.input)
-        dead = [n for n in graph.node if not any(reads[o] or o in outputs for o in n.output if o)]
-        if not dead:
-            break
-        for node in dead:
-            graph.node.remove(node)
-        removed += len(dead)
-    reads = Counter(name for node in all_nodes(graph) for name in node.input)
-    for init in [i for i in graph.initializer if not reads[i.name] and i.name not in outputs]:
-        graph.initializer.remove(init)
-    return removed

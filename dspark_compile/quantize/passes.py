@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dspark_compile.errors import QuantizeError
-from dspark_compile.export.nodes import all_nodes
+from dspark_compile.export.nodes import prune
 from dspark_compile.quantize.blocks import BlockQuant, quantize_rtn
 from dspark_compile.quantize.config import WeightQuant
 
@@ -117,13 +117,9 @@ def quantize_weights(model, spec: WeightQuant, gguf: GGUFBlocks | None = None):
     out.CopyFrom(model)
     graph = out.graph
     inits = {i.name: i for i in graph.initializer}
-    uses: dict[str, int] = {}
-    for n in all_nodes(graph):  # subgraphs (If/Loop bodies) may read the outer graph's values
-        for i in n.input:
-            uses[i] = uses.get(i, 0) + 1
     ranks = {v.name: len(v.type.tensor_type.shape.dim) for v in list(graph.value_info) + list(graph.input)}
     producers = {o: n for n in graph.node for o in n.output}
-    nodes, layers, skipped, read = [], [], [], set()
+    nodes, layers, skipped = [], [], []
     block_sums: dict[str, str] = {}  # activation -> its [.., K/32] block sums
     padded: dict[str, str] = {}  # activation -> it with zero rows appended
     weights: dict[str, np.ndarray] = {}  # MatMul output -> its float weight W [K, N], for every MatMul we quantize
@@ -139,8 +135,6 @@ def quantize_weights(model, spec: WeightQuant, gguf: GGUFBlocks | None = None):
             continue
         weights[node.output[0]] = w
         groups.setdefault(node.input[0], []).append(node)
-        uses[node.input[1]] -= 1
-        read.add(w_init.name)
 
     def emit(a: str, bq: BlockQuant, base: str, y_out: str, name: str) -> None:
         """a [.., K] @ bq -> y_out [.., N]: Pad, MatMulNBits, the Q4_1 minima, Slice."""
@@ -208,16 +202,9 @@ def quantize_weights(model, spec: WeightQuant, gguf: GGUFBlocks | None = None):
         else:
             for member, bq in zip(group, bqs):
                 emit(member.input[0], bq, _base(member), member.output[0], member.name)
-    outputs = {o.name for o in graph.output}
-    for t in [n for n in nodes if n.op_type == "Transpose" and uses.get(n.output[0], 1) == 0 and n.output[0] not in outputs]:
-        nodes.remove(t)  # the tied lm_head's Transpose, when nothing else reads it
-        uses[t.input[0]] -= 1
-    drop = {name for name in read if uses[name] == 0}  # weights that only the replaced MatMuls read
     del graph.node[:]
     graph.node.extend(nodes)
-    kept = [i for i in graph.initializer if i.name not in drop]
-    del graph.initializer[:]
-    graph.initializer.extend(kept)
+    prune(graph)  # the float weights only the replaced MatMuls read, and a tied lm_head's Transpose nothing else reads
     if not any(o.domain == MS_DOMAIN for o in out.opset_import):
         out.opset_import.append(helper.make_opsetid(MS_DOMAIN, 1))
     return out, QuantReport(spec.scheme, tuple(layers), tuple(skipped))

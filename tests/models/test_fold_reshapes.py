@@ -8,7 +8,8 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from dspark_compile.export.shapes import _target, fold_reshapes, prune
+from dspark_compile.export.nodes import prune
+from dspark_compile.export.shapes import _target, fold_reshapes
 from dspark_compile.export.target import _dynamic_axes, io_specs
 from dspark_compile.models import from_hf_model
 from dspark_compile.models.tiny import tiny_hf_model
