@@ -17,10 +17,10 @@ from tests.train.conftest import PROMPTS
 
 def test_prompt_set_is_varied_and_split_is_disjoint():
     train, held = load_prompts("train"), load_prompts("heldout")
-    assert len(train) + len(held) >= 500 and 40 <= len(held) <= 100
+    assert len(train) >= 5000 and 40 <= len(held) <= 100
     assert not {p.prompt for p in train} & {p.prompt for p in held}
-    assert {p.category for p in held} == {p.category for p in train} == {"chat", "explanation", "code", "math",
-                                                                          "list", "prose"}
+    assert {p.category for p in held} == {"chat", "explanation", "code", "math", "list", "prose"}
+    assert {p.category for p in train} == {p.category for p in held} | {"extraction", "rewrite"}  # (train only)
     assert len({p.id for p in train + held}) == len(train) + len(held)
     with pytest.raises(TrainingError, match="does not exist"):
         load_prompts("test")
@@ -41,6 +41,38 @@ def test_generation_resumes_and_is_seeded(tiny_data, tiny_bundles, tmp_path):
                                tmp_path / "r.jsonl")
     assert fresh == seqs
     assert sorted(read_sequences(tmp_path / "r.jsonl"), key=lambda s: s.id) == sorted(fresh, key=lambda s: s.id)
+
+
+def test_answers_do_not_depend_on_the_batch_and_the_greedy_share_is_greedy(tiny_data, tmp_path):
+    """One continuous batcher answers the same whatever its rows; a greedy first answer equals the runtime's
+    greedy decoding of its prompt, a sampled one does not (seeded), and copies `ID~j` are never greedy."""
+    from dspark_compile.runtime.api import Runtime
+    from dspark_compile.runtime.sampling import SamplingParams
+    from dspark_compile.train.data import is_greedy, repeat_prompts
+
+    path, _, seqs, _ = tiny_data
+    rt = Runtime.load(path)
+    wide = generate_responses(rt, PROMPTS, GenerationSettings(max_new_tokens=24, batch_size=32), tmp_path / "w.jsonl")
+    assert wide == seqs  # (the fixture answered 3 at a time; the tiny bundle's max_batch is 4)
+    prompts = repeat_prompts(PROMPTS, 2)
+    flags = [is_greedy(p.id, 0.5) for p in prompts]
+    assert any(flags) and not all(flags[: len(PROMPTS)]) and not any(flags[len(PROMPTS):])
+    assert [is_greedy(p.id, 1.0) for p in prompts] == [True] * len(PROMPTS) + [False] * len(PROMPTS)
+    mixed = generate_responses(rt, prompts, GenerationSettings(max_new_tokens=12, batch_size=5, greedy_share=0.5),
+                               tmp_path / "m.jsonl")
+    greedy = rt.generate_ids([list(s.prompt_ids) for s in mixed], 12, SamplingParams())
+    assert [tuple(g.tokens) == s.response_ids for g, s in zip(greedy, mixed)] == flags
+
+
+def test_runtime_batcher_rows_are_checked(tiny_data):
+    from dspark_compile.errors import GenerationError
+    from dspark_compile.runtime.api import Runtime
+
+    rt = Runtime.load(tiny_data[0])
+    assert rt.batcher(max_batch=3 * rt.max_batch).max_batch == 3 * rt.max_batch  # ONNX Runtime: any batch
+    for bad in (0, -1, 2.5, True, "8"):
+        with pytest.raises(GenerationError, match="max_batch"):
+            rt.batcher(max_batch=bad)
 
 
 def test_features_shapes_and_values(tiny_data, tiny_target, tmp_path):
