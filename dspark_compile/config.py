@@ -242,10 +242,20 @@ class TrainingConfig(_Section):
         if 0.0 < t < 1e-3:  # (runtime.sampling.MIN_TEMPERATURE: float32 sampling below it is not exact)
             raise ValueError("must be 0 (greedy) or at least 0.001")
         return t
+    top_k: Annotated[int, Field(ge=0)] = 0
+    """Top-k of the sampled training answers (0: off). Top-k costs a partial sort per token where top-p
+    sorts the whole vocabulary (about half the answers per hour on CPUs)."""
+    greedy_share: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
+    """Share of the training prompts (chosen by a hash of their id) whose first answer is greedy, the way
+    requests are served by default; every other answer is sampled (temperature, top_p, top_k)."""
+    generation_batch: Annotated[int, Field(ge=1, le=256)] = 32
+    """Answers decoding at once while the target answers the prompts (one continuous batcher; ONNX Runtime
+    engines take more rows than shapes.max_batch). 32 answered fastest here (drafters/*/README.md)."""
     max_prompts: PositiveInt | None = None
     """Use only the first N prompts of each split (quick runs and tests); all when unset."""
     answers_per_prompt: Annotated[int, Field(ge=1, le=64)] = 1
-    """Sampled answers per training prompt, each with its own seed (held-out prompts: one greedy answer)."""
+    """Answers per training prompt, each with its own seed (held-out prompts: one greedy answer). Only a
+    prompt's first answer can be greedy (greedy_share): a second greedy answer would repeat it."""
     top_k_probs: Annotated[int, Field(ge=1, le=1024)] = 64
     """How many of the target's most likely next tokens are kept per position (the rest count as 0)."""
     train_vocab: PositiveInt | None = None

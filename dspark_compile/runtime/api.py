@@ -57,6 +57,10 @@ def default_backend(bundle: Bundle) -> str:
     return "tensorrt" if engine_role("verify", "tensorrt") in bundle.manifest["engines"] else "onnxruntime"
 
 
+def _is_count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
 class Runtime:
     """A loaded bundle: tokenizer, the Verify-fused target engine and, when present, the drafter."""
 
@@ -180,12 +184,20 @@ class Runtime:
             text = text[: min(text.index(s) for s in stop if s in text)]
         return text
 
-    def batcher(self, scheduler: SchedulerConfig | None = None, ignore_eos: bool = False):
-        """A continuous batcher over this bundle: `submit` requests at any time, `step` it, `cancel` requests."""
+    def batcher(self, scheduler: SchedulerConfig | None = None, ignore_eos: bool = False,
+                max_batch: int | None = None):
+        """A continuous batcher over this bundle: `submit` requests at any time, `step` it, `cancel` requests.
+        `max_batch` (default: the recipe's) may exceed the recipe's on ONNX Runtime, whose graphs take any
+        batch; TensorRT plans stop at the batch they were built for."""
         from dspark_compile.runtime.batcher import Batcher
 
+        rows = self.max_batch if max_batch is None else max_batch
+        if not _is_count(rows) or (self.backend != "onnxruntime" and rows > self.max_batch):
+            raise GenerationError(f"max_batch = {max_batch!r}: must be an integer >= 1"
+                                  + ("" if self.backend == "onnxruntime" else
+                                     f" and at most {self.max_batch} (the {self.backend} engines' batch)"))
         sched = self.scheduler(scheduler)
-        return Batcher(self.target, self.drafter if sched.speculates else None, sched, self.max_batch,
+        return Batcher(self.target, self.drafter if sched.speculates else None, sched, rows,
                        self.prefill_chunk, eos_ids=() if ignore_eos else None, detokenize=self._detokenize)
 
     def stream(self, prompts: list[str], max_new_tokens: int = 64, sampling: SamplingParams = SamplingParams(),

@@ -46,7 +46,7 @@ Progress = Callable[[int, int], None]
 @dataclass(frozen=True)
 class Prompt:
     id: str
-    category: str  # chat | explanation | code | math | list | prose
+    category: str  # chat | explanation | code | math | list | prose (held-out and train) | extraction | rewrite (train)
     split: str  # train | heldout (fixed in the file, by a hash of the text)
     prompt: str
 
@@ -76,11 +76,29 @@ def load_prompts(split: str | None = None, path: str | Path | None = None) -> li
 @dataclass(frozen=True)
 class GenerationSettings:
     """How the target answers: `sampling` (temperature 0 is greedy; one seed per prompt is derived from its
-    seed), at most `max_new_tokens` per answer, `batch_size` prompts at a time."""
+    seed), at most `max_new_tokens` per answer, up to `batch_size` answers decoding at once (continuous
+    batching: a finished answer's row goes to the next prompt at once). The first answer of a `greedy_share`
+    of the prompts (`is_greedy`) is greedy whatever `sampling` says."""
 
     max_new_tokens: int = 160
     sampling: SamplingParams = SamplingParams(temperature=0.7, top_p=0.8)
     batch_size: int = 16
+    greedy_share: float = 0.0
+
+    def for_prompt(self, prompt: "Prompt") -> SamplingParams:
+        """The sampling of one answer: greedy, or `sampling` with the prompt's own seed."""
+        s = self.sampling
+        if not s.temperature or is_greedy(prompt.id, self.greedy_share, s.seed):
+            return SamplingParams(seed=s.seed)
+        return replace(s, seed=prompt_seed(s.seed, prompt.id))
+
+
+def is_greedy(prompt_id: str, share: float, seed: int = 0) -> bool:
+    """Whether this answer is in the greedy share: only a first answer (id without `~j`), chosen by a hash of
+    the id, so a larger share keeps the greedy answers of a smaller one."""
+    if "~" in prompt_id or share <= 0.0:
+        return False
+    return prompt_seed(seed, f"greedy:{prompt_id}") < share * 2**32
 
 
 @dataclass(frozen=True)
@@ -97,16 +115,18 @@ def repeat_prompts(prompts: list[Prompt], answers: int) -> list[Prompt]:
 
 
 def prompt_seed(seed: int, prompt_id: str) -> int:
-    """A per-prompt sampling seed. (The runtime's streams also count the row in its batch, so an answer
-    is reproduced by the same prompt set, batch size and seed; a resumed run batches what is left.)"""
+    """A per-prompt sampling seed. (The runtime's streams also count the request's place in its batcher,
+    here its rank among the prompts still to answer, shortest first: an answer is reproduced by the same
+    prompt set and seed; a resumed run numbers what is left.)"""
     return int.from_bytes(hashlib.sha256(f"{seed}:{prompt_id}".encode()).digest()[:4], "little")
 
 
 def generate_responses(runtime, prompts: list[Prompt], settings: GenerationSettings, out_file: Path,
                        progress: Progress | None = None) -> list[Sequence]:
     """Answer `prompts` (in the chat template, when the tokenizer has one) with `runtime` (plain decoding,
-    scheduler off), batched by prompt length, appending one JSON line per answer to `out_file`; answers already there are reused, so an
-    interrupted run resumes. Returns the sequences in `prompts` order."""
+    scheduler off) through one continuous batcher of `settings.batch_size` rows, shortest prompts first,
+    appending one JSON line per answer to `out_file` as it finishes; answers already there are reused, so
+    an interrupted run resumes. Returns the sequences in `prompts` order."""
     from dspark_compile.config import SchedulerConfig
 
     out_file = Path(out_file)
@@ -114,25 +134,27 @@ def generate_responses(runtime, prompts: list[Prompt], settings: GenerationSetti
     todo = [p for p in prompts if p.id not in done]
     chat = bool(runtime.tokenizer.chat_template)  # tiny test models have none: plain prompts
     encoded = sorted(((runtime.encode(p.prompt, chat=chat), p) for p in todo), key=lambda e: len(e[0]))
+    batcher = runtime.batcher(SchedulerConfig(mode="off"), max_batch=settings.batch_size)
+    owner = {batcher.submit(ids, settings.max_new_tokens, settings.for_prompt(p)).id: (ids, p) for ids, p in encoded}
+    finished = len(prompts) - len(todo)
     if progress:
-        progress(len(prompts) - len(todo), len(prompts))
+        progress(finished, len(prompts))
     out_file.parent.mkdir(parents=True, exist_ok=True)
     with out_file.open("a") as f:
-        for i in range(0, len(encoded), settings.batch_size):
-            batch = encoded[i : i + settings.batch_size]
-            s = settings.sampling
-            top_p = s.top_p if s.temperature else 1.0
-            sampling = [replace(s, top_p=top_p, seed=prompt_seed(s.seed, p.id))
-                        for _, p in batch]
-            res = runtime.generate_ids([ids for ids, _ in batch], settings.max_new_tokens, sampling,
-                                       scheduler=SchedulerConfig(mode="off"))
-            for (ids, p), c in zip(batch, res):
-                seq = Sequence(p.id, tuple(ids), tuple(int(t) for t in c.tokens))
+        while batcher.busy:
+            ended = [r for r in batcher.step() if r.finished and r.id in owner]
+            for req in ended:
+                ids, p = owner.pop(req.id)
+                if req.error is not None:
+                    raise TrainingError(f"answering training prompt {p.id!r} failed: {req.error}")
+                seq = Sequence(p.id, tuple(ids), tuple(int(t) for t in req.tokens))
                 done[p.id] = seq
                 f.write(json.dumps(asdict(seq)) + "\n")
-            f.flush()
-            if progress:
-                progress(len(prompts) - len(todo) + i + len(batch), len(prompts))
+            if ended:
+                f.flush()
+                finished += len(ended)
+                if progress:
+                    progress(finished, len(prompts))
     return [done[p.id] for p in prompts]
 
 

@@ -146,8 +146,8 @@ def check_resumable(cfg: TrainingConfig, ckpt_dir: Path, mmap: bool = True) -> d
     if not path.is_file():
         return None
     state = torch.load(path, weights_only=False, mmap=mmap)
-    free = ("checkpoint_every", "steps", "eval_every")  # a run may be shortened or extended (the schedule
-    # follows cfg.steps) or watched more or less often
+    free = ("checkpoint_every", "steps", "eval_every", "generation_batch")  # a run may be shortened or extended
+    # (the schedule follows cfg.steps) or watched more or less often; the batch does not change the answers
     written = {**TrainingConfig().model_dump(), **state["config"]}  # settings added since: their defaults
     theirs = {k: v for k, v in written.items() if k not in free}
     ours = {k: v for k, v in _fingerprint(cfg).items() if k not in free}

@@ -37,10 +37,12 @@ def _quiet(name: str):
 
 
 def generation_settings(cfg: TrainingConfig, split: str) -> GenerationSettings:
-    """Training answers are sampled (cfg temperature/top-p); held-out answers greedy, as τ is measured."""
+    """Training answers are sampled (cfg temperature/top-p/top-k) but for the greedy share of first answers;
+    held-out answers are greedy, as τ is measured."""
     if split == "train":
-        return GenerationSettings(cfg.max_new_tokens, SamplingParams(cfg.temperature, top_p=cfg.top_p, seed=cfg.seed))
-    return GenerationSettings(cfg.max_new_tokens, SamplingParams(seed=cfg.seed))
+        sampling = SamplingParams(cfg.temperature, top_k=cfg.top_k, top_p=cfg.top_p, seed=cfg.seed)
+        return GenerationSettings(cfg.max_new_tokens, sampling, cfg.generation_batch, cfg.greedy_share)
+    return GenerationSettings(cfg.max_new_tokens, SamplingParams(seed=cfg.seed), cfg.generation_batch)
 
 
 def target_bundle(recipe: Recipe, work: Path, bundle: Path | None = None, step: Step = _quiet) -> Path:
