@@ -269,6 +269,11 @@ class TrainingConfig(_Section):
     sequences_per_step: PositiveInt = 8
     anchors_per_sequence: PositiveInt = 32
     lr: Annotated[float, Field(gt=0.0, le=1.0)] = 6e-4
+    weight_decay: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
+    """AdamW's decoupled weight decay on the trainable tensors."""
+    tap_noise: Annotated[float, Field(ge=0.0, le=10.0)] = 0.0
+    """Training only: Gaussian noise added to every tapped hidden-state vector, its standard deviation this
+    fraction of the vector's RMS (the drafter must not lean on exact features of its training answers)."""
     warmup: Annotated[float, Field(ge=0.0, le=1.0)] = 0.04
     """Fraction of the steps with a linear warmup; cosine decay to 0 after it."""
     grad_clip: Annotated[float, Field(gt=0.0)] = 1.0

@@ -72,6 +72,15 @@ def blocks_loss(drafter: DSparkDrafter, blocks: Blocks, bf16: bool = False, voca
     return drafter_loss(z, c, labels, p_ids, blocks.p_probs[v], slot, drafter.block_size)
 
 
+def with_tap_noise(blocks: Blocks, scale: float, rng: np.random.Generator) -> Blocks:
+    """`blocks` with N(0, (scale * rms)^2) added to each tap vector (rms: of that vector; zero rows past a
+    sequence's end stay zero)."""
+    taps = blocks.taps  # [S, L, W]
+    rms = taps.pow(2).mean(-1, keepdim=True).sqrt()  # [S, L, 1]
+    noise = torch.from_numpy(rng.standard_normal(tuple(taps.shape), dtype=np.float32))
+    return blocks._replace(taps=taps + noise * (scale * rms))
+
+
 def lr_factor(step: int, steps: int, warmup: float) -> float:
     """Linear warmup over ceil(warmup * steps) steps, then cosine from 1 to 0 at `steps`."""
     w = math.ceil(warmup * steps)
@@ -91,7 +100,7 @@ def train(drafter: DSparkDrafter, feats: Features, cfg: TrainingConfig, ckpt_dir
     for _, p in params:
         p.requires_grad_(True)
     drafter.train()
-    opt = torch.optim.AdamW([p for _, p in params], lr=cfg.lr, weight_decay=0.0)
+    opt = torch.optim.AdamW([p for _, p in params], lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg.steps, cfg.warmup))
     start, history = _resume(drafter, opt, sched, cfg, Path(ckpt_dir))
     end = cfg.steps if stop_after is None else min(cfg.steps, start + stop_after)
@@ -100,6 +109,8 @@ def train(drafter: DSparkDrafter, feats: Features, cfg: TrainingConfig, ckpt_dir
         t0 = time.perf_counter()
         rng = np.random.default_rng([cfg.seed, step])
         blocks = sample_blocks(feats, rng, cfg.sequences_per_step, cfg.anchors_per_sequence, drafter.block_size)
+        if cfg.tap_noise:
+            blocks = with_tap_noise(blocks, cfg.tap_noise, rng)
         parts = blocks_loss(drafter, blocks, cfg.bf16, vocab)
         opt.zero_grad(set_to_none=True)
         parts.total.backward()

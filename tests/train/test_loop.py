@@ -97,3 +97,25 @@ def test_checkpoints_without_newer_settings_resume(tiny_data, tiny_target, tmp_p
     assert [h.step for h in train(new_drafter(tiny_target), feats, CFG, tmp_path)][-1] == 8
     with pytest.raises(TrainingError, match="answers_per_prompt"):
         train(new_drafter(tiny_target), feats, CFG.model_copy(update={"answers_per_prompt": 2}), tmp_path)
+
+
+def test_tap_noise_scales_with_each_vector_and_resumes(tiny_data, tiny_target, tmp_path):
+    from dspark_compile.train.loop import with_tap_noise
+
+    feats = tiny_data[3]
+    blocks = sample_blocks(feats, np.random.default_rng(5), 3, 6, 4)
+    noisy = with_tap_noise(blocks, 0.1, np.random.default_rng(0))
+    rms = blocks.taps.pow(2).mean(-1).sqrt()  # [S, L]
+    live = rms > 0
+    rel = (noisy.taps - blocks.taps).pow(2).mean(-1).sqrt()[live] / rms[live]
+    assert 0.07 < float(rel.mean()) < 0.13  # ~ the asked 10% of each vector's RMS
+    assert torch.equal(noisy.taps[~live], blocks.taps[~live])  # padding stays zero
+    assert torch.equal(noisy.labels, blocks.labels)
+    # noise and weight decay are training settings: the loss path differs, a resumed run still matches
+    cfg = CFG.model_copy(update={"tap_noise": 0.2, "weight_decay": 0.01})
+    h_whole = train(new_drafter(tiny_target), feats, cfg, tmp_path / "a")
+    h_plain = train(new_drafter(tiny_target), feats, CFG, tmp_path / "c")
+    assert [round(h.loss, 6) for h in h_whole] != [round(h.loss, 6) for h in h_plain]
+    train(new_drafter(tiny_target), feats, cfg, tmp_path / "b", stop_after=3)
+    h_resumed = train(new_drafter(tiny_target), feats, cfg, tmp_path / "b")
+    assert [round(h.loss, 6) for h in h_resumed] == [round(h.loss, 6) for h in h_whole]
