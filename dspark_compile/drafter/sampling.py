@@ -43,18 +43,18 @@ def filter_probs(z: torch.Tensor, temperature: torch.Tensor, top_k: torch.Tensor
     m = z_sorted[:, :1]
     e = torch.exp(z - m)  # [B, V]; masked -> 0
     e_sorted = torch.exp(z_sorted - m)  # [B, V] descending
-    c = torch.cumsum(e_sorted, dim=-1)
-    j = (c < top_p[:, None] * c[:, -1:]).sum(-1, keepdim=True).clamp(max=V - 1)  # [B, 1]
+    c = torch.cumsum(e_sorted.double(), dim=-1)  # sums over the vocabulary in float64, as the spec
+    j = (c < top_p[:, None].double() * c[:, -1:]).sum(-1, keepdim=True).clamp(max=V - 1)  # [B, 1]
     keep = (top_p[:, None] >= 1) | (e >= e_sorted.gather(-1, j))
     e = torch.where(keep, e, torch.zeros(()))
-    return e / torch.cumsum(e, dim=-1)[:, -1:]
+    return e / e.double().sum(-1, keepdim=True).float()
 
 
 def sample_index(w: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     """spec sample(): inverse CDF of weights w [B, V] >= 0 at u [B] -> index [B] int64."""
-    c = torch.cumsum(w, dim=-1)  # [B, V]
+    c = torch.cumsum(w.double(), dim=-1)  # [B, V] float64
     total = c[:, -1:]
-    below = (c <= u[:, None] * total).sum(-1)
+    below = (c <= u[:, None].double() * total).sum(-1)
     return torch.minimum(below, (c < total).sum(-1))
 
 

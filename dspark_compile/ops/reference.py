@@ -1,6 +1,7 @@
 """Numpy reference of the three fused DSpark ops: the oracle every other implementation is checked against.
 
-Written per row, float32 throughout, in the order of operations given in ``spec.SEMANTICS``.
+Written per row, float32 throughout (sums over a vocabulary in float64), in the order of operations given in
+``spec.SEMANTICS``.
 Outputs are NamedTuples whose field order is the spec's output order.
 """
 
@@ -19,8 +20,13 @@ F32 = np.float32
 # ----------------------------------------------------------------------------- shared filtering / sampling
 
 def cumsum(w: np.ndarray) -> np.ndarray:
-    """Sequential, index-order float32 prefix sum (the order the spec fixes)."""
+    """Sequential, index-order float32 prefix sum (Schedule's)."""
     return np.cumsum(w.astype(F32), dtype=F32)
+
+
+def mass_cumsum(w: np.ndarray) -> np.ndarray:
+    """Index-order prefix sum of float32 weights, accumulated in float64 (filter's and sample's)."""
+    return np.cumsum(w.astype(F32).astype(np.float64))
 
 
 def filter_probs(logits: np.ndarray, temperature: float, top_k: int, top_p: float) -> np.ndarray:
@@ -36,17 +42,17 @@ def filter_probs(logits: np.ndarray, temperature: float, top_k: int, top_p: floa
     e = np.exp(z - m)                                       # [V], masked -> 0
     if top_p < 1:
         e_sorted = np.exp(z_sorted - m)                     # [V] the same values, descending
-        c = cumsum(e_sorted)                                # [V]
-        j = min(int(np.count_nonzero(c < F32(top_p) * c[-1])), V - 1)  # first index with mass >= top_p
+        c = mass_cumsum(e_sorted)                           # [V] float64
+        j = min(int(np.count_nonzero(c < np.float64(F32(top_p)) * c[-1])), V - 1)  # first index with mass >= p
         e = np.where(e >= e_sorted[j], e, F32(0))           # ties with the boundary are kept
-    return e / cumsum(e)[-1]
+    return e / F32(mass_cumsum(e)[-1])
 
 
 def sample_index(w: np.ndarray, u: float) -> int:
     """Inverse CDF of the non-negative weights w [V] at u in [0,1); never picks a zero-weight entry."""
-    c = cumsum(w)                                           # [V]
+    c = mass_cumsum(w)                                      # [V] float64
     total = c[-1]
-    return int(min(np.count_nonzero(c <= F32(u) * total), np.count_nonzero(c < total)))
+    return int(min(np.count_nonzero(c <= np.float64(F32(u)) * total), np.count_nonzero(c < total)))
 
 
 def sigmoid(x):
@@ -225,7 +231,7 @@ def _verify_sampling_row(logits, drafts, draft_q, q_full, n_ver, u, t, k, p, eps
         if p_d >= q_d or F32(u[i]) * q_d < p_d:             # accept with probability min(1, p/q)
             continue
         residual = residual_weights(p_i, q_full[i])         # [V]
-        use = residual if cumsum(residual)[-1] > eps else p_i
+        use = residual if mass_cumsum(residual)[-1] > eps else p_i
         return i, sample_index(use, u[G + i])
     return n_ver, sample_index(filter_probs(logits[n_ver], t, k, p), u[2 * G])
 

@@ -27,25 +27,28 @@ PAD_TOKEN = -1  # Verify.out_tokens entries after the correction/bonus token
 INT32_MAX = 2**31 - 1
 
 SEMANTICS = """\
-All arithmetic is float32 (float16 inputs are cast to float32 first). "cumsum" is a sequential,
-index-order float32 prefix sum; its last element is the total S used below.
+All arithmetic is float32 (float16 inputs are cast to float32 first), except the sums over a vocabulary:
+"sum" and "cumsum" (the index-order prefix sum) of filter() and sample() accumulate in float64, and the
+comparisons with them are made in float64. Any summation order then gives the same decisions except within
+about 1e-13 of a boundary: a float32 sequential sum over 150k entries was off by 1e-4, so implementations that
+summed in other orders (blocks, trees, threads) disagreed on draws. Schedule's cumsum is float32, sequential.
 
 filter(logits[V], temperature t > 0, top_k k, top_p p) -> q[V]:
   1. z = logits / t                         (IEEE float32 division)
   2. top-k, on when 0 < k < V: kth = k-th largest z; z[z < kth] = -inf.
      Ties: every token equal to the k-th largest value is kept, so more than k tokens may survive.
   3. m = max(z); e = exp(z - m)             (masked entries give exactly 0)
-  4. top-p, on when p < 1: s = e sorted descending; c = cumsum(s); j = min(count(c < p * c[V-1]), V-1);
+  4. top-p, on when p < 1: s = e sorted descending; c = cumsum(s); j = min(count(c < p * sum(e)), V-1);
      cut = s[j]; e[e < cut] = 0. This keeps the smallest set of most likely tokens whose mass >= p;
      ties: every token equal to the boundary value is kept.
-  5. q = e / S with S = cumsum(e)[V-1].
+  5. q = e / S with S = float32(sum(e)).
 greedy (t <= 0): token = argmax(logits), the lowest index wins ties; its distribution is one-hot.
-sample(w[V] >= 0, u in [0,1)) -> index: c = cumsum(w); S = c[V-1];
+sample(w[V] >= 0, u in [0,1)) -> index: c = cumsum(w); S = sum(w);
   index = min(count(c <= u * S), count(c < S)). This is the inverse CDF: the first index whose cumulative
   weight exceeds u*S; it never returns a zero-weight token and needs no normalisation.
 sigmoid(x) = 1 / (1 + exp(-x)).
 Integer outputs of two implementations agree exactly unless a decision falls within float rounding of a
-boundary (exp and summation order may differ by an ulp between libraries); float outputs agree to ~1e-6.
+boundary (exp may differ by an ulp between libraries); float outputs agree to ~1e-6.
 """
 
 

@@ -24,21 +24,22 @@ namespace host
 
 using spec::kPadToken;
 
-/* Sequential float32 prefix sum; returns the total (last element). */
-inline float cumsumInto(float const* w, int64_t n, float* c)
+/* Index-order prefix sum of float weights accumulated in double (the spec's sums over a vocabulary);
+ * returns the total (last element). */
+inline double cumsumInto(float const* w, int64_t n, double* c)
 {
-    float s = 0.0f;
+    double s = 0.0;
     for (int64_t i = 0; i < n; ++i)
-        c[i] = s = s + w[i];
+        c[i] = s = s + static_cast<double>(w[i]);
     return s;
 }
 
 /* Inverse CDF: min(count(c <= u*S), count(c < S)). */
 inline int32_t sampleIndex(float const* w, int64_t n, float u)
 {
-    std::vector<float> c(n);
-    float const total = cumsumInto(w, n, c.data());
-    float const target = u * total;
+    std::vector<double> c(n);
+    double const total = cumsumInto(w, n, c.data());
+    double const target = static_cast<double>(u) * total;
     int64_t le = 0, lt = 0;
     for (int64_t i = 0; i < n; ++i)
     {
@@ -73,11 +74,12 @@ inline void filterProbs(float const* logits, int64_t V, float t, int32_t topK, f
         e[i] = dsparkExp(z[i] - m);
     if (topPOn(topP))
     {
-        std::vector<float> es(V), c(V);
+        std::vector<float> es(V);
+        std::vector<double> c(V);
         for (int64_t i = 0; i < V; ++i)
             es[i] = dsparkExp(sorted[i] - m);
-        float const total = cumsumInto(es.data(), V, c.data());
-        float const target = topP * total;
+        double const total = cumsumInto(es.data(), V, c.data());
+        double const target = static_cast<double>(topP) * total;
         int64_t j = 0;
         for (int64_t i = 0; i < V; ++i)
             j += c[i] < target;
@@ -86,8 +88,8 @@ inline void filterProbs(float const* logits, int64_t V, float t, int32_t topK, f
             if (!(e[i] >= cut))
                 e[i] = 0.0f;
     }
-    std::vector<float> c(V);
-    float const s = cumsumInto(e.data(), V, c.data());
+    std::vector<double> c(V);
+    float const s = static_cast<float>(cumsumInto(e.data(), V, c.data()));
     for (int64_t i = 0; i < V; ++i)
         q[i] = e[i] / s;
 }

@@ -203,7 +203,8 @@ DSPARK_API int32_t dspark_verify(int64_t B, int64_t G, int64_t V, int64_t Vq, fl
 {
     if (B < 0 || G < 0 || V < 1) /* G = 0: a plain decode step */
         return -1;
-    std::vector<float> p(V), res(V), c(V);
+    std::vector<float> p(V), res(V);
+    std::vector<double> c(V);
     for (int64_t b = 0; b < B; ++b)
     {
         float const* logits = targetLogits + b * (G + 1) * V;

@@ -7,8 +7,8 @@
  *   cub block reductions. Each pass streams the row once (from L2 for all but the first).
  * - inverse-CDF sampling with index-order prefix sums: tiles of kThreads*kItems consecutive entries,
  *   a block scan per tile, early exit at the tile holding the target.
- * The parallel sums round differently from the sequential sums of the spec, so a decision can differ
- * from the reference when it falls within float rounding of a boundary (spec.SEMANTICS allows this).
+ * These sums are float32 in parallel order, the spec's sums over a vocabulary float64, so a decision can
+ * differ from the reference when it falls within float32 rounding of a boundary (not yet float64 here).
  */
 #pragma once
 

@@ -154,3 +154,28 @@ def test_verify_without_drafts_is_a_plain_decode_step(kind):
     for ours, expected in zip(run_ort(VERIFY.name, inputs), ref):
         np.testing.assert_array_equal(ours, expected)
     assert (ref.accepted == 0).all() and ref.out_tokens.shape == (5, 1)
+
+
+@pytest.mark.parametrize("scale, tier", [(3.0, 0), (1.5, 1), (0.25, 2)], ids=["among_64", "among_1024", "full_sort"])
+def test_top_p_cut_among_candidates_or_by_full_sort(scale, tier):
+    """A vocabulary beyond NUCLEUS_CANDIDATES: a peaked distribution's top-p cut lies among the 64 largest
+    values, a flatter one's among the 1,024, a flat one's beyond them (the body sorts in full); each agrees with
+    the reference, in Verify and in DraftSample, with top-k on one row too."""
+    from dspark_compile.ops.onnx_functions import NUCLEUS_CANDIDATES
+
+    V = 4 * NUCLEUS_CANDIDATES[-1]
+    rs = np.random.default_rng(600)
+    inputs = verify_inputs(rs, 4, 3, V, "top_p")
+    inputs["top_k"][1] = 2000  # top-k and top-p on one row
+    inputs["target_logits"] *= np.float32(scale / 2)
+    kept = [np.count_nonzero(R.filter_probs(z, t, int(k), p)) for zs, t, k, p in
+            zip(inputs["target_logits"], inputs["temperature"], inputs["top_k"], inputs["top_p"]) for z in zs]
+    assert np.searchsorted(NUCLEUS_CANDIDATES, max(kept)) == tier and max(kept) > 1
+    for name, ours, expected in zip(VERIFY.output_names, run_ort(VERIFY.name, inputs), R.verify(**inputs)):
+        _check(name, ours, expected)
+
+    draft = draft_inputs(rs, 4, 3, V, "top_p", vd=V - 5)
+    draft["block_logits"] *= np.float32(scale / 2)
+    for name, ours, expected in zip(DRAFT_SAMPLE.output_names, run_ort(DRAFT_SAMPLE.name, draft),
+                                    R.draft_sample(**draft)):
+        _check(name, ours, expected)
