@@ -47,16 +47,73 @@ def test_draft_sample(B, G, V, dtype, kind, subset):
     if subset:  # q_full lives on target ids, 0 outside the draft vocabulary; tokens are target ids
         outside = np.setdiff1d(np.arange(V), inputs["draft_vocab"])
         assert not ref.q_full[:, :, outside].any() and np.isin(ref.draft_tokens, inputs["draft_vocab"]).all()
-    for name, ours, expected in zip(DRAFT_SAMPLE.output_names, run_ort(DRAFT_SAMPLE.name, inputs), ref):
-        _check(name, ours, expected)
+    ours = run_ort(DRAFT_SAMPLE.name, inputs)
+    keep = _rows_agreeing_up_to_rounding(ours[0], ref, inputs["uniforms"])
+    for name, o, expected in zip(DRAFT_SAMPLE.output_names, ours, ref):
+        _check(name, np.where(keep.reshape(keep.shape + (1,) * (o.ndim - 2)), o, expected), expected)
+
+
+# The two implementations' exp may differ by an ulp (spec.SEMANTICS), so a sampling decision can differ when it
+# falls that close to a boundary: about 1e-8 of the row's mass over 150k tokens (margins seen: 1e-9).
+ROUNDING = 1e-6
+
+
+def _draw_margin(w: np.ndarray, u: float) -> float:
+    """How far u*S lies from the nearest cumulative boundary of the weights w, relative to S."""
+    c = np.cumsum(w.astype(np.float64))
+    x = np.float64(np.float32(u)) * c[-1]
+    i = int(np.searchsorted(c, x, side="right"))
+    lo, hi = (c[i - 1] if i else 0.0), c[min(i, c.size - 1)]
+    return min(x - lo, hi - x) / c[-1]
+
+
+def _rows_agreeing_up_to_rounding(tokens: np.ndarray, ref, uniforms) -> np.ndarray:
+    """[B, G] mask of the draws to compare: in a row whose first different draw (slot k) was within ROUNDING
+    of a boundary in the reference, slots k.. follow another chain and are not compared; any other
+    difference fails."""
+    keep = np.ones(tokens.shape, bool)
+    for b, k in zip(*np.nonzero(tokens != ref.draft_tokens)):
+        if keep[b, k]:
+            margin = _draw_margin(ref.q_full[b, k], uniforms[b, k])
+            assert margin < ROUNDING, f"row {b} slot {k}: draw {tokens[b, k]} vs {ref.draft_tokens[b, k]}, margin {margin}"
+            keep[b, k:] = False
+    return keep
+
+
+def _verify_row_within_rounding(inputs, b: int, ref_n: int) -> bool:
+    """Whether row b's reference path passed within ROUNDING of a decision boundary: an accept test
+    (u*q against p_d, or p_d against q) up to its first rejection, or the final draw."""
+    G = inputs["draft_tokens"].shape[1]
+    t, k, p = inputs["temperature"][b], int(inputs["top_k"][b]), inputs["top_p"][b]
+    if t <= 0:
+        return False
+    u = inputs["uniforms"][b]
+    logits = inputs["target_logits"][b]
+    for i in range(min(ref_n + 1, int(inputs["verify_lengths"][b]))):
+        p_d = np.float64(R.filter_probs(logits[i], t, k, p)[inputs["draft_tokens"][b, i]])
+        q = np.float64(inputs["draft_q"][b, i])
+        if abs(p_d - q) <= ROUNDING * q or abs(np.float64(u[i]) * q - p_d) <= ROUNDING * max(p_d, 1e-30):
+            return True
+    n_ver = int(inputs["verify_lengths"][b])
+    p_n = R.filter_probs(logits[ref_n], t, k, p)
+    if ref_n < n_ver:
+        residual = R.residual_weights(p_n, inputs["q_full"][b, ref_n])
+        w = residual if R.mass_cumsum(residual)[-1] > R._VERIFY_DEFAULTS["residual_eps"] else p_n
+        return _draw_margin(w, u[G + ref_n]) < ROUNDING
+    return _draw_margin(p_n, u[2 * G]) < ROUNDING
 
 
 @pytest.mark.parametrize("B,G,V,dtype,kind", list(_sweep(_fast)))
 def test_verify(B, G, V, dtype, kind):
     inputs = verify_inputs(np.random.default_rng([B, G, V, len(kind), 1]), B, G, V, kind, np.dtype(dtype))
     ref = R.verify(**inputs)
-    for name, ours, expected in zip(VERIFY.output_names, run_ort(VERIFY.name, inputs), ref):
-        _check(name, ours, expected)
+    ours = run_ort(VERIFY.name, inputs)
+    differ = (ours[0] != ref.accepted) | (ours[1] != ref.out_tokens).any(axis=1)  # [B]
+    for b in np.flatnonzero(differ):  # only a decision within rounding of its boundary may differ
+        assert _verify_row_within_rounding(inputs, int(b), int(ref.accepted[b])), f"row {b}"
+    for name, o, expected in zip(VERIFY.output_names, ours, ref):
+        same = ~differ.reshape((-1,) + (1,) * (o.ndim - 1))
+        _check(name, np.where(same, o, expected), expected)
 
 
 def test_verify_reaches_every_path():
