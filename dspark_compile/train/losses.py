@@ -13,7 +13,9 @@ Training may restrict the softmax to a vocabulary subset V' (`blocks.training_vo
 most target mass, plus every label; EAGLE-3 drafts over such a subset, we only train over it): q_k is then
 normalised over V', and top-K entries outside V' are dropped like the mass beyond K (ids −1 here). On two
 CPU cores the [slots, V] logits dominate a step; V' = V/4 makes a step about 3x cheaper. The drafter
-still drafts over the whole vocabulary; the held-out numbers (`calibration.collect`) use it.
+still drafts over the whole vocabulary; the held-out numbers (`calibration.collect`) use it. A drafter with a
+draft vocabulary (`training.draft_vocab`) trains over exactly its ids; a label outside them (index −1) adds no
+CE, since the drafter can never draft it.
 """
 
 from __future__ import annotations
@@ -55,7 +57,10 @@ def drafter_loss(z: torch.Tensor, conf_logits: torch.Tensor, labels: torch.Tenso
     """The objective over M valid slots: z [M, V] Markov logits, conf_logits [M], labels [M],
     p_ids/p_probs [M, K] (the target's top K), slot [M] (k of each row)."""
     log_q = torch.log_softmax(z.float(), dim=-1)  # [M, V]
-    ce = -log_q.gather(-1, labels[:, None])[:, 0]  # [M]; labels are always inside the vocabulary
+    # A label outside the draft vocabulary (-1) gets no CE: the drafter can never draft it. L1 still counts
+    # the target's mass on it as missed.
+    inside = labels >= 0  # [M]
+    ce = -log_q.gather(-1, labels.clamp(min=0)[:, None])[:, 0] * inside  # [M]
     l1 = l1_to_topk(log_q, p_ids, p_probs)  # [M]
     target_c = (1.0 - 0.5 * l1).clamp(0.0, 1.0).detach()  # [M]
     bce = F.binary_cross_entropy_with_logits(conf_logits.float(), target_c, reduction="none")  # [M]

@@ -50,3 +50,14 @@ def test_topk_l1_is_exact_with_the_whole_vocabulary_and_bounded_otherwise():
     top = torch.topk(p, 10)
     dropped = 1 - top.values.sum(-1)
     assert torch.all((l1_to_topk(log_q, top.indices, top.values) - exact).abs() <= dropped + 1e-6)
+
+
+def test_a_label_outside_the_draft_vocabulary_adds_no_cross_entropy():
+    """Greedy answers can hold a token outside the draft vocabulary (index -1 there): it has no logit to
+    raise, so the slot keeps its L1 and BCE terms and drops CE, and counts as a miss."""
+    z, ids, probs = torch.tensor([[2.0, 1.0, 0.0]]), torch.tensor([[0, -1]]), torch.tensor([[0.5, 0.4]])
+    outside = drafter_loss(z, torch.zeros(1), torch.tensor([-1]), ids, probs, torch.tensor([0]), 7)
+    inside = drafter_loss(z, torch.zeros(1), torch.tensor([0]), ids, probs, torch.tensor([0]), 7)
+    assert outside.ce == 0.0 and inside.ce > 0 and outside.l1 == inside.l1
+    assert math.isclose(float(outside.total), float(inside.total) - 0.1 * inside.ce, rel_tol=1e-5)
+    assert outside.accuracy == 0.0 and inside.accuracy == 1.0
