@@ -243,8 +243,7 @@ class TrainingConfig(_Section):
             raise ValueError("must be 0 (greedy) or at least 0.001")
         return t
     top_k: Annotated[int, Field(ge=0)] = 0
-    """Top-k of the sampled training answers (0: off). Top-k costs a partial sort per token where top-p
-    sorts the whole vocabulary (about half the answers per hour on CPUs)."""
+    """Top-k of the sampled training answers (0: off)."""
     greedy_share: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
     """Share of the training prompts (chosen by a hash of their id) whose first answer is greedy, the way
     requests are served by default; every other answer is sampled (temperature, top_p, top_k)."""

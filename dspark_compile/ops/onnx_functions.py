@@ -45,6 +45,11 @@ def _any(b: Builder, cond: str) -> str:
     return b.Cast(b.ReduceMax(b.Cast(cond, to=INT64), keepdims=0), to=BOOL)
 
 
+def _all(b: Builder, cond: str) -> str:
+    """cond.all() as a scalar bool (an If condition)."""
+    return b.Cast(b.ReduceMin(b.Cast(cond, to=INT64), keepdims=0), to=BOOL)
+
+
 def _weights(b: Builder, z: str, t: str, k: str, p: str) -> tuple[str, str]:
     """filter() before its division: z [..., V] f32, t/p [..., 1] f32 (t > 0), k [..., 1] int64 -> (e [..., V] f32,
     S [..., 1] f64), q = e / float32(S). Top-k sorts the batch's largest k values; top-p sorts candidates
@@ -54,7 +59,7 @@ def _weights(b: Builder, z: str, t: str, k: str, p: str) -> tuple[str, str]:
     V = b.Shape(z, start=-1)                                            # [1]
     m = b.ReduceMax(zs, b.const([-1], np.int64), keepdims=1)            # [..., 1] max, never removed by top-k
     k_on = b.And(b.Greater(k, zero_i), b.Less(k, V))                    # [..., 1]
-    masked, whole = b.sub(), b.sub()
+    masked, unmasked = b.sub(), b.sub()
     K = masked.Reshape(masked.ReduceMax(masked.Where(k_on, k, one_i), keepdims=0), masked.const([1], np.int64))
     top, _ = masked.TopK(zs, K, axis=-1, largest=1, sorted=1, outputs=2)  # [..., K] descending
     column = masked.Concat(masked.Shape(zs, end=-1), masked.const([1], np.int64), axis=0)  # shape of z[..., :1]
@@ -63,13 +68,13 @@ def _weights(b: Builder, z: str, t: str, k: str, p: str) -> tuple[str, str]:
     kth = masked.Where(k_on, kth, masked.const(-np.inf))               # [..., 1] -inf: keep all
     zk = masked.Where(masked.GreaterOrEqual(zs, kth), zs, masked.const(-np.inf))  # ties with the k-th are kept
     zk = b.If(_any(b, k_on), then_branch=masked.graph("top_k", [], [(zk, FLOAT)]),
-              else_branch=whole.graph("no_top_k", [], [(whole.Identity(zs), FLOAT)]))
+              else_branch=unmasked.graph("no_top_k", [], [(unmasked.Identity(zs), FLOAT)]))
     e = b.Exp(b.Sub(zk, m))                                             # [..., V], masked -> 0
     p_on = b.Less(p, b.const(1.0))                                      # [..., 1]
-    cut, whole = b.sub(), b.sub()
+    cut, uncut = b.sub(), b.sub()
     e_cut = _top_p_cut(cut, e, _total(cut, e), V, p, p_on)
     e = b.If(_any(b, p_on), then_branch=cut.graph("top_p", [], [(e_cut, FLOAT)]),
-             else_branch=whole.graph("no_top_p", [], [(whole.Identity(e), FLOAT)]))
+             else_branch=uncut.graph("no_top_p", [], [(uncut.Identity(e), FLOAT)]))
     return e, _total(b, e)
 
 
@@ -100,7 +105,7 @@ def _top_p_cut(b: Builder, e: str, total: str, V: str, p: str, p_on: str) -> str
         found = g.Or(g.Not(p_on), g.GreaterOrEqual(g.last(c_top), target))  # [..., 1] the cut lies among them
         among, beyond = g.sub(), g.sub()
         cut_k, cut_beyond = cut_at(among, e_top, c_top, K, target), tier(beyond, i + 1)
-        return g.If(g.Not(_any(g, g.Not(found))),
+        return g.If(_all(g, found),
                     then_branch=among.graph(f"cut_among_{NUCLEUS_CANDIDATES[i]}", [], [(cut_k, FLOAT)]),
                     else_branch=beyond.graph(f"cut_beyond_{NUCLEUS_CANDIDATES[i]}", [], [(cut_beyond, FLOAT)]))
 
@@ -172,8 +177,8 @@ def _draft_sample_body(b: Builder) -> None:
     target_range = b.Range(i64(0), b.Squeeze(_dim(b, W1, 0)), i64(1))   # [V]
     G = b.Squeeze(_dim(b, U, 1))                                        # []
     survival0 = b.ConstantOfShape(b.Shape("anchor"), value=helper.make_tensor("one", FLOAT, [1], [1.0]))
-    # A batch of greedy rows skips the filtered softmax (a sort of Vd per slot) and the sampling draw.
-    all_greedy = b.Cast(b.ReduceMin(b.Cast(greedy, to=INT64), keepdims=0), to=BOOL)  # scalar
+    # A batch of greedy rows skips the filtered softmax (a softmax over Vd per slot) and the sampling draw.
+    all_greedy = _all(b, greedy)                                        # scalar
 
     s = b.sub()                                                         # loop body: one slot
     it, cond, prev, survival = (s.fresh(n) for n in ("slot", "cond", "prev", "survival"))
@@ -287,9 +292,9 @@ def _verify_body(b: Builder) -> None:
     n_ver = b.Unsqueeze(n_ver, i64([1]))                                # [B, 1]
     in_range = b.Less(b.Range(i64(0), b.Squeeze(G), i64(1)), n_ver)     # [B, G]
 
-    # A batch of greedy rows needs neither the filtered softmax (a sort of V per position) nor the
+    # A batch of greedy rows needs neither the filtered softmax (a softmax over V per position) nor the
     # sampling draws: the If keeps their cost out of greedy decoding.
-    all_greedy = b.Cast(b.ReduceMin(b.Cast(greedy, to=INT64), keepdims=0), to=BOOL)  # scalar
+    all_greedy = _all(b, greedy)                                        # scalar
     then, other = b.sub(), b.sub()
     n_t, token_t = _accept_greedy(then, d, target, G, in_range)
     n_e, token_e = _accept_any(other, L, d, target, greedy, t, k, p, G, n_ver, in_range)

@@ -60,7 +60,7 @@ ROUNDING = 1e-6
 
 def _draw_margin(w: np.ndarray, u: float) -> float:
     """How far u*S lies from the nearest cumulative boundary of the weights w, relative to S."""
-    c = np.cumsum(w.astype(np.float64))
+    c = R.mass_cumsum(w)
     x = np.float64(np.float32(u)) * c[-1]
     i = int(np.searchsorted(c, x, side="right"))
     lo, hi = (c[i - 1] if i else 0.0), c[min(i, c.size - 1)]
@@ -75,7 +75,8 @@ def _rows_agreeing_up_to_rounding(tokens: np.ndarray, ref, uniforms) -> np.ndarr
     for b, k in zip(*np.nonzero(tokens != ref.draft_tokens)):
         if keep[b, k]:
             margin = _draw_margin(ref.q_full[b, k], uniforms[b, k])
-            assert margin < ROUNDING, f"row {b} slot {k}: draw {tokens[b, k]} vs {ref.draft_tokens[b, k]}, margin {margin}"
+            assert margin < ROUNDING, (f"row {b} slot {k}: draw {tokens[b, k]} vs {ref.draft_tokens[b, k]}, "
+                                       f"margin {margin}")
             keep[b, k:] = False
     return keep
 
