@@ -1,7 +1,8 @@
 """Weight-only quantization passes: each a pure function ONNX graph -> ONNX graph (plus a report).
 
 Every `MatMul` whose second input is a 2-D float32 initializer W [K, N] (K a multiple of the block size),
-or the Transpose of one (a tied lm_head reading the embedding), becomes `com.microsoft::MatMulNBits`.
+or the Transpose of one (a tied lm_head reading the embedding), or the Transpose of constant rows of one (a
+drafter's lm_head over its draft vocabulary: Gather(embedding, ids)), becomes `com.microsoft::MatMulNBits`.
 MatMuls that read one activation (q/k/v, gate/up) become one MatMulNBits over their columns side by side,
 then a Split: each column keeps its own blocks, so the result is the same per column. Schemes:
 
@@ -125,11 +126,9 @@ def quantize_weights(model, spec: WeightQuant, gguf: GGUFBlocks | None = None):
     weights: dict[str, np.ndarray] = {}  # MatMul output -> its float weight W [K, N], for every MatMul we quantize
     groups: dict[str, list] = {}  # activation -> the MatMuls that read it (q/k/v, gate/up): one fused MatMulNBits
     for node in graph.node:
-        w_init, transposed = _weight(node, inits, producers)
-        if w_init is None or len(w_init.dims) != 2 or w_init.data_type != onnx.TensorProto.FLOAT:
+        w = _weight(node, inits, producers)
+        if w is None:
             continue
-        w = numpy_helper.to_array(w_init)
-        w = w.T if transposed else w  # a tied lm_head: MatMul(x, Transpose(embedding [N, K]))
         if w.shape[0] % spec.block_size or w.shape[1] < spec.min_columns:
             skipped.append(node.name)
             continue
@@ -229,18 +228,47 @@ def _concat(bqs: list[BlockQuant]) -> BlockQuant:
     return BlockQuant(bqs[0].bits, bqs[0].block, cat("q"), cat("scales"), cat("zero_points"), cat("offsets"))
 
 
-def _weight(node, inits: dict, producers: dict):
-    """(initializer, transposed) of a MatMul's constant weight: the initializer itself, or one read through a
-    Transpose (a tied embedding used as the lm_head); (None, False) for any other node."""
+def _weight(node, inits: dict, producers: dict) -> np.ndarray | None:
+    """The constant float32 weight W [K, N] of a MatMul: an initializer, or one read through a Transpose (a tied
+    embedding used as the lm_head), or through a Transpose of constant rows of one (Gather along axis 0 with
+    constant indices: a draft vocabulary's rows of a tied lm_head); None for any other node."""
     if node.op_type != "MatMul" or len(node.input) != 2:
-        return None, False
+        return None
     if node.input[1] in inits:
-        return inits[node.input[1]], False
+        return _float_matrix(inits[node.input[1]])
     t = producers.get(node.input[1])
-    if t is not None and t.op_type == "Transpose" and t.input[0] in inits and \
-            [list(a.ints) for a in t.attribute if a.name == "perm"] in ([], [[1, 0]]):
-        return inits[t.input[0]], True
-    return None, False
+    if t is None or t.op_type != "Transpose" or \
+            [list(a.ints) for a in t.attribute if a.name == "perm"] not in ([], [[1, 0]]):
+        return None
+    if t.input[0] in inits:
+        rows = _float_matrix(inits[t.input[0]])
+    else:
+        rows = _gathered_rows(producers.get(t.input[0]), inits)
+    return None if rows is None else rows.T
+
+
+def _gathered_rows(node, inits: dict) -> np.ndarray | None:
+    """table[ids] of a Gather along axis 0 whose table [N, K] and indices [n] are both initializers, else None."""
+    from onnx import numpy_helper
+
+    if node is None or node.op_type != "Gather" or len(node.input) != 2 or \
+            any(a.name == "axis" and a.i != 0 for a in node.attribute):
+        return None
+    table, ids = (inits.get(name) for name in node.input)
+    if table is None or ids is None or len(ids.dims) != 1:
+        return None
+    table = _float_matrix(table)
+    return None if table is None else table[numpy_helper.to_array(ids).astype(np.int64)]
+
+
+def _float_matrix(init) -> np.ndarray | None:
+    """A 2-D float32 initializer as an array, else None."""
+    import onnx
+    from onnx import numpy_helper
+
+    if len(init.dims) != 2 or init.data_type != onnx.TensorProto.FLOAT:
+        return None
+    return numpy_helper.to_array(init)
 
 
 def _quantize(w: np.ndarray, spec: WeightQuant, gguf: GGUFBlocks | None, name: str) -> BlockQuant:
@@ -252,16 +280,27 @@ def _quantize(w: np.ndarray, spec: WeightQuant, gguf: GGUFBlocks | None, name: s
 
 def quantize_file(folder, name: str, weights: str, spec: WeightQuant, gguf: GGUFBlocks | None = None) -> QuantReport:
     """Rewrite folder/name (weights in folder/weights) quantized: the new graph replaces the old one and
-    its weights file; nothing else in the folder changes."""
+    its weights file; nothing else in the folder changes. Initializers stored in another graph's weights
+    file (the drafter's link to the target's embedding, `export.shared_weights`) keep pointing there."""
     import os
 
     import onnx
+    from onnx.external_data_helper import ExternalDataInfo, uses_external_data
 
+    meta = onnx.load(str(folder / name), load_external_data=False)
+    foreign = {t.name: list(t.external_data) for t in meta.graph.initializer
+               if uses_external_data(t) and ExternalDataInfo(t).location != weights}
+    del meta
     proto = onnx.load(str(folder / name))  # pulls in the external weights
     quantized, report = quantize_weights(proto, spec, gguf)
     del proto
     for init in quantized.graph.initializer:  # drop the stale external-data pointers; rewritten below
-        if init.data_location == onnx.TensorProto.EXTERNAL:
+        if init.name in foreign:  # the same bytes, still in the other graph's file
+            init.ClearField("raw_data")
+            del init.external_data[:]
+            init.external_data.extend(foreign[init.name])
+            init.data_location = onnx.TensorProto.EXTERNAL
+        elif init.data_location == onnx.TensorProto.EXTERNAL:
             del init.external_data[:]
             init.data_location = onnx.TensorProto.DEFAULT
     tmp_name, tmp_weights = f".{name}.q", f".{weights}.q"
@@ -271,7 +310,7 @@ def quantize_file(folder, name: str, weights: str, spec: WeightQuant, gguf: GGUF
     final = onnx.load(str(folder / tmp_name), load_external_data=False)
     for init in final.graph.initializer:
         for entry in init.external_data:
-            if entry.key == "location":
+            if entry.key == "location" and entry.value == tmp_weights:
                 entry.value = weights
     os.replace(folder / tmp_weights, folder / weights)
     onnx.save_model(final, str(folder / name))

@@ -101,3 +101,29 @@ def test_greedy_speculative_equals_plain(quantized, scheme, mode):
 def test_sampled_sequences_follow_the_plain_distribution(quantized):
     _, rt, plain = quantized("int4", 2)
     assert same_distribution(*spec_and_plain_samples(rt, plain, rt.encode("abab")))
+
+
+def test_a_draft_vocabulary_lm_head_is_quantized_with_the_drafter(tmp_path):
+    """The drafter's lm_head over its draft vocabulary reads rows of the target's embedding (Gather, then
+    Transpose); an int8 drafter quantizes those rows too, and speculation stays lossless."""
+    from tests.helpers import plain_target
+
+    path = _copy_drafter_bundle(tmp_path, "llama", 4, draft_vocab=True,
+                                quantization={"drafter": "int8", "accuracy_level": 4}, suffix="-int8")
+    graph = onnx.load(str(path / "drafter.onnx"), load_external_data=False).graph
+    producers = {o: n for n in graph.node for o in n.output}
+    rows = {o for n in graph.node if n.op_type == "Gather" for o in n.output}  # embedding rows
+    assert not [n.name for n in graph.node if n.op_type == "MatMul" and n.input[1] in producers
+                and producers[n.input[1]].op_type == "Transpose"
+                and producers[n.input[1]].input[0] in rows]  # no float lm_head left
+    shared = {i.name: {e.key: e.value for e in i.external_data} for i in graph.initializer if i.external_data}
+    assert shared["embed_tokens.weight"]["location"] == "target.weights"  # still the target's one copy
+    vd = next(i.dims[0] for i in graph.initializer if i.name == "draft_vocab")
+    layers = json.loads((path / "manifest.json").read_text())["quantization"]["drafter"]["layers"]
+    head = [layer for layer in layers if layer["shape"][1] == vd]
+    assert len(head) == 1 and head[0]["bits"] == 8 and 0 < head[0]["rel_rms"] < 0.02, layers
+    rt, plain = Runtime.load(path), plain_target(path)
+    ids = [rt.encode(p) for p in PROMPTS]
+    res = rt.generate_ids(ids, 40, [GREEDY] * len(ids), ignore_eos=True, scheduler=SchedulerConfig(mode="fixed"))
+    assert [r.tokens for r in res] == _plain(plain, ids, 40)
+    assert res.metrics()["tau"] > 1.1
