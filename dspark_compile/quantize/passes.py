@@ -285,13 +285,12 @@ def quantize_file(folder, name: str, weights: str, spec: WeightQuant, gguf: GGUF
     import os
 
     import onnx
-    from onnx.external_data_helper import ExternalDataInfo, uses_external_data
+    from onnx.external_data_helper import ExternalDataInfo, load_external_data_for_model, uses_external_data
 
-    meta = onnx.load(str(folder / name), load_external_data=False)
-    foreign = {t.name: list(t.external_data) for t in meta.graph.initializer
+    proto = onnx.load(str(folder / name), load_external_data=False)
+    foreign = {t.name: list(t.external_data) for t in proto.graph.initializer
                if uses_external_data(t) and ExternalDataInfo(t).location != weights}
-    del meta
-    proto = onnx.load(str(folder / name))  # pulls in the external weights
+    load_external_data_for_model(proto, str(folder))  # pulls in the external weights (and drops their pointers)
     quantized, report = quantize_weights(proto, spec, gguf)
     del proto
     for init in quantized.graph.initializer:  # drop the stale external-data pointers; rewritten below
