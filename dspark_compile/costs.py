@@ -3,14 +3,16 @@
 Measured on the engines just built (or re-measured on the serving machine), never assumed: median step
 time for B rows × t tokens per row of the verify pass, and for B rows of one drafter pass (one context row
 absorbed, one block drafted) in greedy and in sampled mode, plus what absorbing more pending positions adds;
-made monotone and bound to each engine's file checksums. The table's format is `runtime/cost_table.py`.
+all timed in the same interleaved rounds, fitted monotone (isotonic least squares) and bound to each
+engine's file checksums. What served rounds really take, the guard learns as it runs (`runtime/guard.py`).
+The table's format is `runtime/cost_table.py`.
 """
 
 from __future__ import annotations
 
 import statistics
 import time
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -25,35 +27,40 @@ SAMPLED = SamplingParams(temperature=0.7)
 """The sampled mode the drafter is timed in (`bench`'s default sampled mode)."""
 
 
-def _median_ms(run, repeats: int) -> float:
-    """Median wall time (ms) of `repeats` calls of run(), after one warm-up call."""
-    times = []
-    for _ in range(repeats + 1):
-        t0 = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times[1:]) * 1e3
+def _interleaved_ms(runs: list[Callable[[], object]], repeats: int) -> list[float]:
+    """Median wall time (ms) of each run over `repeats` rounds that call every run once in turn, after one
+    warm-up round: a slow stretch of the machine falls on all of them alike, not on the few points measured
+    while it lasted."""
+    times: list[list[float]] = [[] for _ in runs]
+    for r in range(repeats + 1):
+        for i, run in enumerate(runs):
+            t0 = time.perf_counter()
+            run()
+            if r:
+                times[i].append(time.perf_counter() - t0)
+    return [statistics.median(t) * 1e3 for t in times]
 
 
-def _verify_ms(target: TargetModel, b: int, block_size: int, repeats: int, context: int) -> list[float]:
-    """Verify step time (ms) of b rows for 1 .. block_size+1 tokens per row, after `context` cached positions."""
+def _verify_runs(target: TargetModel, b: int, block_size: int, context: int) -> list[Callable[[], object]]:
+    """Verify steps of b rows for 1 .. block_size+1 tokens per row, after `context` cached positions."""
     cache = target.new_cache(b, context + block_size + 1)
     cache.lengths[:] = context  # a context of `context` cached positions (their values do not matter)
     params = RowParams.of([SamplingParams()] * b, list(range(b)))
     rounds, anchor = np.zeros(b, dtype=np.uint32), np.zeros(b, dtype=np.int64)
-    row = []
-    for g in range(block_size + 1):
+
+    def run(g: int) -> Callable[[], object]:
         draft = DraftSampleOutputs(draft_tokens=np.ones((b, g), np.int32), draft_q=np.ones((b, g), np.float32),
                                    q_full=np.zeros((b, g, 1), np.float32), confidences=np.ones((b, g), np.float32),
                                    survivals=np.ones((b, g), np.float32))
         lengths = np.full(b, g, dtype=np.int64)
-        row.append(_median_ms(lambda: target.verify(cache, anchor, draft, lengths, params, rounds), repeats))
-    return row
+        return lambda: target.verify(cache, anchor, draft, lengths, params, rounds)
+
+    return [run(g) for g in range(block_size + 1)]
 
 
-def _draft_ms(drafter: DrafterModel, target: TargetModel, b: int, repeats: int, context: int,
-              sampling: SamplingParams, backlog: int = 1) -> float:
-    """Drafter step time (ms) of b rows: absorb `backlog` context rows after `context` cached ones, draft one block."""
+def _draft_run(drafter: DrafterModel, target: TargetModel, b: int, context: int, sampling: SamplingParams,
+               backlog: int = 1) -> Callable[[], object]:
+    """A drafter step of b rows: absorb `backlog` context rows after `context` cached ones, draft one block."""
     info = target.info
     cache = drafter.new_cache(b, context + backlog + drafter.info.block_size + 1)
     width = len(info.tap_layers) * info.hidden_size
@@ -65,30 +72,48 @@ def _draft_ms(drafter: DrafterModel, target: TargetModel, b: int, repeats: int, 
         cache.lengths[:] = context  # the pass commits the absorbed rows: start from the same context each time
         drafter.draft(cache, pending, anchor, params, rounds)
 
-    return _median_ms(run, repeats)
+    return run
 
 
-def _monotone(values: list[float]) -> list[float]:
-    return [round(float(v), 3) for v in np.maximum.accumulate(values)]
+def _isotonic(values) -> np.ndarray:
+    """The non-decreasing sequence closest to `values` in least squares (pool adjacent violators): a point
+    measured slow by chance is averaged with its neighbours instead of raising every point after it."""
+    blocks: list[list[float]] = []  # [mean, weight]
+    for v in np.asarray(values, dtype=np.float64):
+        blocks.append([float(v), 1.0])
+        while len(blocks) > 1 and blocks[-2][0] > blocks[-1][0]:
+            (m2, w2), (m1, w1) = blocks.pop(), blocks.pop()
+            blocks.append([(m1 * w1 + m2 * w2) / (w1 + w2), w1 + w2])
+    return np.repeat([m for m, _ in blocks], [int(w) for _, w in blocks])
+
+
+def _monotone(values) -> list[float]:
+    return [round(float(v), 3) for v in _isotonic(values)]
 
 
 def measure_costs(target: TargetModel, drafter: DrafterModel, max_batch: int, repeats: int = 5, context: int = 64,
                   digest: str = "", drafter_digest: str = "") -> dict[str, Any]:
     """The cost table (`CostTable.to_manifest`): verify step times for batch sizes 1, 2, 4, .. max_batch and
     1 .. G+1 tokens per row, bound to `digest`; drafter step times per mode and per absorbed position, bound
-    to `drafter_digest`."""
+    to `drafter_digest`. Every point is timed in the same interleaved rounds, then fitted monotone."""
     block_size = drafter.info.block_size
     batch_sizes = sorted({min(2**i, max_batch) for i in range(max_batch.bit_length() + 1)})
-    ms = [_verify_ms(target, b, block_size, repeats, context) for b in batch_sizes]  # [S][G+1]
-    curve = np.maximum.accumulate(np.maximum.accumulate(np.array(ms), axis=1), axis=0)  # monotone in t and B
-    raw = {m: [_draft_ms(drafter, target, b, repeats, context, s) for b in batch_sizes]  # [S] per mode
-           for m, s in zip(MODES, (SamplingParams(), SAMPLED))}
-    full = [_draft_ms(drafter, target, b, repeats, context, SamplingParams(), MAX_BACKLOG) for b in batch_sizes]
+    verify = [r for b in batch_sizes for r in _verify_runs(target, b, block_size, context)]  # [S*(G+1)]
+    drafts = [_draft_run(drafter, target, b, context, sampling, backlog) for sampling, backlog in
+              ((SamplingParams(), 1), (SAMPLED, 1), (SamplingParams(), MAX_BACKLOG)) for b in batch_sizes]  # [3*S]
+    times = _interleaved_ms(verify + drafts, repeats)
+    s = len(batch_sizes)
+    ms = np.array(times[: len(verify)]).reshape(s, block_size + 1)  # [S, G+1]
+    raw = dict(zip(MODES, (times[len(verify):][:s], times[len(verify):][s:2 * s])))  # mode -> [S]
+    full = times[len(verify) + 2 * s:]  # [S] greedy, absorbing MAX_BACKLOG positions
     absorb = [max(f - one, 0.0) / (MAX_BACKLOG - 1) for f, one in zip(full, raw["greedy"])]  # [S] per position
+    curve = np.array([_isotonic(r) for r in ms])  # monotone in tokens per row, then in batch size, then both
+    curve = np.array([_isotonic(c) for c in curve.T]).T
+    curve = np.maximum.accumulate(np.maximum.accumulate(curve, axis=1), axis=0)
     table = CostTable(tuple(batch_sizes), tuple(range(1, block_size + 2)),
                       tuple(tuple(round(float(v), 3) for v in r) for r in curve),
                       {m: tuple(_monotone(v)) for m, v in raw.items()}, tuple(_monotone(absorb)), digest, drafter_digest)
-    return table.to_manifest(raw_ms=[[round(v, 3) for v in r] for r in ms],
+    return table.to_manifest(raw_ms=[[round(float(v), 3) for v in r] for r in ms],
                              raw_draft_ms={m: [round(v, 3) for v in r] for m, r in raw.items()},
                              context=context, repeats=repeats)
 

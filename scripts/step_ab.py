@@ -58,21 +58,22 @@ def main() -> None:
 
 
 def _drafters(args) -> None:
-    from dspark_compile.costs import _draft_ms
+    from dspark_compile.costs import _draft_run, _interleaved_ms
     from dspark_compile.runtime.drafter import DrafterInfo, DrafterModel
 
     models = {}
     for root in args.bundles:
         manifest = json.loads((root / "manifest.json").read_text())
         engine = load_engine("onnxruntime", root / "drafter.onnx", EngineOptions(yield_after_run=True))
-        target = SimpleNamespace(info=ModelInfo.from_manifest(manifest["model"]))  # _draft_ms reads only its dims
+        target = SimpleNamespace(info=ModelInfo.from_manifest(manifest["model"]))  # _draft_run reads only its dims
         models[str(root)] = (DrafterModel(engine, DrafterInfo.from_manifest(manifest["drafter"])), target)
     for shape in args.shapes.split(","):
         rows, room = (int(v) for v in shape.split("x"))
         times: dict[str, list[float]] = {name: [] for name in models}
         for _ in range(3):  # passes, interleaved across bundles
             for name, (drafter, target) in models.items():
-                times[name].append(round(_draft_ms(drafter, target, rows, args.steps, room - 20, SamplingParams()), 1))
+                run = _draft_run(drafter, target, rows, room - 20, SamplingParams())
+                times[name].append(round(_interleaved_ms([run], args.steps)[0], 1))
         print(f"drafter, {rows} rows, context {room - 20}: " + "; ".join(f"{n}: {t} ms" for n, t in times.items()))
 
 

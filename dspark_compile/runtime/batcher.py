@@ -116,7 +116,7 @@ class Batcher:
         width = len(self.target.info.tap_layers) * self.target.info.hidden_size
         rows = RowState.start([], np.zeros(0, np.int64), Pending.empty(0, width, self.target.info.dtype), self.block)
         return Batch(rows, target_cache=self.tcache.view(0, 0),
-                     draft_cache=self.dcache.view(0, 0) if self.dcache else None, eos=self.eos)
+                     draft_cache=self.dcache.view(0, 0) if self.dcache else None, eos=self.eos, clock=self.clock)
 
     def _prefill_failed(self, exc: Exception) -> list[Request]:
         """A joining group's prefill raised: a lone request fails (its rows were never decoding rows, so they

@@ -1,32 +1,40 @@
 """The cost scheduler's guard rail: a round runs plain, without the drafter pass, when speculating is not
 expected to pay.
 
-State (two named quantities, kept for as long as the runtime, across batches and requests):
+State (kept for as long as the runtime, across batches and requests; per batch-size bucket b = the cost
+table's nearest measured batch size):
 
     acceptance   per sampling mode (greedy / sampled) and draft position k = 1..G: the share of the rows
                  that verified at least k drafts which accepted at least k (decayed tallies of Verify's
                  `accepted`, about the last 20 drafting rounds; before any, the prior `SURVIVAL_PRIOR`, the
                  same one Schedule's budget starts new rows from)
+    slowdown     per arm (plain / drafting) and bucket: measured round time over its cost-table price
+                 (decayed, about the last 10 rounds; 1 before any). The table is measured on bare engine
+                 calls at build; served rounds also pay the host's work and the machine as it is now.
+    realized     per mode and bucket: tokens per row per ms that drafting rounds actually delivered, with the
+                 depths Schedule actually chose (decayed like the acceptance, about the last 20 drafting rounds)
     credit_ms    the probe budget earned by plain rounds since the drafter last ran
 
 Decision rule, for R live rows in mode m (sampled if any row samples), from the cost table (`cost_table.py`):
 
     E(d)         = Σ_{k≤d} acceptance[m, k]                            expected accepted drafts per row at depth d
     draft        = draft_ms[m](R) + (backlog - 1)·absorb_ms(R)         the drafter pass, its pending backlog priced
-    speculating  = max over d of  R·(1 + E(d)) / (draft + verify_ms(R, R·(1 + d)))     tokens per ms
-    plain        = R / verify_ms(R, R)
+    modelled     = max over d of R·(1 + E(d)) / (slowdown[draft]·(draft + verify_ms(R, R·(1 + d))))  tokens/ms
+    speculating  = R·realized[m]  once ≥ MIN_REALIZED drafting rounds were seen in this bucket and mode,
+                   else modelled
+    plain        = R / (slowdown[plain]·verify_ms(R, R))
 
-    speculating > plain                        → draft (credit reset)
     backlog ≥ MAX_BACKLOG                      → draft: the pending taps are absorbed (credit reset)
+    speculating > plain                        → draft (credit reset)
     even E(d) = d (every draft accepted) loses → plain, and no probe: acceptance could not change the answer
     otherwise                                  → plain; credit += PROBE_BUDGET·plain step; once the credit covers
                                                  a probe (draft + the longest verify over a plain step) it
-                                                 drafts once (credit reset) to refresh the acceptance
+                                                 drafts once (credit reset) to refresh acceptance and realized
 
 So probing costs at most PROBE_BUDGET of the decode time, and nothing where no acceptance could pay. The
-decision reads only past rounds, never this round's draft, so the output is distributed as plain decoding's
-whatever it decides (greedy: the same tokens). The guard is pure numpy over a `CostTable`: a simulator can
-drive it with any table.
+decision reads only past rounds (their outcomes and wall times), never this round's draft, so the output is
+distributed as plain decoding's whatever it decides (greedy: the same tokens). The guard is pure numpy over a
+`CostTable`: a simulator can drive it with any table and a virtual clock.
 """
 
 from __future__ import annotations
@@ -36,8 +44,10 @@ import numpy as np
 from dspark_compile.runtime.cost_table import CostTable
 from dspark_compile.runtime.rows import MAX_BACKLOG, SURVIVAL_PRIOR
 
-PROBE_BUDGET = 0.03  # share of the plain decode time that probes may cost while plain wins
+PROBE_BUDGET = 0.015  # share of the plain decode time that probes may cost while plain wins
 DECAY = 0.05  # per drafting round, of the acceptance tallies (about the last 20 rounds count)
+TIME_DECAY = 0.1  # per round, of the measured slowdowns (about the last 10 rounds count)
+MIN_REALIZED = 8  # drafting rounds in a bucket and mode before their realized rate replaces the model's
 
 
 class Acceptance:
@@ -60,8 +70,39 @@ class Acceptance:
         self.accepted[m] = (1 - DECAY) * self.accepted[m] + ((lengths[:, None] >= k) & (accepted[:, None] >= k)).sum(0)
 
 
+class RoundTimes:
+    """What served rounds cost, per batch-size bucket [S]: `slowdown` [2 arms, S] (measured round ms over the
+    table's price; arm 0 plain, 1 drafting) and the realized rate of drafting rounds per mode [2, S]
+    (decayed tokens per row over decayed ms; `drafted` counts the rounds behind it)."""
+
+    def __init__(self, buckets: int):
+        self.slowdown = np.ones((2, buckets))  # [arm, S]
+        self.timed = np.zeros((2, buckets))  # [arm, S] rounds seen (capped: only the start matters)
+        self.tokens = np.zeros((2, buckets))  # [mode, S] decayed tokens per row of drafting rounds
+        self.ms = np.zeros((2, buckets))  # [mode, S] decayed ms of the same rounds
+        self.drafted = np.zeros((2, buckets), dtype=np.int64)  # [mode, S]
+
+    def add(self, arm: int, bucket: int, ms: float, price_ms: float) -> None:
+        """A round's measured wall time against its price: the first replaces the prior, later ones decay in."""
+        w = max(TIME_DECAY, 1.0 / (self.timed[arm, bucket] + 1))
+        self.slowdown[arm, bucket] += w * (ms / max(price_ms, 1e-9) - self.slowdown[arm, bucket])
+        self.timed[arm, bucket] = min(self.timed[arm, bucket] + 1, 1 / TIME_DECAY)
+
+    def add_drafting(self, sampled: bool, bucket: int, tokens_per_row: float, ms: float) -> None:
+        m = int(sampled)
+        self.tokens[m, bucket] = (1 - DECAY) * self.tokens[m, bucket] + tokens_per_row
+        self.ms[m, bucket] = (1 - DECAY) * self.ms[m, bucket] + ms
+        self.drafted[m, bucket] += 1
+
+    def realized(self, sampled: bool, bucket: int) -> float | None:
+        """Tokens per row per ms of drafting rounds here, or None before MIN_REALIZED of them."""
+        m = int(sampled)
+        return self.tokens[m, bucket] / self.ms[m, bucket] if self.drafted[m, bucket] >= MIN_REALIZED else None
+
+
 class Guard:
-    """Decides, round by round, whether the drafter runs (see the module docstring)."""
+    """Decides, round by round, whether the drafter runs, and learns from each round's outcome and wall time
+    (see the module docstring)."""
 
     def __init__(self, cost: CostTable, block_size: int, min_len: int = 0, max_len: int = 32):
         self.cost = cost
@@ -69,35 +110,64 @@ class Guard:
         lo, hi = min(min_len, block_size), min(max_len, block_size)  # Schedule clamps its depths to these
         self.depths = np.arange(max(lo, 1), hi + 1)  # [D] the drafting depths it may choose
         self.acceptance = Acceptance(block_size)
+        self.times = RoundTimes(len(cost.batch_sizes))
         self.credit_ms = 0.0
+        self._draft_price = 0.0  # the table's price of the drafter pass, as of the last decision
 
     def drafts(self, rows: int, sampled: bool, backlog: int) -> bool:
         """Whether this round drafts, for `rows` live rows, any of them sampled, the longest pending backlog."""
-        if backlog >= MAX_BACKLOG:  # the pending taps must be absorbed (bounded backlog)
+        self._draft_price = self.cost.draft_for_rows(max(rows, 1), sampled, backlog)
+        drafting = self._decide(rows, sampled, backlog)
+        if drafting:
             self.credit_ms = 0.0
+        return drafting
+
+    def _decide(self, rows: int, sampled: bool, backlog: int) -> bool:
+        if backlog >= MAX_BACKLOG:  # the pending taps must be absorbed (bounded backlog)
             return True
         if rows == 0 or self.depths.size == 0:
             return False  # nothing to draft for, or Schedule would verify no draft (max_len 0)
+        bucket = self._bucket(rows)
+        slow_plain, slow_draft = self.times.slowdown[:, bucket]
         verify_ms = self.cost.for_rows(rows, self.block_size)  # [R*(G+1)] time for n = 1.. tokens
-        draft_ms = self.cost.draft_for_rows(rows, sampled, backlog)
-        plain = rows / float(verify_ms[rows - 1])
-        if self._speed(rows, self.acceptance.rates(sampled), verify_ms, draft_ms) > plain:
-            self.credit_ms = 0.0
+        plain_ms = slow_plain * float(verify_ms[rows - 1])
+        draft_ms = self._draft_price
+        realized = self.times.realized(sampled, bucket)
+        if realized is None:
+            speculating = self._speed(rows, self.acceptance.rates(sampled), verify_ms, draft_ms) / slow_draft
+        else:
+            speculating = rows * realized
+        if speculating > rows / plain_ms:
             return True
-        if self._speed(rows, np.ones(self.block_size), verify_ms, draft_ms) <= plain:
+        if self._speed(rows, np.ones(self.block_size), verify_ms, draft_ms) / slow_draft <= rows / plain_ms:
             return False  # even with every draft accepted it would not pay: nothing to probe for
-        self.credit_ms += PROBE_BUDGET * float(verify_ms[rows - 1])
-        if self.credit_ms < draft_ms + float(verify_ms[-1] - verify_ms[rows - 1]):
-            return False
-        self.credit_ms = 0.0  # a probe
-        return True
+        self.credit_ms += PROBE_BUDGET * plain_ms
+        return self.credit_ms >= slow_draft * (draft_ms + float(verify_ms[-1])) - plain_ms  # a probe
 
-    def verified(self, sampled: bool, lengths: np.ndarray, accepted: np.ndarray) -> None:
-        """Record a drafting round's live rows: verified lengths [R], accepted drafts [R]."""
-        self.acceptance.add(sampled, lengths, accepted)
+    def record(self, sampled: bool, drafted: bool, lengths: np.ndarray, accepted: np.ndarray,
+               ms: float | None) -> None:
+        """A round's outcome for its live rows: whether it drafted, verified lengths [R] (0 in a plain round),
+        accepted drafts [R], and its wall time in ms (None: learn the acceptance only)."""
+        rows = lengths.shape[0]
+        if rows == 0:
+            return
+        if drafted:
+            self.acceptance.add(sampled, lengths, accepted)
+        if ms is None:
+            return
+        bucket = self._bucket(rows)
+        verify_ms = self.cost.for_rows(rows, self.block_size)
+        price = float(verify_ms[rows * (1 + int(lengths.max())) - 1])  # the rows are padded to the longest
+        self.times.add(int(drafted), bucket, ms, price + self._draft_price * drafted)
+        if drafted:
+            self.times.add_drafting(sampled, bucket, float(np.mean(accepted + 1)), ms)
+
+    def _bucket(self, rows: int) -> int:
+        return int(np.argmin([abs(b - rows) for b in self.cost.batch_sizes]))
 
     def _speed(self, rows: int, rates: np.ndarray, verify_ms: np.ndarray, draft_ms: float) -> float:
-        """The best expected tokens per ms of speculating over the allowed depths, acceptance `rates` [G]."""
+        """The best expected tokens per ms of speculating over the allowed depths (at table prices), acceptance
+        `rates` [G]."""
         expected = np.cumsum(rates)[self.depths - 1]  # [D] E(d)
         ms = draft_ms + verify_ms[rows * (1 + self.depths) - 1]  # [D]
         return float(np.max(rows * (1 + expected) / ms))

@@ -61,10 +61,12 @@ class Scheduler:
             return self.speculates
         return self.guard.drafts(int(live.sum()), _sampled(params, live), backlog)
 
-    def verified(self, params: RowParams, live: np.ndarray, lengths: np.ndarray, accepted: np.ndarray) -> None:
-        """A drafting round's outcome: verified lengths [B], accepted drafts [B] (of the live rows [B])."""
+    def record(self, params: RowParams, live: np.ndarray, drafted: bool, lengths: np.ndarray, accepted: np.ndarray,
+               seconds: float) -> None:
+        """A round's outcome, for the guard: whether it drafted, verified lengths [B], accepted drafts [B] (of the
+        live rows [B]) and the round's wall time."""
         if self.guard is not None:
-            self.guard.verified(_sampled(params, live), lengths[live], accepted[live])
+            self.guard.record(_sampled(params, live), drafted, lengths[live], accepted[live], seconds * 1e3)
 
     def feeds(self, lagged: np.ndarray, live: np.ndarray) -> dict[str, np.ndarray]:
         """Schedule's inputs besides the current survivals: survivals two drafting rounds old [B, G], the

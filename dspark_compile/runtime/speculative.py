@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -30,12 +31,14 @@ class Batch:
     draft_cache: KVCache | None
     eos: frozenset[int] = frozenset()
     timings: dict[str, float] = field(default_factory=lambda: dict.fromkeys(("draft", "schedule", "verify", "host"), 0.0))
+    clock: Callable[[], float] = time.perf_counter  # seconds (the simulator's engines advance a virtual one)
 
 
 def speculative_step(batch: Batch, drafter: DrafterModel | None, scheduler: Scheduler, target: TargetModel):
     """One round for every row: returns (out_tokens [B, g+1], kept [B]) where row b emitted
     out_tokens[b, :kept[b]] (its accepted drafts, then the correction or bonus token)."""
-    clock = _Clock(batch.timings)
+    clock = _Clock(batch.timings, batch.clock)
+    start = batch.clock()
     rows = batch.rows
     live = rows.live  # [B] bool
     draft = None
@@ -55,8 +58,6 @@ def speculative_step(batch: Batch, drafter: DrafterModel | None, scheduler: Sche
     with clock("verify"):
         out = target.verify(batch.target_cache, rows.anchor, draft and draft.sample, lengths, rows.params, rows.rounds)
     with clock("host"):
-        if drafting:
-            scheduler.verified(rows.params, live, lengths, out.accepted)
         kept = np.where(live, out.accepted.astype(np.int64) + 1, 0)  # [B] anchor + accepted drafts
         batch.target_cache.commit(out.new_kv, kept)  # rejected slots: only not counted (overwritten later)
         # the drafter absorbs these positions the next round it runs; until then they accumulate
@@ -70,22 +71,23 @@ def speculative_step(batch: Batch, drafter: DrafterModel | None, scheduler: Sche
             stats.drafted_rounds += int(drafting)
             stats.accepted.append(int(out.accepted[b]))
             stats.verify_lengths.append(int(lengths[b]))
+    # the guard learns from the round's outcome and what it took (the next round's decision reads it)
+    scheduler.record(rows.params, live, drafting, lengths, out.accepted, batch.clock() - start)
     return out.out_tokens, kept
 
 
 class _Clock:
-    """`with clock("verify"):` adds the block's wall time to timings["verify"] (and keeps it in `last`)."""
+    """`with clock("verify"):` adds the block's wall time to timings["verify"]."""
 
-    def __init__(self, timings: dict[str, float]):
+    def __init__(self, timings: dict[str, float], now: Callable[[], float]):
         self.timings = timings
-        self.last = 0.0
+        self.now = now
 
     @contextlib.contextmanager
     def __call__(self, name: str):
-        t0 = time.perf_counter()
+        t0 = self.now()
         yield
-        self.last = time.perf_counter() - t0
-        self.timings[name] += self.last
+        self.timings[name] += self.now() - t0
 
 
 def emit(batch: Batch, out_tokens: np.ndarray, kept: np.ndarray, now: float, rows=None) -> list[int]:

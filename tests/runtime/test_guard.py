@@ -12,7 +12,7 @@ from dspark_compile.config import SchedulerConfig
 from dspark_compile.runtime.autoregressive import decode_autoregressive
 from dspark_compile.runtime.batcher import Batcher
 from dspark_compile.runtime.cost_table import CostTable
-from dspark_compile.runtime.guard import PROBE_BUDGET, Guard
+from dspark_compile.runtime.guard import MIN_REALIZED, PROBE_BUDGET, Guard
 from dspark_compile.runtime.rows import MAX_BACKLOG
 from dspark_compile.runtime.sampling import SamplingParams
 from dspark_compile.runtime.scheduler import Scheduler
@@ -37,9 +37,15 @@ def _decide(guard: Guard, n: int, rows: int = 2, sampled: bool = False, backlog:
     return [guard.drafts(rows, sampled, backlog) for _ in range(n)]
 
 
+def _untimed(monkeypatch) -> None:
+    """The guard learns from rounds without their wall time: its decisions follow the (patched) table alone."""
+    record = Guard.record
+    monkeypatch.setattr(Guard, "record", lambda self, s, d, lengths, acc, ms: record(self, s, d, lengths, acc, None))
+
+
 def _reject_all(guard: Guard, rounds: int = 50, sampled: bool = False) -> None:
     for _ in range(rounds):  # every row verifies all G drafts and accepts none
-        guard.verified(sampled, np.full(2, G), np.zeros(2, np.int64))
+        guard.record(sampled, True, np.full(2, G), np.zeros(2, np.int64), None)
 
 
 # --------------------------------------------------------------------------- the decision alone
@@ -55,7 +61,7 @@ def test_acceptance_decides_and_probes_cost_a_fixed_share_of_plain_time():
     probes = np.flatnonzero(_decide(guard, 3 * every + 5)).tolist()
     assert probes == [every - 1, 2 * every - 1, 3 * every - 1]
     for _ in range(200):  # the drafts now land: acceptance recovers and drafting resumes, the credit reset
-        guard.verified(False, np.full(2, G), np.full(2, G))
+        guard.record(False, True, np.full(2, G), np.full(2, G), None)
     assert _decide(guard, 3) == [True] * 3 and guard.credit_ms == 0.0
 
 
@@ -76,6 +82,37 @@ def test_acceptance_is_kept_per_sampling_mode_and_priced_with_that_modes_drafter
     assert _decide(guard, 2, sampled=True) == [False, False] and _decide(guard, 2) == [True, True]
     pricey = Guard(_table(draft_ms=2.5, sampled_ms=20.0), G)  # the sampled drafter pass costs more
     assert _decide(pricey, 1) == [True] and _decide(pricey, 1, sampled=True) == [False]
+
+
+def test_measured_round_times_correct_the_tables_prices():
+    """The table says verifying is 1 ms flat and a drafter pass 2.5 ms; with nothing accepted plain wins. Served
+    plain rounds that take 10 ms make drafting (priced 3.5 ms) pay again; drafting rounds that then take 50 ms
+    (14x their price) tip it back to plain."""
+    guard = Guard(_table(draft_ms=2.5), G)
+    _reject_all(guard)
+    assert not any(_decide(guard, 5))
+    for _ in range(3):
+        guard.record(False, False, np.zeros(2, np.int64), np.zeros(2, np.int64), 10.0)
+    assert guard.times.slowdown[0, 1] == pytest.approx(10.0)  # rows 2: the bucket of batch size 2
+    assert _decide(guard, 1) == [True]  # 2 tokens in 3.5 ms beat 2 in 10 ms
+    guard.record(False, True, np.full(2, 1), np.zeros(2, np.int64), 50.0)
+    assert guard.times.slowdown[1, 1] == pytest.approx(50.0 / 3.5)
+    assert _decide(guard, 1) == [False]
+    assert guard.times.slowdown[:, 0].tolist() == [1.0, 1.0]  # other batch sizes keep their own
+
+
+def test_realized_drafting_rate_overrules_the_model():
+    """Rows that verify one draft and accept it teach the acceptance nothing beyond position 1 (the prior stays
+    there), so the model expects 5 tokens a round; the 2 per 3.5 ms that the rounds deliver lose to plain's
+    1 per ms, and after MIN_REALIZED such rounds the guard stops drafting (it still probes)."""
+    guard = Guard(_table(draft_ms=2.5), G)
+    assert guard.drafts(2, False, 1)
+    for _ in range(MIN_REALIZED):
+        guard.record(False, True, np.ones(2, np.int64), np.ones(2, np.int64), 3.5)
+    assert guard.times.realized(False, 1) == pytest.approx(2 / 3.5)
+    decisions = _decide(guard, 300)
+    assert 0 < sum(decisions) < 5
+    assert guard.times.realized(True, 1) is None  # sampled rows: not seen yet
 
 
 def test_the_backlog_is_priced_and_bounded():
@@ -100,6 +137,19 @@ def _params(n: int):
     return RowParams.of([GREEDY] * n, list(range(n)))
 
 
+def test_cost_points_are_timed_in_turn_and_fitted_monotone():
+    from dspark_compile.costs import _interleaved_ms, _isotonic
+
+    calls = []
+    assert len(_interleaved_ms([lambda i=i: calls.append(i) for i in range(3)], repeats=2)) == 3
+    assert calls == [0, 1, 2] * 3  # a warm-up round, then 2 timed rounds, each timing every point in turn
+    # a point measured slow by chance is pooled with its neighbours, not carried into every point after it
+    assert _isotonic([36.1, 34.8, 35.3, 40.4]).tolist() == pytest.approx([35.4, 35.4, 35.4, 40.4])
+    noisy = np.random.default_rng(0).normal(size=50).cumsum()
+    fit = _isotonic(noisy)
+    assert np.all(np.diff(fit) >= 0) and fit.sum() == pytest.approx(noisy.sum())  # least squares keeps the mean
+
+
 def test_build_measures_the_drafter_and_binds_it_to_its_engine(bundles):
     from dspark_compile.errors import GenerationError
     from dspark_compile.runtime.cost_table import check_binding, manifest_engine_digest
@@ -111,6 +161,8 @@ def test_build_measures_the_drafter_and_binds_it_to_its_engine(bundles):
         times = costs["draft_ms"][mode]
         assert len(times) == len(costs["batch_sizes"]) and times == sorted(times)
     assert len(costs["absorb_ms"]) == len(costs["batch_sizes"])
+    ms = np.array(costs["ms"])  # [S, G+1]
+    assert np.all(np.diff(ms, axis=0) >= 0) and np.all(np.diff(ms, axis=1) >= 0)
     assert costs["drafter_sha256"] == manifest_engine_digest(manifest, "drafter")
     check_binding(costs, manifest)
     with pytest.raises(GenerationError, match="cost table was measured on another drafter engine"):
@@ -119,6 +171,7 @@ def test_build_measures_the_drafter_and_binds_it_to_its_engine(bundles):
 
 def test_the_guard_lives_as_long_as_the_runtime(bundles, monkeypatch):
     rt, _ = bundles("llama")
+    _untimed(monkeypatch)
     monkeypatch.setattr(rt, "costs", _table(draft_ms=1e-3, sizes=rt.costs.batch_sizes))  # drafting pays
     sched = rt.scheduler(COST)
     seen = [sched.guard.acceptance.tried[0, 0]]
@@ -177,6 +230,7 @@ def test_a_request_joining_a_falling_back_batch_stays_lossless(bundles, monkeypa
 
 def test_cheap_drafter_keeps_speculating(bundles, monkeypatch):
     rt, plain = bundles("llama")
+    _untimed(monkeypatch)
     monkeypatch.setattr(rt, "costs", _table(draft_ms=1e-3, sizes=rt.costs.batch_sizes))
     ids = [rt.encode(p) for p in PROMPTS]
     res = rt.generate_ids(ids, 40, [GREEDY] * len(ids), ignore_eos=True, scheduler=COST)

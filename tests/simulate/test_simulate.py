@@ -20,13 +20,14 @@ from dspark_compile.simulate.trace import SimulateError, Trace
 G = 4
 
 
-def flat_costs(verify=10.0, per_token=1.0, draft=3.0, prefill=20.0, host=0.5) -> MeasuredCosts:
-    """Step times independent of the batch size: verify ms = verify + per_token · (tokens per row - 1)."""
+def flat_costs(verify=10.0, per_token=1.0, draft=3.0, prefill=20.0, host=0.5, table=None) -> MeasuredCosts:
+    """Step times independent of the batch size: verify ms = verify + per_token · (tokens per row - 1); the
+    scheduler budgets with `table` (another `flat_costs(...).table`), by default these same times."""
     sizes = [1, 2, 4, 8]
     ms = [[verify + per_token * t for t in range(G + 1)] for _ in sizes]
     costs = {"batch_sizes": sizes, "tokens_per_row": list(range(1, G + 2)), "ms": ms, "draft_ms": [draft] * 4,
              "engine_sha256": "", "prefill": {"rows": [1, 8], "tokens": [8, 64], "ms": [[prefill] * 2] * 2}}
-    return MeasuredCosts.from_dict("flat", costs, (host, 0.0))
+    return MeasuredCosts.from_dict("flat", costs, (host, 0.0), table)
 
 
 def work(levels=(1,), new_tokens=17, per_client=1, arms=(), prompts=8, prompt_tokens=12) -> Workload:
@@ -54,6 +55,21 @@ def test_fixed_full_block_reaches_the_profiles_tau_and_speeds_up_by_tau_over_ste
     expected = fixed["tau"] * 10.5 / 17.5
     assert fixed["throughput_speedup"] == pytest.approx(expected, rel=0.05)
     assert plain["throughput_speedup"] == 1.0
+
+
+def test_the_guard_prices_rounds_by_their_measured_time_when_the_table_is_wrong():
+    """The engines cost what `truth` says: each drafted token verified adds 4 ms to a 10 ms pass and the drafter
+    takes 8 ms, so at τ 1.6 drafting loses at every depth. The scheduler's table says verifying more is free and
+    the drafter costs 0.5 ms. The guard learns what served rounds take and the cost arm stays level with plain
+    (it still probes, within PROBE_BUDGET)."""
+    truth = flat_costs(per_token=4.0, draft=8.0, table=flat_costs(per_token=0.0, draft=0.5).table)
+    result = simulate(truth, Profile(1.6, G), work(levels=(1, 4), new_tokens=200, per_client=2,
+                                                    arms=("plain", "fixed-2", "cost")))
+    for level in (1, 4):
+        plain, fixed, cost = (result.row("greedy", a, level) for a in ("plain", "fixed-2", "cost"))
+        assert fixed["throughput_tokens_per_s"] < 0.8 * plain["throughput_tokens_per_s"]  # drafting loses here
+        assert cost["throughput_tokens_per_s"] >= 0.97 * plain["throughput_tokens_per_s"], (level, cost)
+        assert 0 < cost["drafted_share"] < 0.05
 
 
 def test_profile_per_slot_acceptance_is_calibrated():
