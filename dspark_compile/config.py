@@ -171,7 +171,7 @@ class SchedulerConfig(_Section):
     max_len: Annotated[int, Field(ge=0, le=32)] = 32
     fallback: bool = True
     """Mode `cost` only: skip the drafter pass (a plain decode round) when the measured costs say
-    speculating would be slower, judged from past rounds' acceptance and wall times; probes, budgeted at 1.5%
+    speculating would be slower, judged from past rounds' acceptance and wall times; probes, budgeted at 1%
     of the plain decode time, notice when speculation pays again (runtime/guard.py). Output stays lossless
     either way."""
 

@@ -112,7 +112,8 @@ def measure_costs(target: TargetModel, drafter: DrafterModel, max_batch: int, re
     curve = np.maximum.accumulate(np.maximum.accumulate(curve, axis=1), axis=0)
     table = CostTable(tuple(batch_sizes), tuple(range(1, block_size + 2)),
                       tuple(tuple(round(float(v), 3) for v in r) for r in curve),
-                      {m: tuple(_monotone(v)) for m, v in raw.items()}, tuple(_monotone(absorb)), digest, drafter_digest)
+                      {m: tuple(_monotone(v)) for m, v in raw.items()}, tuple(_monotone(absorb)), digest,
+                      drafter_digest)
     return table.to_manifest(raw_ms=[[round(float(v), 3) for v in r] for r in ms],
                              raw_draft_ms={m: [round(v, 3) for v in r] for m, r in raw.items()},
                              context=context, repeats=repeats)

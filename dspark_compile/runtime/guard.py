@@ -11,6 +11,8 @@ table's nearest measured batch size):
     slowdown     per arm (plain / drafting) and bucket: measured round time over its cost-table price
                  (decayed, about the last 10 rounds; 1 before any). The table is measured on bare engine
                  calls at build; served rounds also pay the host's work and the machine as it is now.
+                 Drafting rounds teach it only when they absorb one position per row: what absorbing a
+                 longer backlog (a joining prompt, skipped rounds) adds keeps the table's absorb_ms price.
     realized     per mode and bucket: tokens per row per ms that drafting rounds actually delivered, with the
                  depths Schedule actually chose (decayed like the acceptance, about the last 20 drafting rounds)
     credit_ms    the probe budget earned by plain rounds since the drafter last ran
@@ -23,12 +25,15 @@ Decision rule, for R live rows in mode m (sampled if any row samples), from the 
     speculating  = R·realized[m]  once ≥ MIN_REALIZED drafting rounds were seen in this bucket and mode,
                    else modelled
     plain        = R / (slowdown[plain]·verify_ms(R, R))
+    depth        = the d at which modelled peaks: a drafting round verifies at most this many drafts per row
+                   (Schedule allocates within it), so the round costs no more than the model priced; the
+                   rows are padded to the longest, and one deep row would make every row pay its depth
 
     backlog ≥ MAX_BACKLOG                      → draft: the pending taps are absorbed (credit reset)
     speculating > plain                        → draft (credit reset)
     even E(d) = d (every draft accepted) loses → plain, and no probe: acceptance could not change the answer
     otherwise                                  → plain; credit += PROBE_BUDGET·plain step; once the credit covers
-                                                 a probe (draft + the longest verify over a plain step) it
+                                                 a probe (draft + the verify at `depth`, over a plain step) it
                                                  drafts once (credit reset) to refresh acceptance and realized
 
 So probing costs at most PROBE_BUDGET of the decode time, and nothing where no acceptance could pay. The
@@ -44,7 +49,7 @@ import numpy as np
 from dspark_compile.runtime.cost_table import CostTable
 from dspark_compile.runtime.rows import MAX_BACKLOG, SURVIVAL_PRIOR
 
-PROBE_BUDGET = 0.015  # share of the plain decode time that probes may cost while plain wins
+PROBE_BUDGET = 0.01  # share of the plain decode time that probes may cost while plain wins
 DECAY = 0.05  # per drafting round, of the acceptance tallies (about the last 20 rounds count)
 TIME_DECAY = 0.1  # per round, of the measured slowdowns (about the last 10 rounds count)
 MIN_REALIZED = 8  # drafting rounds in a bucket and mode before their realized rate replaces the model's
@@ -113,36 +118,37 @@ class Guard:
         self.times = RoundTimes(len(cost.batch_sizes))
         self.credit_ms = 0.0
         self._draft_price = 0.0  # the table's price of the drafter pass, as of the last decision
+        self._backlog = 1  # the longest pending backlog, as of the last decision
+        self.depth = block_size  # the most drafts a row verifies in a drafting round: the modelled best depth
 
     def drafts(self, rows: int, sampled: bool, backlog: int) -> bool:
         """Whether this round drafts, for `rows` live rows, any of them sampled, the longest pending backlog."""
         self._draft_price = self.cost.draft_for_rows(max(rows, 1), sampled, backlog)
+        self._backlog = backlog
         drafting = self._decide(rows, sampled, backlog)
         if drafting:
             self.credit_ms = 0.0
         return drafting
 
     def _decide(self, rows: int, sampled: bool, backlog: int) -> bool:
-        if backlog >= MAX_BACKLOG:  # the pending taps must be absorbed (bounded backlog)
-            return True
         if rows == 0 or self.depths.size == 0:
-            return False  # nothing to draft for, or Schedule would verify no draft (max_len 0)
+            return backlog >= MAX_BACKLOG  # nothing to draft for, or Schedule would verify no draft (max_len 0)
         bucket = self._bucket(rows)
         slow_plain, slow_draft = self.times.slowdown[:, bucket]
         verify_ms = self.cost.for_rows(rows, self.block_size)  # [R*(G+1)] time for n = 1.. tokens
-        plain_ms = slow_plain * float(verify_ms[rows - 1])
-        draft_ms = self._draft_price
-        realized = self.times.realized(sampled, bucket)
-        if realized is None:
-            speculating = self._speed(rows, self.acceptance.rates(sampled), verify_ms, draft_ms) / slow_draft
-        else:
-            speculating = rows * realized
-        if speculating > rows / plain_ms:
+        plain = rows / (slow_plain * float(verify_ms[rows - 1]))  # tokens per ms
+        modelled = self._speeds(rows, self.acceptance.rates(sampled), verify_ms, slow_draft)  # [D]
+        self.depth = int(self.depths[np.argmax(modelled)])
+        if backlog >= MAX_BACKLOG:  # the pending taps must be absorbed (bounded backlog)
             return True
-        if self._speed(rows, np.ones(self.block_size), verify_ms, draft_ms) / slow_draft <= rows / plain_ms:
+        realized = self.times.realized(sampled, bucket)
+        if (modelled.max() if realized is None else rows * realized) > plain:
+            return True
+        if self._speeds(rows, np.ones(self.block_size), verify_ms, slow_draft).max() <= plain:
             return False  # even with every draft accepted it would not pay: nothing to probe for
-        self.credit_ms += PROBE_BUDGET * plain_ms
-        return self.credit_ms >= slow_draft * (draft_ms + float(verify_ms[-1])) - plain_ms  # a probe
+        self.credit_ms += PROBE_BUDGET * rows / plain
+        probe_ms = slow_draft * (self._draft_price + float(verify_ms[rows * (1 + self.depth) - 1]))
+        return self.credit_ms >= probe_ms - rows / plain - 1e-9  # a probe
 
     def record(self, sampled: bool, drafted: bool, lengths: np.ndarray, accepted: np.ndarray,
                ms: float | None) -> None:
@@ -158,16 +164,17 @@ class Guard:
         bucket = self._bucket(rows)
         verify_ms = self.cost.for_rows(rows, self.block_size)
         price = float(verify_ms[rows * (1 + int(lengths.max())) - 1])  # the rows are padded to the longest
-        self.times.add(int(drafted), bucket, ms, price + self._draft_price * drafted)
+        if not drafted or self._backlog <= 1:  # a backlog's absorption (a prompt, skipped rounds) keeps its table price
+            self.times.add(int(drafted), bucket, ms, price + self._draft_price * drafted)
         if drafted:
             self.times.add_drafting(sampled, bucket, float(np.mean(accepted + 1)), ms)
 
     def _bucket(self, rows: int) -> int:
         return int(np.argmin([abs(b - rows) for b in self.cost.batch_sizes]))
 
-    def _speed(self, rows: int, rates: np.ndarray, verify_ms: np.ndarray, draft_ms: float) -> float:
-        """The best expected tokens per ms of speculating over the allowed depths (at table prices), acceptance
-        `rates` [G]."""
+    def _speeds(self, rows: int, rates: np.ndarray, verify_ms: np.ndarray, slowdown: float) -> np.ndarray:
+        """[D] expected tokens per ms of speculating at each allowed depth (every row verifying that many drafts),
+        acceptance `rates` [G], at table prices × the drafting rounds' slowdown."""
         expected = np.cumsum(rates)[self.depths - 1]  # [D] E(d)
-        ms = draft_ms + verify_ms[rows * (1 + self.depths) - 1]  # [D]
-        return float(np.max(rows * (1 + expected) / ms))
+        ms = slowdown * (self._draft_price + verify_ms[rows * (1 + self.depths) - 1])  # [D]
+        return rows * (1 + expected) / ms

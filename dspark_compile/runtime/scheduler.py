@@ -86,7 +86,10 @@ class Scheduler:
 
     def choose(self, draft, lagged: np.ndarray, live: np.ndarray) -> np.ndarray:
         """This round's lengths [B] int64: the drafter graph's own Schedule output when that node was built
-        with this scheduler's settings (it was fed `feeds(lagged, live)`), else the op run here."""
+        with this scheduler's settings (it was fed `feeds(lagged, live)`), else the op run here; in cost mode
+        with the guard, at most the guard's depth (decided from past rounds only, so still lossless)."""
         if draft.verify_lengths is not None and draft.schedule == schedule_attrs(self.config):
-            return draft.verify_lengths.astype(np.int64)
-        return self.lengths(draft.sample.survivals, lagged, live)
+            lengths = draft.verify_lengths.astype(np.int64)
+        else:
+            lengths = self.lengths(draft.sample.survivals, lagged, live)
+        return lengths if self.guard is None else np.minimum(lengths, self.guard.depth)

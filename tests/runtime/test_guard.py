@@ -4,6 +4,7 @@ keep the acceptance fresh, and the output stays lossless (pending target taps su
 import itertools
 import math
 from dataclasses import replace
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -11,11 +12,11 @@ import pytest
 from dspark_compile.config import SchedulerConfig
 from dspark_compile.runtime.autoregressive import decode_autoregressive
 from dspark_compile.runtime.batcher import Batcher
-from dspark_compile.runtime.cost_table import CostTable
+from dspark_compile.runtime.cost_table import MODES, CostTable
 from dspark_compile.runtime.guard import MIN_REALIZED, PROBE_BUDGET, Guard
 from dspark_compile.runtime.rows import MAX_BACKLOG
 from dspark_compile.runtime.sampling import SamplingParams
-from dspark_compile.runtime.scheduler import Scheduler
+from dspark_compile.runtime.scheduler import Scheduler, schedule_attrs
 
 G = 4
 GREEDY = SamplingParams()
@@ -113,6 +114,21 @@ def test_realized_drafting_rate_overrules_the_model():
     decisions = _decide(guard, 300)
     assert 0 < sum(decisions) < 5
     assert guard.times.realized(True, 1) is None  # sampled rows: not seen yet
+
+
+def test_a_drafting_round_verifies_at_most_the_guards_depth():
+    """Verifying costs 1 ms for up to 2 tokens per row and 10 ms beyond, so the best depth is 1 whatever the
+    acceptance: Schedule's lengths are capped there (a deep row would make every padded row pay 10 ms)."""
+    sizes, tokens = (1, 2, 4), tuple(range(1, G + 2))
+    steep = CostTable(sizes, tokens, tuple((1.0, 1.0, 10.0, 10.0, 10.0) for _ in sizes),
+                      dict.fromkeys(MODES, (0.5,) * 3), (0.0,) * 3, "sha", "sha")
+    sched = Scheduler(COST, G, steep)
+    assert sched.drafts(_params(2), np.ones(2, bool), 1) and sched.guard.depth == 1
+    draft = SimpleNamespace(verify_lengths=np.array([4, 0]), schedule=schedule_attrs(COST))
+    assert sched.choose(draft, np.ones((2, G), np.float32), np.ones(2, bool)).tolist() == [1, 0]
+    fixed = Scheduler(SchedulerConfig(mode="fixed"), G)  # no guard: Schedule's lengths as they are
+    draft = SimpleNamespace(verify_lengths=np.array([4, 4]), schedule=schedule_attrs(fixed.config))
+    assert fixed.choose(draft, np.ones((2, G), np.float32), np.ones(2, bool)).tolist() == [4, 4]
 
 
 def test_the_backlog_is_priced_and_bounded():

@@ -60,15 +60,17 @@ def test_fixed_full_block_reaches_the_profiles_tau_and_speeds_up_by_tau_over_ste
 def test_the_guard_prices_rounds_by_their_measured_time_when_the_table_is_wrong():
     """The engines cost what `truth` says: each drafted token verified adds 4 ms to a 10 ms pass and the drafter
     takes 8 ms, so at τ 1.6 drafting loses at every depth. The scheduler's table says verifying more is free and
-    the drafter costs 0.5 ms. The guard learns what served rounds take and the cost arm stays level with plain
-    (it still probes, within PROBE_BUDGET)."""
+    the drafter costs 0.5 ms. The guard learns what served rounds take and the cost arm stays within 4% of plain
+    (the old guard, pricing by the table alone, drafted every round: 0.45x). What it still spends: a few drafting
+    rounds before it has learnt, and the pending taps' absorption every MAX_BACKLOG rounds, each a drafter pass
+    here 16x its price."""
     truth = flat_costs(per_token=4.0, draft=8.0, table=flat_costs(per_token=0.0, draft=0.5).table)
-    result = simulate(truth, Profile(1.6, G), work(levels=(1, 4), new_tokens=200, per_client=2,
+    result = simulate(truth, Profile(1.6, G), work(levels=(1, 4), new_tokens=400, per_client=2,
                                                     arms=("plain", "fixed-2", "cost")))
     for level in (1, 4):
         plain, fixed, cost = (result.row("greedy", a, level) for a in ("plain", "fixed-2", "cost"))
         assert fixed["throughput_tokens_per_s"] < 0.8 * plain["throughput_tokens_per_s"]  # drafting loses here
-        assert cost["throughput_tokens_per_s"] >= 0.97 * plain["throughput_tokens_per_s"], (level, cost)
+        assert cost["throughput_tokens_per_s"] >= 0.96 * plain["throughput_tokens_per_s"], (level, cost)
         assert 0 < cost["drafted_share"] < 0.05
 
 
