@@ -68,6 +68,7 @@ def _row(mode: str, arm: Arm, level: int, runs: list[LoadRun], block: int) -> di
         "user_tokens_per_s": round(statistics.median(len(s.tokens) / s.latency for s in served), 2),
         # all clients together: tokens over the run's wall time (median over repeats)
         "throughput_tokens_per_s": round(statistics.median(sum(len(s.tokens) for s in r.served) / r.wall for r in runs), 2),
+        "throughput_by_repeat": [round(sum(len(s.tokens) for s in r.served) / r.wall, 2) for r in runs],
         "ttft_p50_s": _pct(ttft, 50), "ttft_p99_s": _pct(ttft, 99),
         "tpot_p50_s": _pct(tpot, 50), "tpot_p99_s": _pct(tpot, 99),
         "tau": m["tau"],
@@ -164,6 +165,11 @@ def summarise(config: BenchConfig, meta: dict, arms: list[Arm], runs: dict[tuple
         plain = next((p for p in rows if (p["mode"], p["arm"], p["level"]) == (r["mode"], "plain", r["level"])), None)
         r["user_speedup"] = round(r["user_tokens_per_s"] / plain["user_tokens_per_s"], 3) if plain else None
         r["throughput_speedup"] = round(r["throughput_tokens_per_s"] / plain["throughput_tokens_per_s"], 3) if plain else None
+        # paired with plain's pass of the same repeat (run minutes apart, not a quarter of an hour): their spread
+        # is how far this machine's drift alone moves the ratio
+        r["throughput_speedup_by_repeat"] = ([round(a / b, 3) for a, b in zip(r["throughput_by_repeat"],
+                                                                                plain["throughput_by_repeat"])]
+                                             if plain and len(plain["throughput_by_repeat"]) == r["repeats"] else None)
     calibration = {}
     for mode in config.modes:
         for a in arms:
@@ -202,7 +208,7 @@ def render(result: BenchResult, console) -> None:
     for note in meta["notes"]:
         console.print(f"[yellow]note:[/yellow] {note}")
     table = Table(title="closed-loop load: C clients, each sends its next prompt when the last one is done")
-    cols = ("mode", "C", "arm", "user tok/s", "× plain", "total tok/s", "× plain", "TTFT p50/p99 ms",
+    cols = ("mode", "C", "arm", "user tok/s", "× plain", "total tok/s", "× plain (per repeat)", "TTFT p50/p99 ms",
             "TPOT p50/p99 ms", "τ", "mean ℓ", "ℓ=0", "drafted", "draft/verify time")
     for c in cols:
         table.add_column(c, justify="left" if c in ("mode", "arm") else "right")
@@ -213,8 +219,12 @@ def render(result: BenchResult, console) -> None:
             table.add_section()
         previous = (r["mode"], r["level"])
         slower = r["throughput_speedup"] is not None and r["throughput_speedup"] < 1 and r["speculative"]
+        total = f"[red]{_x(r['throughput_speedup'])}[/red]" if slower else _x(r["throughput_speedup"])
+        paired = r.get("throughput_speedup_by_repeat")
+        if paired and len(paired) > 1 and r["arm"] != "plain":
+            total += f" [dim]({min(paired):.2f}-{max(paired):.2f})[/dim]"
         table.add_row(r["mode"], str(r["level"]), r["arm"], f"{r['user_tokens_per_s']:.1f}", _x(r["user_speedup"]),
-                      f"{r['throughput_tokens_per_s']:.1f}", f"[red]{_x(r['throughput_speedup'])}[/red]" if slower else _x(r["throughput_speedup"]),
+                      f"{r['throughput_tokens_per_s']:.1f}", total,
                       ms(r["ttft_p50_s"], r["ttft_p99_s"]), ms(r["tpot_p50_s"], r["tpot_p99_s"]),
                       f"{r['tau']:.2f}" if r["tau"] else "-", f"{r['mean_verify_length']:.2f}" if r["speculative"] else "-",
                       f"{r['zero_verify_share']:.0%}" if r["zero_verify_share"] is not None else "-",

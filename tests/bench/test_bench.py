@@ -54,6 +54,11 @@ def test_counts(result):
         if r["arm"] == "plain":
             assert r["tau"] == 1.0 and r["user_speedup"] == 1.0 and r["time_share"]["draft"] == 0.0
             assert r["drafted_share"] == 0.0
+            assert r["throughput_speedup_by_repeat"] == [1.0, 1.0]  # each repeat against plain's own
+        plain = result.row(r["mode"], "plain", r["level"])
+        assert len(r["throughput_by_repeat"]) == 2  # paired with plain's pass of the same repeat
+        assert r["throughput_speedup_by_repeat"] == [round(a / b, 3) for a, b in zip(r["throughput_by_repeat"],
+                                                                                       plain["throughput_by_repeat"])]
         if r["arm"].startswith("fixed-") or r["arm"] == "threshold":
             assert r["drafted_share"] == 1.0  # only the cost arm's guard skips the drafter
         if r["arm"] == "cost":
