@@ -11,8 +11,9 @@ table's nearest measured batch size):
     slowdown     per arm (plain / drafting) and bucket: measured round time over its cost-table price
                  (decayed, about the last 10 rounds; 1 before any). The table is measured on bare engine
                  calls at build; served rounds also pay the host's work and the machine as it is now.
-                 Drafting rounds teach it only when they absorb one position per row: what absorbing a
-                 longer backlog (a joining prompt, skipped rounds) adds keeps the table's absorb_ms price.
+                 Drafting rounds teach it only when they absorb what one round kept (at most G+1 positions
+                 per row): what absorbing a longer backlog (a joining prompt, skipped rounds) adds keeps the
+                 table's absorb_ms price.
     realized     per mode and bucket: tokens per row per ms that drafting rounds actually delivered, with the
                  depths Schedule actually chose (decayed like the acceptance, about the last 20 drafting rounds)
     credit_ms    the probe budget earned by plain rounds since the drafter last ran
@@ -164,7 +165,8 @@ class Guard:
         bucket = self._bucket(rows)
         verify_ms = self.cost.for_rows(rows, self.block_size)
         price = float(verify_ms[rows * (1 + int(lengths.max())) - 1])  # the rows are padded to the longest
-        if not drafted or self._backlog <= 1:  # a backlog's absorption (a prompt, skipped rounds) keeps its table price
+        if not drafted or self._backlog <= self.block_size + 1:  # a longer backlog (a prompt, skipped rounds) keeps
+            # its table price: a drafting round after a drafting round absorbs at most the G+1 tokens it kept
             self.times.add(int(drafted), bucket, ms, price + self._draft_price * drafted)
         if drafted:
             self.times.add_drafting(sampled, bucket, float(np.mean(accepted + 1)), ms)

@@ -102,6 +102,18 @@ def test_measured_round_times_correct_the_tables_prices():
     assert guard.times.slowdown[:, 0].tolist() == [1.0, 1.0]  # other batch sizes keep their own
 
 
+def test_a_long_backlog_keeps_its_table_price():
+    """A drafting round after a drafting round absorbs at most the G+1 positions it kept: its wall time teaches
+    the slowdown. One that absorbs a longer backlog (a joining prompt, skipped rounds) does not."""
+    guard = Guard(_table(draft_ms=2.5), G)
+    assert guard.drafts(2, False, backlog=G + 2)
+    guard.record(False, True, np.ones(2, np.int64), np.ones(2, np.int64), 35.0)
+    assert guard.times.slowdown[1, 1] == 1.0
+    assert guard.drafts(2, False, backlog=G + 1)
+    guard.record(False, True, np.ones(2, np.int64), np.ones(2, np.int64), 35.0)
+    assert guard.times.slowdown[1, 1] == pytest.approx(35.0 / 3.5)
+
+
 def test_realized_drafting_rate_overrules_the_model():
     """Rows that verify one draft and accept it teach the acceptance nothing beyond position 1 (the prior stays
     there), so the model expects 5 tokens a round; the 2 per 3.5 ms that the rounds deliver lose to plain's
