@@ -104,8 +104,8 @@ def measure_costs(target: TargetModel, drafter: DrafterModel, max_batch: int, re
     times = _interleaved_ms(verify + drafts, repeats)
     s = len(batch_sizes)
     ms = np.array(times[: len(verify)]).reshape(s, block_size + 1)  # [S, G+1]
-    raw = dict(zip(MODES, (times[len(verify):][:s], times[len(verify):][s:2 * s])))  # mode -> [S]
-    full = times[len(verify) + 2 * s:]  # [S] greedy, absorbing MAX_BACKLOG positions
+    greedy, sampled, full = (times[len(verify) + k * s: len(verify) + (k + 1) * s] for k in range(3))  # [S] each
+    raw = dict(zip(MODES, (greedy, sampled)))  # mode -> [S]; full: greedy, absorbing MAX_BACKLOG positions
     absorb = [max(f - one, 0.0) / (MAX_BACKLOG - 1) for f, one in zip(full, raw["greedy"])]  # [S] per position
     curve = np.array([_isotonic(r) for r in ms])  # monotone in tokens per row, then in batch size, then both
     curve = np.array([_isotonic(c) for c in curve.T]).T

@@ -61,14 +61,15 @@ def _row(mode: str, arm: Arm, level: int, runs: list[LoadRun], block: int) -> di
     lengths = [v for s in served for v in s.stats.verify_lengths]
     spent = {k: sum(r.timings.get(k, 0.0) for r in runs) for k in ("draft", "schedule", "verify", "host", "prefill")}
     wall = sum(r.wall for r in runs)
+    per_repeat = [sum(len(s.tokens) for s in r.served) / r.wall for r in runs]  # all clients' tokens/s, each repeat
     return {
         "mode": mode, "arm": arm.name, "level": level, "speculative": arm.speculative, "peer": arm.peer is not None,
         "repeats": len(runs), "requests": len(served), "tokens": sum(len(s.tokens) for s in served),
         # what one user sees: tokens over the time from submission to the last token (median over requests)
         "user_tokens_per_s": round(statistics.median(len(s.tokens) / s.latency for s in served), 2),
         # all clients together: tokens over the run's wall time (median over repeats)
-        "throughput_tokens_per_s": round(statistics.median(sum(len(s.tokens) for s in r.served) / r.wall for r in runs), 2),
-        "throughput_by_repeat": [round(sum(len(s.tokens) for s in r.served) / r.wall, 2) for r in runs],
+        "throughput_tokens_per_s": round(statistics.median(per_repeat), 2),
+        "throughput_by_repeat": [round(v, 2) for v in per_repeat],
         "ttft_p50_s": _pct(ttft, 50), "ttft_p99_s": _pct(ttft, 99),
         "tpot_p50_s": _pct(tpot, 50), "tpot_p99_s": _pct(tpot, 99),
         "tau": m["tau"],

@@ -290,7 +290,7 @@ def quantize_file(folder, name: str, weights: str, spec: WeightQuant, gguf: GGUF
     proto = onnx.load(str(folder / name), load_external_data=False)
     foreign = {t.name: list(t.external_data) for t in proto.graph.initializer
                if uses_external_data(t) and ExternalDataInfo(t).location != weights}
-    load_external_data_for_model(proto, str(folder))  # pulls in the external weights (and drops their pointers)
+    load_external_data_for_model(proto, str(folder))  # pulls in the external weights (their pointers stay)
     quantized, report = quantize_weights(proto, spec, gguf)
     del proto
     for init in quantized.graph.initializer:  # drop the stale external-data pointers; rewritten below

@@ -50,12 +50,16 @@ class CostTable:
                 "absorb_ms": list(self.absorb_ms), "engine_sha256": self.engine_sha256,
                 "drafter_sha256": self.drafter_sha256, **extra}
 
+    def nearest(self, rows: int) -> int:
+        """The index of the measured batch size nearest to `rows` (the first of two equally near)."""
+        return int(np.argmin([abs(b - rows) for b in self.batch_sizes]))
+
     def for_rows(self, rows: int, block_size: int) -> np.ndarray:
         """Step time for n = 1 .. rows*(block_size+1) tokens in a batch of `rows` rows: [N] float32.
 
         Uses the curve measured at the nearest batch size, interpolated linearly in total tokens.
         """
-        i = int(np.argmin([abs(b - rows) for b in self.batch_sizes]))
+        i = self.nearest(rows)
         b = self.batch_sizes[i]
         n_measured = np.array([b * t for t in self.tokens_per_row], dtype=np.float64) * rows / b
         n = np.arange(1, rows * (block_size + 1) + 1, dtype=np.float64)

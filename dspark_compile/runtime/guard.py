@@ -134,7 +134,7 @@ class Guard:
     def _decide(self, rows: int, sampled: bool, backlog: int) -> bool:
         if rows == 0 or self.depths.size == 0:
             return backlog >= MAX_BACKLOG  # nothing to draft for, or Schedule would verify no draft (max_len 0)
-        bucket = self._bucket(rows)
+        bucket = self.cost.nearest(rows)
         slow_plain, slow_draft = self.times.slowdown[:, bucket]
         verify_ms = self.cost.for_rows(rows, self.block_size)  # [R*(G+1)] time for n = 1.. tokens
         plain = rows / (slow_plain * float(verify_ms[rows - 1]))  # tokens per ms
@@ -162,7 +162,7 @@ class Guard:
             self.acceptance.add(sampled, lengths, accepted)
         if ms is None:
             return
-        bucket = self._bucket(rows)
+        bucket = self.cost.nearest(rows)
         verify_ms = self.cost.for_rows(rows, self.block_size)
         price = float(verify_ms[rows * (1 + int(lengths.max())) - 1])  # the rows are padded to the longest
         if not drafted or self._backlog <= self.block_size + 1:  # a longer backlog (a prompt, skipped rounds) keeps
@@ -170,9 +170,6 @@ class Guard:
             self.times.add(int(drafted), bucket, ms, price + self._draft_price * drafted)
         if drafted:
             self.times.add_drafting(sampled, bucket, float(np.mean(accepted + 1)), ms)
-
-    def _bucket(self, rows: int) -> int:
-        return int(np.argmin([abs(b - rows) for b in self.cost.batch_sizes]))
 
     def _speeds(self, rows: int, rates: np.ndarray, verify_ms: np.ndarray, slowdown: float) -> np.ndarray:
         """[D] expected tokens per ms of speculating at each allowed depth (every row verifying that many drafts),
