@@ -15,7 +15,8 @@ table's nearest measured batch size):
                  per row): what absorbing a longer backlog (a joining prompt, skipped rounds) adds keeps the
                  table's absorb_ms price.
     realized     per mode and bucket: tokens per row per ms that drafting rounds actually delivered, with the
-                 depths Schedule actually chose (decayed like the acceptance, about the last 20 drafting rounds)
+                 depths Schedule actually chose (decayed more slowly than the acceptance, about the last 50
+                 drafting rounds: what one request's hard stretch delivers is not what drafting delivers)
     credit_ms    the probe budget earned by plain rounds since the drafter last ran
 
 Decision rule, for R live rows in mode m (sampled if any row samples), from the cost table (`cost_table.py`):
@@ -34,10 +35,16 @@ Decision rule, for R live rows in mode m (sampled if any row samples), from the 
     speculating > plain                        → draft (credit reset)
     even E(d) = d (every draft accepted) loses → plain, and no probe: acceptance could not change the answer
     otherwise                                  → plain; credit += PROBE_BUDGET·plain step; once the credit covers
-                                                 a probe (draft + the verify at `depth`, over a plain step) it
-                                                 drafts once (credit reset) to refresh acceptance and realized
+                                                 a probe's expected loss it drafts once (credit reset) to refresh
+                                                 acceptance and realized
 
-So probing costs at most PROBE_BUDGET of the decode time, and nothing where no acceptance could pay. The
+    a probe's expected loss = probe_ms·(1 - speculating/plain), probe_ms = the drafter pass + the verify at
+    `depth`: the time a probe takes less the time plain decoding would take for the tokens it is expected
+    to deliver. Where speculating is estimated just below plain a probe costs little and runs often, so a
+    stretch of rejected drafts does not keep the guard plain for the rest of a run; far below, it runs rarely.
+
+So probing costs about PROBE_BUDGET of the decode time (at the guard's estimates), and nothing where no
+acceptance could pay. The
 decision reads only past rounds (their outcomes and wall times), never this round's draft, so the output is
 distributed as plain decoding's whatever it decides (greedy: the same tokens). The guard is pure numpy over a
 `CostTable`: a simulator can drive it with any table and a virtual clock.
@@ -52,6 +59,7 @@ from dspark_compile.runtime.rows import MAX_BACKLOG, SURVIVAL_PRIOR
 
 PROBE_BUDGET = 0.01  # share of the plain decode time that probes may cost while plain wins
 DECAY = 0.05  # per drafting round, of the acceptance tallies (about the last 20 rounds count)
+RATE_DECAY = 0.02  # per drafting round, of the realized rate's tallies (about the last 50 rounds count)
 TIME_DECAY = 0.1  # per round, of the measured slowdowns (about the last 10 rounds count)
 MIN_REALIZED = 8  # drafting rounds in a bucket and mode before their realized rate replaces the model's
 
@@ -96,8 +104,8 @@ class RoundTimes:
 
     def add_drafting(self, sampled: bool, bucket: int, tokens_per_row: float, ms: float) -> None:
         m = int(sampled)
-        self.tokens[m, bucket] = (1 - DECAY) * self.tokens[m, bucket] + tokens_per_row
-        self.ms[m, bucket] = (1 - DECAY) * self.ms[m, bucket] + ms
+        self.tokens[m, bucket] = (1 - RATE_DECAY) * self.tokens[m, bucket] + tokens_per_row
+        self.ms[m, bucket] = (1 - RATE_DECAY) * self.ms[m, bucket] + ms
         self.drafted[m, bucket] += 1
 
     def realized(self, sampled: bool, bucket: int) -> float | None:
@@ -143,13 +151,14 @@ class Guard:
         if backlog >= MAX_BACKLOG:  # the pending taps must be absorbed (bounded backlog)
             return True
         realized = self.times.realized(sampled, bucket)
-        if (modelled.max() if realized is None else rows * realized) > plain:
+        speculating = modelled.max() if realized is None else rows * realized  # tokens per ms
+        if speculating > plain:
             return True
         if self._speeds(rows, np.ones(self.block_size), verify_ms, slow_draft).max() <= plain:
             return False  # even with every draft accepted it would not pay: nothing to probe for
         self.credit_ms += PROBE_BUDGET * rows / plain
         probe_ms = slow_draft * (self._draft_price + float(verify_ms[rows * (1 + self.depth) - 1]))
-        return self.credit_ms >= probe_ms - rows / plain - 1e-9  # a probe
+        return self.credit_ms >= probe_ms * (1 - speculating / plain) - 1e-9  # a probe, at its expected loss
 
     def record(self, sampled: bool, drafted: bool, lengths: np.ndarray, accepted: np.ndarray,
                ms: float | None) -> None:

@@ -128,6 +128,21 @@ def test_realized_drafting_rate_overrules_the_model():
     assert guard.times.realized(True, 1) is None  # sampled rows: not seen yet
 
 
+def test_a_probe_is_priced_at_its_expected_loss():
+    """Drafting rounds that deliver 3 tokens a row in 3.5 ms (0.857 a row per ms) lose narrowly to plain's
+    1 per ms: a probe is expected to lose 3.5·(1 - 0.857) = 0.5 ms, so at 1% of each 1 ms plain round one
+    runs every 50 rounds (pricing it as if it delivered one token a row, 3.5 - 1 ms, gave one in 250)."""
+    guard = Guard(_table(draft_ms=2.5), G)
+    for _ in range(MIN_REALIZED):
+        guard.drafts(2, False, 1)  # prices the drafter pass for `record`
+        guard.record(False, True, np.full(2, G), np.full(2, 2), 3.5)  # the table's price: no slowdown
+    assert guard.times.realized(False, 1) == pytest.approx(3 / 3.5)
+    probes = np.flatnonzero(_decide(guard, 151)).tolist()
+    every = math.ceil(3.5 * (1 - 3 / 3.5) / (PROBE_BUDGET * 1.0) - 1e-9)
+    assert every == 50 and len(probes) == 3 and np.diff(probes).tolist() == [every, every]  # the first sooner:
+    # the plain rounds among the first MIN_REALIZED earned credit too
+
+
 def test_a_drafting_round_verifies_at_most_the_guards_depth():
     """Verifying costs 1 ms for up to 2 tokens per row and 10 ms beyond, so the best depth is 1 whatever the
     acceptance: Schedule's lengths are capped there (a deep row would make every padded row pay 10 ms)."""
