@@ -290,17 +290,24 @@ class CalibrationReport:
     sts_only_temperatures: tuple[float, ...]
     tau_full_block: float  # greedy, γ drafts verified every round, all held-out anchors
     acceptance: list[float]  # P(slots 0..k accepted), all held-out anchors
-    blocks: int
+    blocks: int  # the blocks fitted and checked (the anchors the runtime visits, or every anchor)
     sequences: int
+    anchors: str = "every"  # fitted on: "every" held-out anchor, or those the runtime visits (`HeldOut.visited`)
+    current: dict = field(default_factory=dict)  # with the drafter's temperatures as it was (its offset is in it)
+    visited: dict = field(default_factory=dict)  # as written, at the anchors the runtime visits, per half
+    tau_visited: float = 0.0  # τ along the anchors the runtime visits (what `evaluate` measures)
+    acceptance_visited: list[float] = field(default_factory=list)
     extras: dict = field(default_factory=dict)
 
 
 def calibrate_drafter(recipe: Recipe, drafter_path: Path, work: Path, bundle: Path | None = None,
                       step: Step = _quiet, progress: Progress | None = None, write: bool = True,
-                      offset: bool = True) -> CalibrationReport:
+                      offset: bool = True, anchors: str = "every") -> CalibrationReport:
     """Fit the confidence offset δ (with `offset`) and STS temperatures on half of the held-out sequences
     (even ones), measure before/after on both halves, and (with `write`) store the temperatures in the
-    drafter's config.json and δ in its confidence-head bias."""
+    drafter's config.json and δ in its confidence-head bias. `anchors`: "every" fits on every held-out
+    anchor, "visited" on the blocks the runtime drafts (`HeldOut.visited`, about half as many); the report
+    measures the result on both."""
     from dspark_compile.drafter.checkpoint import load_drafter
     from dspark_compile.train.calibration import Calibration, collect, fit_offset_sts, fit_sts
 
@@ -313,7 +320,11 @@ def calibrate_drafter(recipe: Recipe, drafter_path: Path, work: Path, bundle: Pa
         held = collect(drafter, feats)
     if held.labels.shape[0] == 0:
         raise TrainingError("no held-out sequence is long enough for one full block")
-    halves = {"fit": held.subset(held.sequence % 2 == 0), "eval": held.subset(held.sequence % 2 == 1)}
+    if anchors not in ("visited", "every"):
+        raise TrainingError(f"anchors = {anchors!r}: expected 'visited' or 'every'")
+    visited = held.visited()
+    used = visited if anchors == "visited" else held
+    halves = {"fit": used.subset(used.sequence % 2 == 0), "eval": used.subset(used.sequence % 2 == 1)}
     fit = halves["fit"]
     sts = fit_sts(fit.logits, fit.labels)
     delta, temps = fit_offset_sts(fit.logits, fit.labels) if offset else (0.0, sts)
@@ -323,9 +334,15 @@ def calibrate_drafter(recipe: Recipe, drafter_path: Path, work: Path, bundle: Pa
         before={k: Calibration.measure(h.logits, h.labels, ones) for k, h in halves.items()},
         after={k: Calibration.measure(h.logits + delta, h.labels, temps) for k, h in halves.items()},
         sts_only={k: Calibration.measure(h.logits, h.labels, sts) for k, h in halves.items()},
+        current={k: Calibration.measure(h.logits, h.labels, drafter.config.sts_temperatures)
+                 for k, h in halves.items()},
+        visited={k: Calibration.measure(h.logits + delta, h.labels, temps) for k, h in
+                 {"fit": visited.subset(visited.sequence % 2 == 0),
+                  "eval": visited.subset(visited.sequence % 2 == 1)}.items()},
         sts_only_temperatures=sts,
-        tau_full_block=held.tau(), acceptance=held.acceptance(), blocks=int(held.labels.shape[0]),
-        sequences=int(np.unique(held.sequence).size))
+        tau_full_block=held.tau(), acceptance=held.acceptance(), blocks=int(used.labels.shape[0]),
+        sequences=int(np.unique(held.sequence).size), anchors=anchors, tau_visited=visited.tau(),
+        acceptance_visited=visited.acceptance())
     if write:
         shift_confidence_bias(drafter_path, delta)
         set_temperatures(drafter_path, temps)

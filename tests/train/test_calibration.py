@@ -4,7 +4,7 @@ import numpy as np
 import torch
 import pytest
 
-from dspark_compile.train.calibration import Calibration, auroc, brier, collect, ece, fit_sts, survivals
+from dspark_compile.train.calibration import Calibration, HeldOut, auroc, brier, collect, ece, fit_sts, survivals
 from tests.train.conftest import new_drafter
 
 TRUE_T = (2.5, 0.5, 1.6, 3.0)
@@ -54,6 +54,33 @@ def test_collect_labels_prefix_acceptance(tiny_data, tiny_target):
     assert held.labels.shape[0] == int(np.maximum(lengths - G - first, 0).sum())  # anchors with a full block
     assert np.all(np.diff(held.labels.astype(int), axis=1) <= 0)  # a prefix: once rejected, never again
     assert held.tau() == pytest.approx(1 + held.labels.sum(1).mean())
+
+
+def test_visited_walks_the_anchors_the_runtime_drafts_from():
+    """Two sequences of anchors in order; each visited anchor is followed by the one after its accepted drafts
+    and the target's token: sequence 0 visits 0 (2 accepted) -> 3 (0) -> 4 (1) -> 6; sequence 1 visits 7 (6
+    accepted; 7 + 7 is past its end) only."""
+    labels = np.zeros((10, 6), bool)
+    for row, n in ((0, 2), (1, 6), (3, 0), (4, 1), (6, 3), (7, 6), (8, 1)):
+        labels[row, :n] = True
+    held = HeldOut(np.arange(60.0).reshape(10, 6), labels, np.array([0] * 7 + [1] * 3))
+    v = held.visited()
+    assert v.sequence.tolist() == [0, 0, 0, 0, 1]
+    assert v.logits[:, 0].tolist() == [0.0, 18.0, 24.0, 36.0, 42.0]  # rows 0, 3, 4, 6, 7
+    assert v.tau() == pytest.approx(1 + (2 + 0 + 1 + 3 + 6) / 5)
+
+
+def test_the_visited_anchors_are_collects_own_skipping_accepted_drafts(tiny_data, tiny_target):
+    """Every visited anchor is one of collect's, and the walk skips the anchors inside accepted drafts."""
+    held = collect(new_drafter(tiny_target), tiny_data[3], anchors_per_chunk=5)
+    visited = held.visited_rows()
+    assert 0 < visited.size <= held.labels.shape[0]
+    assert held.visited().labels.tolist() == held.labels[visited].tolist()
+    for s in np.unique(held.sequence):
+        rows = np.flatnonzero(held.sequence == s)
+        picked = visited[held.sequence[visited] == s].tolist()
+        assert picked[0] == rows[0] and picked[-1] + held.labels[picked[-1]].sum() + 1 > rows[-1]
+        assert all(b - a == held.labels[a].sum() + 1 for a, b in zip(picked, picked[1:]))
 
 
 def test_offset_and_sts_remove_a_shift_temperatures_cannot():

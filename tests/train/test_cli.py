@@ -46,6 +46,9 @@ def test_train_calibrate_and_measure_costs(tiny_bundles, tmp_path):
     assert temps == report["temperatures"] and len(temps) == 4
     assert set(report["before"]) == {"fit", "eval"} and report["tau_full_block"] >= 1.0
     assert set(report["sts_only"]) == {"fit", "eval"} and -3.0 <= report["offset"] <= 3.0
+    assert report["anchors"] == "every" and set(report["visited"]) == set(report["current"]) == {"fit", "eval"}
+    visited = sum(c["blocks"] for c in report["visited"].values())
+    assert 0 < visited <= report["blocks"] and 1.0 <= report["tau_visited"] <= 1 + len(temps)
 
     copy = tmp_path / "bundle"
     shutil.copytree(bundle, copy)
