@@ -44,10 +44,9 @@ Decision rule, for R live rows in mode m (sampled if any row samples), from the 
     stretch of rejected drafts does not keep the guard plain for the rest of a run; far below, it runs rarely.
 
 So probing costs about PROBE_BUDGET of the decode time (at the guard's estimates), and nothing where no
-acceptance could pay. The
-decision reads only past rounds (their outcomes and wall times), never this round's draft, so the output is
-distributed as plain decoding's whatever it decides (greedy: the same tokens). The guard is pure numpy over a
-`CostTable`: a simulator can drive it with any table and a virtual clock.
+acceptance could pay. The decision reads only past rounds (their outcomes and wall times), never this round's
+draft, so the output is distributed as plain decoding's whatever it decides (greedy: the same tokens). The
+guard is pure numpy over a `CostTable`: a simulator can drive it with any table and a virtual clock.
 """
 
 from __future__ import annotations

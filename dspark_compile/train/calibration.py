@@ -164,6 +164,10 @@ class HeldOut:
     def visited(self) -> "HeldOut":
         return self.subset(self.visited_rows())
 
+    def halves(self) -> dict[str, "HeldOut"]:
+        """{"fit": the even-numbered sequences' blocks, "eval": the odd ones'}."""
+        return {"fit": self.subset(self.sequence % 2 == 0), "eval": self.subset(self.sequence % 2 == 1)}
+
 
 @torch.no_grad()
 def collect(drafter: DSparkDrafter, feats: Features, anchors_per_chunk: int = 256) -> HeldOut:

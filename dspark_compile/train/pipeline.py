@@ -311,6 +311,8 @@ def calibrate_drafter(recipe: Recipe, drafter_path: Path, work: Path, bundle: Pa
     from dspark_compile.drafter.checkpoint import load_drafter
     from dspark_compile.train.calibration import Calibration, collect, fit_offset_sts, fit_sts
 
+    if anchors not in ("visited", "every"):
+        raise TrainingError(f"anchors = {anchors!r}: expected 'visited' or 'every'")
     work = Path(work)
     path = target_bundle(recipe, work, bundle, step)
     feats = prepare_features(recipe, "heldout", work, path, step, progress)
@@ -320,11 +322,9 @@ def calibrate_drafter(recipe: Recipe, drafter_path: Path, work: Path, bundle: Pa
         held = collect(drafter, feats)
     if held.labels.shape[0] == 0:
         raise TrainingError("no held-out sequence is long enough for one full block")
-    if anchors not in ("visited", "every"):
-        raise TrainingError(f"anchors = {anchors!r}: expected 'visited' or 'every'")
     visited = held.visited()
     used = visited if anchors == "visited" else held
-    halves = {"fit": used.subset(used.sequence % 2 == 0), "eval": used.subset(used.sequence % 2 == 1)}
+    halves = used.halves()
     fit = halves["fit"]
     sts = fit_sts(fit.logits, fit.labels)
     delta, temps = fit_offset_sts(fit.logits, fit.labels) if offset else (0.0, sts)
@@ -336,9 +336,7 @@ def calibrate_drafter(recipe: Recipe, drafter_path: Path, work: Path, bundle: Pa
         sts_only={k: Calibration.measure(h.logits, h.labels, sts) for k, h in halves.items()},
         current={k: Calibration.measure(h.logits, h.labels, drafter.config.sts_temperatures)
                  for k, h in halves.items()},
-        visited={k: Calibration.measure(h.logits + delta, h.labels, temps) for k, h in
-                 {"fit": visited.subset(visited.sequence % 2 == 0),
-                  "eval": visited.subset(visited.sequence % 2 == 1)}.items()},
+        visited={k: Calibration.measure(h.logits + delta, h.labels, temps) for k, h in visited.halves().items()},
         sts_only_temperatures=sts,
         tau_full_block=held.tau(), acceptance=held.acceptance(), blocks=int(used.labels.shape[0]),
         sequences=int(np.unique(held.sequence).size), anchors=anchors, tau_visited=visited.tau(),
