@@ -245,7 +245,7 @@ def train_draft(recipe: Path, output: Path, work: Path, bundle: Path | None, ste
     from dspark_compile.config import load_recipe
     from dspark_compile.train.pipeline import train_draft as run_training
 
-    rec = load_recipe(recipe)
+    rec = load_recipe(recipe, need_draft=False)  # it writes the drafter; the recipe may name where it will ship
     console = _console()
     reporter = _Reporter(console)
     with _step_printer(console) as step, reporter.bars():

@@ -421,9 +421,11 @@ def _describe(errors: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def parse_recipe(data: Any, source: str = "<recipe>", base_dir: str | Path = ".", check_files: bool = True) -> Recipe:
+def parse_recipe(data: Any, source: str = "<recipe>", base_dir: str | Path = ".", check_files: bool = True,
+                 need_draft: bool = True) -> Recipe:
     """Validate already-loaded recipe data; `source` names the file in error messages. `check_files=False`
-    for a bundle's recorded recipe, whose paths are names only (the builder's files are not here)."""
+    for a bundle's recorded recipe, whose paths are names only (the builder's files are not here);
+    `need_draft=False` where the command writes the drafter at draft.path rather than reading it."""
     if not isinstance(data, dict):
         raise RecipeError(f"{source}: a recipe is a YAML mapping, got {type(data).__name__}")
     try:
@@ -432,12 +434,12 @@ def parse_recipe(data: Any, source: str = "<recipe>", base_dir: str | Path = "."
         lines = "\n  ".join(_describe(exc.errors()))
         raise RecipeError(f"{source}: invalid recipe\n  {lines}") from None
     if check_files:
-        _check_files(recipe, source)
+        _check_files(recipe, source, need_draft)
     return recipe
 
 
-def _check_files(recipe: Recipe, source: str) -> None:
-    for key, value in (("target.path", recipe.target.path), ("draft.path", recipe.draft.path)):
+def _check_files(recipe: Recipe, source: str, need_draft: bool = True) -> None:
+    for key, value in (("target.path", recipe.target.path), ("draft.path", recipe.draft.path if need_draft else None)):
         if value is not None and not recipe.resolve(value).exists():
             raise RecipeError(f"{source}: {key} = {value!r}: no such file or directory "
                               f"(resolved to {recipe.resolve(value)})")
@@ -450,8 +452,8 @@ def _check_files(recipe: Recipe, source: str) -> None:
                           f"(got precision '{recipe.precision}', backends {list(recipe.backends)})")
 
 
-def load_recipe(path: str | Path) -> Recipe:
-    """Read and validate a recipe file."""
+def load_recipe(path: str | Path, need_draft: bool = True) -> Recipe:
+    """Read and validate a recipe file (`need_draft=False`: draft.path need not exist yet, for train-draft)."""
     from dspark_compile.yaml_core import YamlError, load_file
 
     path = Path(path)
@@ -463,4 +465,4 @@ def load_recipe(path: str | Path) -> Recipe:
         raise RecipeError(f"{path}: not valid YAML: {exc}") from None
     except OSError as exc:
         raise RecipeError(f"{path}: cannot read the recipe: {exc.strerror or exc}") from None
-    return parse_recipe(data, source=str(path), base_dir=path.resolve().parent)
+    return parse_recipe(data, source=str(path), base_dir=path.resolve().parent, need_draft=need_draft)

@@ -184,6 +184,9 @@ def train_draft(recipe: Recipe, out: Path, work: Path, bundle: Path | None = Non
     from dspark_compile.train.loop import check_resumable, train, trainable
 
     cfg = recipe.training if steps is None else recipe.training.model_copy(update={"steps": steps})
+    if recipe.draft.source == "checkpoint" and not recipe.resolve(recipe.draft.path).exists():
+        # the drafter the recipe will ship is the one being trained: taps and block size resolve as without one
+        recipe = recipe.model_copy(update={"draft": DraftConfig()})
     work = Path(work)
     check_resumable(cfg, work / "checkpoints")  # before any answer is generated for nothing
     path = target_bundle(recipe, work, bundle, step)

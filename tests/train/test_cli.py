@@ -31,7 +31,11 @@ def _main(*args):
 
 def test_train_calibrate_and_measure_costs(tiny_bundles, tmp_path):
     bundle = tiny_bundles("llama")
-    recipe, out, work = _recipe(tmp_path), tmp_path / "drafter", tmp_path / "work"
+    # the recipe names the drafter it will ship (draft.path) before it exists: train-draft writes it there
+    recipe = _recipe(tmp_path, draft={"source": "checkpoint", "path": "drafter"})
+    out, work = tmp_path / "drafter", tmp_path / "work"
+    res = CliRunner().invoke(cli, ["build", str(recipe), "-o", str(tmp_path / "early")])
+    assert "draft.path = 'drafter': no such file or directory" in str(res.exception)
     res = CliRunner().invoke(cli, ["train-draft", str(recipe), "-o", str(out), "--work", str(work),
                                    "--bundle", str(bundle)])
     assert res.exit_code == 0, res.output
