@@ -5,6 +5,10 @@
 Greedy decoding, the full block verified every round (scheduler `fixed`, fixed_len = γ), the prompts in
 the chat template, batched; prints the runtime's metrics aggregated over all requests (τ counts the
 bonus/correction token) as JSON, overall and per prompt category.
+
+A greedy answer that ends in a loop (`ends_in_loop`: its last LOOP_TAIL tokens repeat with a period of at
+most LOOP_PERIOD; a base model's greedy decoding often does) is easy to draft, so each category also reports
+the share of its answers that do (`looping`), and the whole split τ over the answers that do not.
 """
 
 from __future__ import annotations
@@ -14,6 +18,15 @@ from collections import defaultdict
 from pathlib import Path
 
 from dspark_compile.train.data import load_prompts
+
+LOOP_TAIL = 48  # tokens at the end of an answer that must repeat ...
+LOOP_PERIOD = 24  # ... with at most this period
+
+
+def ends_in_loop(tokens: list[int], tail: int = LOOP_TAIL, max_period: int = LOOP_PERIOD) -> bool:
+    """Whether the last `tail` tokens are periodic with a period of at most `max_period` (False when shorter)."""
+    t = tokens[-tail:]
+    return len(t) == tail and any(t[p:] == t[:-p] for p in range(1, max_period + 1))
 
 
 def heldout_tau(runtime, split: str = "heldout", max_new_tokens: int = 128, batch_size: int = 16) -> dict:
@@ -41,10 +54,18 @@ def heldout_tau(runtime, split: str = "heldout", max_new_tokens: int = 128, batc
     def summary(sel):
         return summarise([t for _, t, _ in sel], [s for _, _, s in sel], dict(timings), gamma)
 
-    out = {"split": split, "max_new_tokens": max_new_tokens, "block_size": gamma, "all": summary(rows)}
+    def looping(sel):
+        return round(sum(ends_in_loop(t) for _, t, _ in sel) / len(sel), 4)
+
+    fresh = [r for r in rows if not ends_in_loop(r[1])]
+    out = {"split": split, "max_new_tokens": max_new_tokens, "block_size": gamma,
+           "all": {**summary(rows), "looping": looping(rows)},
+           "not_looping": {"requests": len(fresh), "tau": summary(fresh)["tau"] if fresh else None}}
     for cat in sorted({c for c, _, _ in rows}):
-        m = summary([r for r in rows if r[0] == cat])
-        out[cat] = {"requests": m["requests"], "tau": m["tau"], "acceptance_per_position": m["acceptance_per_position"]}
+        sel = [r for r in rows if r[0] == cat]
+        m = summary(sel)
+        out[cat] = {"requests": m["requests"], "tau": m["tau"], "acceptance_per_position": m["acceptance_per_position"],
+                    "looping": looping(sel)}
     return out
 
 
