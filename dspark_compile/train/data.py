@@ -9,7 +9,8 @@ drafter learns from, extracted by the target engine.
 What is stored per token position j of every sequence (prompt + response, concatenated over sequences):
 
     tokens      [N]                int32    the token at j
-    taps        [N, n_taps*H]      float16  the target's tapped hidden states at j (the drafter's context)
+    taps        [N, n_taps*H]      float16  the target's tapped hidden states at j (the drafter's context);
+                                   float32 when they exceed float16's range (Gemma's residual stream does)
     topk_ids    [N, K]             int32    the K most likely next tokens of the target at j (predicting j+1)
     topk_probs  [N, K]             float16  their probabilities, softmax of the target's logits (T = 1)
 
@@ -37,6 +38,7 @@ from dspark_compile.runtime.sampling import SamplingParams
 PROMPTS_FILE = "prompts.jsonl"
 SPLITS = ("train", "heldout")
 FEATURES_VERSION = 1
+F16_MAX = float(np.finfo(np.float16).max)  # 65504: taps beyond it are stored as float32
 _ARRAYS = ("tokens", "taps", "topk_ids", "topk_probs", "starts", "prompt_lengths")
 
 Progress = Callable[[int, int], None]
@@ -259,6 +261,8 @@ def extract_features(target, sequences: Iterable[Sequence], top_k: int = 64, bat
         out = target.step(cache, tokens, np.broadcast_to(np.arange(t), tokens.shape))  # logits [b, T, V]
         p = torch.softmax(torch.from_numpy(out.logits), dim=-1)  # [b, T, V] fp32
         top = torch.topk(p, top_k, dim=-1)  # [b, T, K]
+        if taps.dtype == np.float16 and np.abs(out.taps).max(initial=0.0) > F16_MAX:
+            taps = taps.astype(np.float32)  # from here on (the float16 rows so far convert exactly)
         for r, s in enumerate(rows):
             a, m = starts[s], lengths[s]
             taps[a : a + m] = out.taps[r, :m]

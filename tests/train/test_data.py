@@ -128,6 +128,17 @@ def test_features_extend_by_appending(tiny_data):
         concat_features(head, other)
 
 
+def test_taps_beyond_float16_are_kept_as_float32(tiny_data):
+    """Gemma's residual stream exceeds float16's range (65504): the taps are then stored as float32, not inf."""
+    path, _, seqs, feats = tiny_data
+    target = plain_target(path)
+    step = target.step
+    target.step = lambda *a, **k: replace(out := step(*a, **k), taps=out.taps * 1e6)  # the real graph's taps, scaled
+    loud = extract_features(target, seqs, top_k=16, batch_tokens=64)
+    assert feats.taps.dtype == np.float16 and loud.taps.dtype == np.float32 and np.isfinite(loud.taps).all()
+    np.testing.assert_allclose(loud.taps / 1e6, feats.taps.astype(np.float32), atol=2e-3, rtol=2e-3)
+
+
 def test_interrupted_save_keeps_the_previous_features(tiny_data, tmp_path, monkeypatch):
     feats = tiny_data[3]
     folder = feats.save(tmp_path / "f")
