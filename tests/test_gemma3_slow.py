@@ -1,12 +1,12 @@
 """Gemma 3 270M (recipes/gemma3-270m.yaml, issue 19) end to end on the real model: our greedy decoding equals
-transformers' on the same GGUF-loaded model, and speculative greedy decoding equals plain decoding (slow:
-builds the real 1 GB bundle, about 5 minutes)."""
+transformers' on the same GGUF-loaded model, and speculative greedy decoding with the shipped drafter
+(drafters/gemma3-270m) equals plain decoding (slow: builds the real 1 GB bundle, about 5 minutes)."""
 
 import numpy as np
 import pytest
 import torch
 
-from dspark_compile.config import DraftConfig, SchedulerConfig
+from dspark_compile.config import SchedulerConfig
 from dspark_compile.runtime.sampling import SamplingParams
 
 pytestmark = pytest.mark.real_model
@@ -26,8 +26,8 @@ PROMPTS = [
 
 @pytest.fixture(scope="module")
 def gemma3(tmp_path_factory):
-    """The recipe's bundle with an untrained drafter added (every speculative path runs; the target graph is
-    the recipe's), and the transformers model it was traced from."""
+    """The recipe's bundle (its target and the shipped drafter, int8), and the transformers model it was traced
+    from."""
     from dspark_compile.build import build_bundle
     from dspark_compile.config import load_recipe
     from dspark_compile.runtime.api import Runtime
@@ -35,9 +35,8 @@ def gemma3(tmp_path_factory):
     from tests.helpers import RECIPES
 
     recipe = load_recipe(RECIPES / "gemma3-270m.yaml")
-    assert recipe.draft.source == "none"
-    with_drafter = recipe.model_copy(update={"draft": DraftConfig(source="random", num_layers=1, markov_rank=8)})
-    path = build_bundle(with_drafter, tmp_path_factory.mktemp("gemma3") / "bundle")
+    assert recipe.draft.source == "checkpoint" and recipe.quantization.drafter == "int8"
+    path = build_bundle(recipe, tmp_path_factory.mktemp("gemma3") / "bundle")
     hf = load_target(recipe.target, recipe.resolve).model
     hf.generation_config.eos_token_id = None  # (both decode exactly 64 tokens)
     return Runtime.load(path), hf
@@ -65,6 +64,7 @@ def test_speculative_equals_plain(gemma3, scheduler):
     plain = rt.generate_ids(ids, 64, greedy, ignore_eos=True, scheduler=SchedulerConfig(mode="off"))
     spec = rt.generate_ids(ids, 64, greedy, ignore_eos=True, scheduler=scheduler)
     assert [r.tokens for r in spec] == [r.tokens for r in plain]
+    assert sum(sum(r.stats.accepted) for r in spec) > len(PROMPTS)  # the trained drafter's drafts were accepted
 
 
 def test_the_tied_embedding_is_stored_once(gemma3):
