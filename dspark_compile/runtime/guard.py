@@ -17,7 +17,8 @@ table's nearest measured batch size):
     realized     per mode and bucket: tokens per row per ms that drafting rounds actually delivered, with the
                  depths Schedule actually chose (decayed more slowly than the acceptance, about the last 50
                  drafting rounds: what one request's hard stretch delivers is not what drafting delivers)
-    credit_ms    the probe budget earned by plain rounds since the drafter last ran
+    credit_ms    the probe budget earned by plain rounds since the drafter last ran, less what the last probe
+                 lost beyond its estimate
 
 Decision rule, for R live rows in mode m (sampled if any row samples), from the cost table (`cost_table.py`):
 
@@ -42,8 +43,11 @@ Decision rule, for R live rows in mode m (sampled if any row samples), from the 
     `depth`: the time a probe takes less the time plain decoding would take for the tokens it is expected
     to deliver. Where speculating is estimated just below plain a probe costs little and runs often, so a
     stretch of rejected drafts does not keep the guard plain for the rest of a run; far below, it runs rarely.
+    Once the probe has run, its measured loss (its wall time less the plain rounds' time for the tokens it
+    delivered) is charged: what it lost beyond the estimate is left as a debt on the credit, so the next probe
+    waits longer (the estimate reads past rounds, which may have been easier than this one).
 
-So probing costs about PROBE_BUDGET of the decode time (at the guard's estimates), and nothing where no
+So probing costs at most about PROBE_BUDGET of the decode time (as measured), and nothing where no
 acceptance could pay. The decision reads only past rounds (their outcomes and wall times), never this round's
 draft, so the output is distributed as plain decoding's whatever it decides (greedy: the same tokens). The
 guard is pure numpy over a `CostTable`: a simulator can drive it with any table and a virtual clock.
@@ -127,12 +131,14 @@ class Guard:
         self.credit_ms = 0.0
         self._draft_price = 0.0  # the table's price of the drafter pass, as of the last decision
         self._backlog = 1  # the longest pending backlog, as of the last decision
+        self._probe_loss = None  # ms a probe decided this round is expected to lose (None: not a probe)
         self.depth = block_size  # the most drafts a row verifies in a drafting round: the modelled best depth
 
     def drafts(self, rows: int, sampled: bool, backlog: int) -> bool:
         """Whether this round drafts, for `rows` live rows, any of them sampled, the longest pending backlog."""
         self._draft_price = self.cost.draft_for_rows(max(rows, 1), sampled, backlog)
         self._backlog = backlog
+        self._probe_loss = None
         drafting = self._decide(rows, sampled, backlog)
         if drafting:
             self.credit_ms = 0.0
@@ -157,7 +163,11 @@ class Guard:
             return False  # even with every draft accepted it would not pay: nothing to probe for
         self.credit_ms += PROBE_BUDGET * rows / plain
         probe_ms = slow_draft * (self._draft_price + float(verify_ms[rows * (1 + self.depth) - 1]))
-        return self.credit_ms >= probe_ms * (1 - speculating / plain) - 1e-9  # a probe, at its expected loss
+        loss = probe_ms * (1 - speculating / plain)
+        if self.credit_ms >= loss - 1e-9:  # a probe, at its expected loss
+            self._probe_loss = loss
+            return True
+        return False
 
     def record(self, sampled: bool, drafted: bool, lengths: np.ndarray, accepted: np.ndarray,
                ms: float | None) -> None:
@@ -172,6 +182,10 @@ class Guard:
             return
         bucket = self.cost.nearest(rows)
         verify_ms = self.cost.for_rows(rows, self.block_size)
+        if drafted and self._probe_loss is not None:  # a probe: its loss beyond the estimate is owed
+            plain_ms = self.times.slowdown[0, bucket] * float(verify_ms[rows - 1])  # a plain round, as measured
+            lost = ms - float(np.mean(accepted + 1)) * plain_ms
+            self.credit_ms -= max(lost - self._probe_loss, 0.0)
         price = float(verify_ms[rows * (1 + int(lengths.max())) - 1])  # the rows are padded to the longest
         if not drafted or self._backlog <= self.block_size + 1:  # a longer backlog (a prompt, skipped rounds) keeps
             # its table price: a drafting round after a drafting round absorbs at most the G+1 tokens it kept

@@ -143,6 +143,25 @@ def test_a_probe_is_priced_at_its_expected_loss():
     # the plain rounds among the first MIN_REALIZED earned credit too
 
 
+def test_a_probe_that_loses_more_than_expected_delays_the_next():
+    """As above, a probe is expected to lose 0.5 ms. One that takes 8.5 ms and delivers 3 tokens a row (3 plain
+    1 ms rounds' worth) lost 5.5 ms: the 5 ms beyond the estimate is owed, so at 1% of each 1 ms plain round
+    the next probe waits at least 500 rounds. A probe that cost what it was expected to owes nothing."""
+    def probed(ms: float) -> Guard:
+        guard = Guard(_table(draft_ms=2.5), G)
+        for _ in range(MIN_REALIZED):
+            guard.drafts(2, False, 1)
+            guard.record(False, True, np.full(2, G), np.full(2, 2), 3.5)
+        assert any(guard.drafts(2, False, 1) for _ in range(51))  # stops at the probe (see the test above)
+        guard.record(False, True, np.full(2, G), np.full(2, 2), ms)
+        return guard
+
+    assert probed(3.5).credit_ms == 0.0
+    slow = probed(8.5)
+    assert slow.credit_ms == pytest.approx(-(8.5 - 3 * 1.0 - 0.5))
+    assert not any(_decide(slow, 500))
+
+
 def test_a_drafting_round_verifies_at_most_the_guards_depth():
     """Verifying costs 1 ms for up to 2 tokens per row and 10 ms beyond, so the best depth is 1 whatever the
     acceptance: Schedule's lengths are capped there (a deep row would make every padded row pay 10 ms)."""
