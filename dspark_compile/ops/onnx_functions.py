@@ -194,16 +194,13 @@ def _draft_sample_body(b: Builder) -> None:
     u = other.Unsqueeze(other.Gather("uniforms", it, axis=1), other.const([1], np.int64))  # [B, 1]
     j_e = other.Where(greedy, argmax, _sample(other, q_sampled, u))     # [B, 1] int64 draft index
     q_d = other.Where(greedy, other.Cast(other.Equal(draft_range, j_e), to=FLOAT), q_sampled)  # [B, Vd]
-    to_target = other.Expand(ids, other.Shape(q_d))                     # [B, Vd] target id of each entry
-    zeros = other.ConstantOfShape(other.Concat(_dim(other, q_d, 0), _dim(other, W1, 0), axis=0),
-                                  value=helper.make_tensor("zero", FLOAT, [1], [0.0]))  # [B, V]
-    q_e = other.ScatterElements(zeros, to_target, q_d, axis=1)          # [B, V], 0 outside the draft vocabulary
     token_e = other.Gather(ids, j_e, axis=0)                            # [B, 1] target id
+    # q stays on the draft vocabulary inside the loop ([B, Vd] a slot): it goes to target ids once, after it
     token, q, q_tok = s.If(all_greedy, outputs=3,
                            then_branch=then.graph("slot_greedy", [], [(token_t, INT64), (q_t, FLOAT),
                                                                       (then.Identity(q_t), FLOAT)]),
                            else_branch=other.graph("slot_sampling", [], [
-                               (token_e, INT64), (q_e, FLOAT), (other.GatherElements(q_e, token_e, axis=1), FLOAT)]))
+                               (token_e, INT64), (q_d, FLOAT), (other.GatherElements(q_d, j_e, axis=1), FLOAT)]))
     q_token = s.Squeeze(q_tok, s.const([1], np.int64))                  # [B]
     logit = s.Add(s.MatMul(s.Concat(s.Gather(Hs, it, axis=1), e, axis=1), cw), cb)  # [B]
     conf = _sigmoid(s, s.Div(logit, s.Gather("sts_temps", it)))         # [B]
@@ -211,17 +208,23 @@ def _draft_sample_body(b: Builder) -> None:
     outs += [s.Identity(outs[1]), q_token, q, conf, s.Identity(outs[2])]
     body = s.graph("draft_slot", [(it, INT64, []), (cond, BOOL, []), (prev, INT32, None), (survival, FLOAT, None)],
                    list(zip(outs, [BOOL, INT32, FLOAT, INT32, FLOAT, FLOAT, FLOAT, FLOAT])))
-    _, _, tok, qtok, qfull, conf, surv = b.Loop(G, "", "anchor", survival0, body=body, outputs=7)  # [G, B, ...]
+    _, _, tok, qtok, qdraft, conf, surv = b.Loop(G, "", "anchor", survival0, body=body, outputs=7)  # [G, B, ...]
     for name, x, perm in (("draft_tokens", tok, [1, 0]), ("draft_q", qtok, [1, 0]),
                           ("confidences", conf, [1, 0]), ("survivals", surv, [1, 0])):
         b.Transpose(x, perm=perm, outputs=[name])
     # q_full [B, G, V]. (ONNX Runtime's OneHot took 5x as long as Equal + Cast here; a scatter into zeros as long.)
+    # Sampled: the loop's q [G, B, Vd] scattered to target ids in one pass (one [B, G, V] write; scattering a
+    # [B, V] row per slot inside the loop, then stacking and transposing them, wrote it three times).
     one_hot, sampled = b.sub(), b.sub()
     hot = one_hot.Equal(target_range, one_hot.Unsqueeze(one_hot.Cast("draft_tokens", to=INT64),
                                                         one_hot.const([2], np.int64)))
+    q_bgd = sampled.Transpose(qdraft, perm=[1, 0, 2])                   # [B, G, Vd]
+    zeros = sampled.ConstantOfShape(sampled.Concat(sampled.Shape(q_bgd, end=2), _dim(sampled, W1, 0), axis=0),
+                                    value=helper.make_tensor("zero", FLOAT, [1], [0.0]))  # [B, G, V]
+    q_v = sampled.ScatterElements(zeros, sampled.Expand(ids, sampled.Shape(q_bgd)), q_bgd, axis=2)  # 0 outside Vd
     b.If(all_greedy, outputs=["q_full"],
          then_branch=one_hot.graph("q_full_greedy", [], [(one_hot.Cast(hot, to=FLOAT), FLOAT)]),
-         else_branch=sampled.graph("q_full_sampled", [], [(sampled.Transpose(qfull, perm=[1, 0, 2]), FLOAT)]))
+         else_branch=sampled.graph("q_full_sampled", [], [(q_v, FLOAT)]))
 
 
 # ----------------------------------------------------------------------------- Schedule
