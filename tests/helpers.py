@@ -70,8 +70,9 @@ def builder_paths(manifest) -> list[str]:
             found.append(value)
 
     manifest = json.loads(json.dumps(manifest))
-    for section in manifest.get("quantization", {}).values():  # its layers are named by their ONNX nodes, which
-        for layer in section.get("layers", []):  # read like absolute paths ('/fc/MatMul') and are not
-            _ = layer.pop("name", None)
+    # quantized layers are named by their ONNX nodes, which read like absolute paths ('/fc/MatMul') and are not
+    for section in manifest.get("quantization", {}).values():
+        for layer in section.get("layers", []):
+            layer.pop("name", None)
     walk(manifest)
     return found
