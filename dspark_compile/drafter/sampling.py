@@ -66,7 +66,7 @@ def draft_step(drafter: DSparkDrafter, block_logits: torch.Tensor, block_hidden:
 
     block_logits [B, γ, Vd], block_hidden [B, γ, H], anchor [B]; temperature [B] (<= 0: greedy row),
     top_k [B] (0 = off), top_p [B] (>= 1 = off), uniforms [B, γ] (rng stream DRAFT). Tokens are target ids;
-    q_full [B, γ, V] lives on target ids (0 outside the draft vocabulary).
+    q_full [B, γ, V] lives on target ids (0 outside the draft vocabulary); [B, γ, 1] ones if every row is greedy.
     """
     B, G, Vd = block_logits.shape
     V, ids = drafter.vocab_size, drafter.draft_ids()  # ids [Vd]
@@ -94,4 +94,6 @@ def draft_step(drafter: DSparkDrafter, block_logits: torch.Tensor, block_hidden:
         outs.append((token.int(), q.gather(-1, token[:, None])[:, 0], q, conf, survival))
         prev = token
     tokens, q_tok, q_full, conf, surv = (torch.stack(x, dim=1) for x in zip(*outs))
-    return DraftSampleOutputs(tokens, q_tok, q_full, conf, surv)  # [B, γ], [B, γ], [B, γ, V], [B, γ], [B, γ]
+    if bool(greedy.all()):  # as the op: an all-greedy batch's one-hots are given as [B, γ, 1] ones
+        q_full = q_tok[:, :, None].clone()
+    return DraftSampleOutputs(tokens, q_tok, q_full, conf, surv)  # [B, γ], [B, γ], [B, γ, V or 1], [B, γ], [B, γ]

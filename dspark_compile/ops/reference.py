@@ -69,7 +69,7 @@ class DraftSampleOutputs(NamedTuple):
 
     draft_tokens: np.ndarray  # [B, G] int32
     draft_q: np.ndarray       # [B, G] float32
-    q_full: np.ndarray        # [B, G, V] float32
+    q_full: np.ndarray        # [B, G, V] float32 ([B, G, 1] ones when every row is greedy)
     confidences: np.ndarray   # [B, G] float32
     survivals: np.ndarray     # [B, G] float32
 
@@ -110,6 +110,17 @@ def draft_sample(block_logits, block_hidden, anchor, markov_w1, markov_w2, draft
             out.q_full[b, k, ids] = q                       # target ids; 0 outside the draft vocabulary
             out.confidences[b, k], out.survivals[b, k] = c, survival
             prev = token
+    if np.all(np.asarray(temperature) <= 0):  # an all-greedy batch: [B, G, 1] ones stand for the one-hots
+        return out._replace(q_full=out.draft_q[:, :, None].copy())
+    return out
+
+
+def full_q(q_full: np.ndarray, draft_tokens: np.ndarray, vocab_size: int) -> np.ndarray:
+    """DraftSample's q_full [B, G, V] in full: an all-greedy batch's [B, G, 1] ones as their one-hots."""
+    if q_full.shape[2] == vocab_size:
+        return q_full
+    out = np.zeros(q_full.shape[:2] + (vocab_size,), F32)
+    np.put_along_axis(out, draft_tokens[..., None].astype(np.int64), q_full, axis=2)
     return out
 
 

@@ -200,7 +200,10 @@ DRAFT_SAMPLE = OpSpec(
          "z = block_logits[k] + markov_w2 @ e over the Vd entries; j = argmax(z) if temperature <= 0 else "
          "sample(filter(z), uniforms[k]); the token is x_k = draft_vocab[j]; tokens are drawn left to right. "
          "q_full[k] is the distribution j was drawn from, scattered to target ids (0 outside the draft "
-         "vocabulary, one-hot when greedy), so Verify's residual max(0, p - q) stays exact. "
+         "vocabulary, one-hot when greedy), so Verify's residual max(0, p - q) stays exact. When every row is "
+         "greedy q_full is [B, G, 1] ones instead (the one-hot's entry at each drafted token: Verify reads no "
+         "other entry of a greedy row's q), so a greedy batch never writes B*G*V floats; the TensorRT plugin, "
+         "whose output shapes cannot depend on values, writes the one-hot, which Verify reads the same way. "
          "confidence c_k = sigmoid((conf_w . [block_hidden[k]; e] + conf_b) / sts_temps[k]); "
          "survival a_k = a_{k-1} * c_k (a_{-1} = 1). Gemma's final-logit softcapping is applied to "
          "block_logits by the drafter graph before this op. Requires G >= 1."),
@@ -223,8 +226,8 @@ DRAFT_SAMPLE = OpSpec(
     outputs=(
         OpTensor("draft_tokens", ("B", "G"), _I, "drafted tokens"),
         OpTensor("draft_q", ("B", "G"), _F, "q of each drafted token; 1.0 when greedy"),
-        OpTensor("q_full", ("B", "G", "V"), _F, "filtered draft distribution sampled from, over target ids "
-                 "(one-hot when greedy, 0 outside the draft vocabulary)"),
+        OpTensor("q_full", ("B", "G", "Vq"), _F, "filtered draft distribution sampled from, over target ids "
+                 "(one-hot when greedy, 0 outside the draft vocabulary); Vq = V, or 1 (ones) if all rows greedy"),
         OpTensor("confidences", ("B", "G"), _F, "STS-calibrated c_k"),
         OpTensor("survivals", ("B", "G"), _F, "cumulative products a_k"),
     ),

@@ -35,8 +35,8 @@ class DrafterInfo:
 @dataclass(frozen=True)
 class Draft:
     """One drafter pass: DraftSample's outputs (`sample`, the op's one record: draft_tokens [B, G] int32, draft_q
-    [B, G], q_full [B, G, V] (one-hot rows when greedy), confidences [B, G], survivals [B, G] non-increasing per
-    row) and, beside them, what the graph's Schedule node chose."""
+    [B, G], q_full [B, G, V] ([B, G, 1] ones when every row is greedy), confidences [B, G], survivals [B, G]
+    non-increasing per row) and, beside them, what the graph's Schedule node chose."""
 
     sample: DraftSampleOutputs
     verify_lengths: np.ndarray | None = None  # [B] int32, the graph's Schedule output (None: no Schedule node)
