@@ -19,6 +19,9 @@ table's nearest measured batch size):
                  drafting rounds: what one request's hard stretch delivers is not what drafting delivers)
     credit_ms    the probe budget earned by plain rounds since the drafter last ran, less what the last probe
                  lost beyond its estimate
+    refresh_ms   the same budget earned by drafting rounds since the last plain round: it buys a plain round
+                 now and then, so plain's slowdown is measured as the machine is now, not as it was when
+                 drafting last lost
 
 Decision rule, for R live rows in mode m (sampled if any row samples), from the cost table (`cost_table.py`):
 
@@ -33,12 +36,15 @@ Decision rule, for R live rows in mode m (sampled if any row samples), from the 
                    rows are padded to the longest, and one deep row would make every row pay its depth
 
     backlog ≥ MAX_BACKLOG                      → draft: the pending taps are absorbed (credit reset)
-    speculating > plain                        → draft (credit reset)
+    speculating > plain                        → draft (credit reset; refresh_ms += PROBE_BUDGET·its measured
+                                                 ms); once refresh_ms covers a plain round's expected loss,
+                                                 that round runs plain (refresh_ms reset) and measures plain
     even E(d) = d (every draft accepted) loses → plain, and no probe: acceptance could not change the answer
     otherwise                                  → plain; credit += PROBE_BUDGET·plain step; once the credit covers
                                                  a probe's expected loss it drafts once (credit reset) to refresh
                                                  acceptance and realized
 
+    a plain round's expected loss = R/plain - R/speculating: what the R tokens it delivers cost beyond drafting.
     a probe's expected loss = probe_ms·(1 - speculating/plain), probe_ms = the drafter pass + the verify at
     `depth`: the time a probe takes less the time plain decoding would take for the tokens it is expected
     to deliver. Where speculating is estimated just below plain a probe costs little and runs often, so a
@@ -48,9 +54,10 @@ Decision rule, for R live rows in mode m (sampled if any row samples), from the 
     waits longer (the estimate reads past rounds, which may have been easier than this one).
 
 So probing costs at most about PROBE_BUDGET of the decode time (as measured), and nothing where no
-acceptance could pay. The decision reads only past rounds (their outcomes and wall times), never this round's
-draft, so the output is distributed as plain decoding's whatever it decides (greedy: the same tokens). The
-guard is pure numpy over a `CostTable`: a simulator can drive it with any table and a virtual clock.
+acceptance could pay; refreshing the plain side costs as much where drafting wins. The decision reads only
+past rounds (their outcomes and wall times), never this round's draft, so the output is distributed as plain
+decoding's whatever it decides (greedy: the same tokens). The guard is pure numpy over a `CostTable`: a
+simulator can drive it with any table and a virtual clock.
 """
 
 from __future__ import annotations
@@ -129,6 +136,7 @@ class Guard:
         self.acceptance = Acceptance(block_size)
         self.times = RoundTimes(len(cost.batch_sizes))
         self.credit_ms = 0.0
+        self.refresh_ms = 0.0
         self._draft_price = 0.0  # the table's price of the drafter pass, as of the last decision
         self._backlog = 1  # the longest pending backlog, as of the last decision
         self._probe_loss = None  # ms a probe decided this round is expected to lose (None: not a probe)
@@ -158,7 +166,11 @@ class Guard:
         realized = self.times.realized(sampled, bucket)
         speculating = modelled.max() if realized is None else rows * realized  # tokens per ms
         if speculating > plain:
+            if self.refresh_ms >= rows / plain - rows / speculating:  # a plain round, at its expected loss
+                self.refresh_ms = 0.0
+                return False
             return True
+        self.refresh_ms = 0.0
         if self._speeds(rows, np.ones(self.block_size), verify_ms, slow_draft).max() <= plain:
             return False  # even with every draft accepted it would not pay: nothing to probe for
         self.credit_ms += PROBE_BUDGET * rows / plain
@@ -191,6 +203,7 @@ class Guard:
             # its table price: a drafting round after a drafting round absorbs at most the G+1 tokens it kept
             self.times.add(int(drafted), bucket, ms, price + self._draft_price * drafted)
         if drafted:
+            self.refresh_ms += PROBE_BUDGET * ms  # what a plain round to re-measure plain may cost
             self.times.add_drafting(sampled, bucket, float(np.mean(accepted + 1)), ms)
 
     def _speeds(self, rows: int, rates: np.ndarray, verify_ms: np.ndarray, slowdown: float) -> np.ndarray:

@@ -109,6 +109,7 @@ def test_a_long_backlog_keeps_its_table_price():
     assert guard.drafts(2, False, backlog=G + 2)
     guard.record(False, True, np.ones(2, np.int64), np.ones(2, np.int64), 35.0)
     assert guard.times.slowdown[1, 1] == 1.0
+    guard.refresh_ms = 0.0  # (1% of that 35 ms round would buy a plain round now: see the refresh test)
     assert guard.drafts(2, False, backlog=G + 1)
     guard.record(False, True, np.ones(2, np.int64), np.ones(2, np.int64), 35.0)
     assert guard.times.slowdown[1, 1] == pytest.approx(35.0 / 3.5)
@@ -191,6 +192,42 @@ def test_cost_table_round_trip_and_drafter_times():
     table = CostTable.from_manifest(table.to_manifest(raw_ms=[]))
     assert table.draft_for_rows(3, sampled=False) == pytest.approx(2.0)
     assert table.draft_for_rows(16, sampled=True, backlog=3) == pytest.approx(3.0 + 2 * 0.5)
+
+
+def test_verify_prices_between_measured_batch_sizes_are_interpolated():
+    """Measured at 8 rows (10 ms a token per row) and 16 (20 ms): 12 rows cost 15 ms, not the 8-row 10 ms; the
+    measured sizes are exact and sizes outside them take the nearest one's curve."""
+    tokens = tuple(range(1, G + 2))
+    table = CostTable((8, 16), tokens, (tuple(10.0 * t for t in tokens), tuple(20.0 * t for t in tokens)),
+                      {m: (1.0, 1.0) for m in MODES}, (0.0, 0.0), "sha", "sha")
+    assert table.for_rows(8, G)[[7, 15]].tolist() == [10.0, 20.0]  # 1 and 2 tokens per row
+    assert table.for_rows(12, G)[[11, 23, 17]].tolist() == [15.0, 30.0, 22.5]  # 1, 2 and 1.5 tokens per row
+    assert table.for_rows(4, G)[3] == 10.0 and table.for_rows(32, G)[31] == 20.0
+
+
+def test_while_drafting_wins_plain_is_measured_again_at_the_probe_budget():
+    """Plain rounds measured at 10 ms (the table's 1 ms, on a machine slowed then) make drafting win: 2 tokens a
+    row in 3.5 ms against 2 in 10. Drafting rounds earn 1% of their time toward a plain round, priced at what it
+    is expected to lose (2/0.2 - 2/(4/3.5) = 8.25 ms), so one runs about every 236 drafting rounds; now plain
+    rounds take 1 ms again, and each re-measurement moves plain's slowdown toward it until plain wins."""
+    guard = Guard(_table(draft_ms=2.5), G)
+    _reject_all(guard)
+    for _ in range(3):
+        guard.record(False, False, np.zeros(2, np.int64), np.zeros(2, np.int64), 10.0)
+    decisions = []
+    for _ in range(3000):
+        drafting = guard.drafts(2, False, 1)
+        decisions.append(drafting)
+        if drafting:  # one draft verified per row and accepted: 2 tokens a row in 3.5 ms
+            guard.record(False, True, np.ones(2, np.int64), np.ones(2, np.int64), 3.5)
+        else:
+            guard.record(False, False, np.zeros(2, np.int64), np.zeros(2, np.int64), 1.0)
+    plain_rounds = np.flatnonzero(~np.array(decisions))
+    first = math.ceil(8.25 / (PROBE_BUDGET * 3.5) - 1e-9)
+    assert plain_rounds[0] == first  # rounds 0 .. first-1 drafted, earning 0.035 ms each
+    assert np.diff(plain_rounds[:10]).tolist() == sorted(np.diff(plain_rounds[:10]).tolist(), reverse=True)
+    assert guard.times.slowdown[0, 1] == pytest.approx(1.0, abs=0.05)  # plain re-measured: it wins again
+    assert sum(decisions[-500:]) <= 5  # drafting only in probes now (each expected to lose 3.5·(1 - 0.57))
 
 
 def _params(n: int):
