@@ -63,7 +63,8 @@ def verify_feeds(params: RowParams, rounds: np.ndarray, lengths: np.ndarray,
         q_full = np.zeros((b, 0, 1), np.float32)
     else:
         tokens, q = drafts.draft_tokens[:, :g], np.ascontiguousarray(drafts.draft_q[:, :g])  # [B, g]
-        # greedy rows never read q_full: a [B, g, 1] dummy saves copying B*g*V floats
+        # greedy rows never read q_full: a [B, g, 1] dummy (the ONNX drafter's own all-greedy form) saves copying
+        # the B*g*V one-hot floats that the TensorRT plugin writes
         q_full = np.zeros((b, g, 1), np.float32) if params.all_greedy else np.ascontiguousarray(drafts.q_full[:, :g])
     return {
         "draft_tokens": np.ascontiguousarray(tokens, dtype=np.int32), "draft_q": q, "q_full": q_full,
