@@ -31,24 +31,26 @@ Decision rule, for R live rows in mode m (sampled if any row samples), from the 
     speculating  = R·realized[m]  once ≥ MIN_REALIZED drafting rounds were seen in this bucket and mode,
                    else modelled
     plain        = R / (slowdown[plain]·verify_ms(R, R))
+    bar          = plain·(1 + MARGIN)                                  what drafting must beat (see MARGIN)
     depth        = the d at which modelled peaks: a drafting round verifies at most this many drafts per row
                    (Schedule allocates within it), so the round costs no more than the model priced; the
                    rows are padded to the longest, and one deep row would make every row pay its depth
 
     backlog ≥ MAX_BACKLOG                      → draft: the pending taps are absorbed (credit reset)
-    speculating > plain                        → draft (credit reset; refresh_ms += PROBE_BUDGET·its measured
+    speculating > bar                          → draft (credit reset; refresh_ms += PROBE_BUDGET·its measured
                                                  ms); once refresh_ms covers a plain round's expected loss,
                                                  that round runs plain (refresh_ms reset) and measures plain
-    even E(d) = d (every draft accepted) loses → plain, and no probe: acceptance could not change the answer
+    even E(d) = d (every draft accepted) ≤ bar → plain, and no probe: acceptance could not change the answer
     otherwise                                  → plain; credit += PROBE_BUDGET·plain step; once the credit covers
                                                  a probe's expected loss it drafts once (credit reset) to refresh
                                                  acceptance and realized
 
     a plain round's expected loss = R/plain - R/speculating: what the R tokens it delivers cost beyond drafting.
-    a probe's expected loss = probe_ms·(1 - speculating/plain), probe_ms = the drafter pass + the verify at
+    a probe's expected loss = probe_ms·(1 - speculating/bar), probe_ms = the drafter pass + the verify at
     `depth`: the time a probe takes less the time plain decoding would take for the tokens it is expected
-    to deliver. Where speculating is estimated just below plain a probe costs little and runs often, so a
-    stretch of rejected drafts does not keep the guard plain for the rest of a run; far below, it runs rarely.
+    to deliver (plain priced at the bar). Where speculating is estimated just below the bar a probe costs little
+    and runs often, so a stretch of rejected drafts does not keep the guard plain for the rest of a run; far
+    below, it runs rarely.
     Once the probe has run, its measured loss (its wall time less the plain rounds' time for the tokens it
     delivered) is charged: what it lost beyond the estimate is left as a debt on the credit, so the next probe
     waits longer (the estimate reads past rounds, which may have been easier than this one).
@@ -72,6 +74,12 @@ DECAY = 0.05  # per drafting round, of the acceptance tallies (about the last 20
 RATE_DECAY = 0.02  # per drafting round, of the realized rate's tallies (about the last 50 rounds count)
 TIME_DECAY = 0.1  # per round, of the measured slowdowns (about the last 10 rounds count)
 MIN_REALIZED = 8  # drafting rounds in a bucket and mode before their realized rate replaces the model's
+# drafting must beat plain by this share. What a round's price does not see costs about this much where drafting
+# breaks even (Gemma 3 270M, 4 and 8 clients, bench time shares): drafting puts rows out of step, so the prompts
+# that join pay one-row prefill passes instead of sharing one (prefill 9.7% of the time vs plain's 6.6% at 4
+# clients, 11.6% vs 8.8% at 8), and the rows' finishing times spread (at 8 clients 0.98x plain per user, 0.87x
+# in total: the last client finishes late)
+MARGIN = 0.05
 
 
 class Acceptance:
@@ -165,17 +173,18 @@ class Guard:
             return True
         realized = self.times.realized(sampled, bucket)
         speculating = modelled.max() if realized is None else rows * realized  # tokens per ms
-        if speculating > plain:
+        bar = plain * (1 + MARGIN)  # what drafting must beat
+        if speculating > bar:
             if self.refresh_ms >= rows / plain - rows / speculating:  # a plain round, at its expected loss
                 self.refresh_ms = 0.0
                 return False
             return True
         self.refresh_ms = 0.0
-        if self._speeds(rows, np.ones(self.block_size), verify_ms, slow_draft).max() <= plain:
+        if self._speeds(rows, np.ones(self.block_size), verify_ms, slow_draft).max() <= bar:
             return False  # even with every draft accepted it would not pay: nothing to probe for
         self.credit_ms += PROBE_BUDGET * rows / plain
         probe_ms = slow_draft * (self._draft_price + float(verify_ms[rows * (1 + self.depth) - 1]))
-        loss = probe_ms * (1 - speculating / plain)
+        loss = probe_ms * (1 - speculating / bar)
         if self.credit_ms >= loss - 1e-9:  # a probe, at its expected loss
             self._probe_loss = loss
             return True

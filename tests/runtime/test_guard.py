@@ -13,7 +13,7 @@ from dspark_compile.config import SchedulerConfig
 from dspark_compile.runtime.autoregressive import decode_autoregressive
 from dspark_compile.runtime.batcher import Batcher
 from dspark_compile.runtime.cost_table import MODES, CostTable
-from dspark_compile.runtime.guard import MIN_REALIZED, PROBE_BUDGET, Guard
+from dspark_compile.runtime.guard import MARGIN, MIN_REALIZED, PROBE_BUDGET, Guard
 from dspark_compile.runtime.rows import MAX_BACKLOG
 from dspark_compile.runtime.sampling import SamplingParams
 from dspark_compile.runtime.scheduler import Scheduler, schedule_attrs
@@ -54,11 +54,17 @@ def _reject_all(guard: Guard, rounds: int = 50, sampled: bool = False) -> None:
 def test_acceptance_decides_and_probes_cost_a_fixed_share_of_plain_time():
     """Verify costs 1 ms flat, a drafter pass 2.5 ms, 2 rows: with every draft accepted (the prior) drafting
     pays (2·5 tokens in 3.5 ms against 2 in 1 ms); once nothing is accepted, plain wins and each plain round
-    earns 3% of its 1 ms, so a probe (2.5 ms over a plain step) runs every ceil(2.5 / 0.03) rounds."""
+    earns PROBE_BUDGET of its 1 ms, so a probe (3.5 ms, less plain's time for the tokens it delivers, plain
+    priced at the bar) runs every ceil(loss / PROBE_BUDGET) rounds."""
     guard = Guard(_table(draft_ms=2.5), G)
     assert _decide(guard, 3) == [True] * 3  # the prior: every draft accepted
     _reject_all(guard)
-    every = math.ceil(2.5 / (PROBE_BUDGET * 1.0) - 1e-9)
+    _decide(guard, 1)  # (sets the depth: one plain round's credit is owed back below)
+    tokens = 1 + np.cumsum(guard.acceptance.rates(False))[guard.depth - 1]  # per row, what is left of the prior
+    assert 1 <= tokens < 1.02
+    loss = 3.5 - tokens * 1.0 / (1 + MARGIN)  # ms: the probe's time less plain's (at the bar) for its tokens
+    guard.credit_ms = 0.0
+    every = math.ceil(loss / (PROBE_BUDGET * 1.0) - 1e-9)
     probes = np.flatnonzero(_decide(guard, 3 * every + 5)).tolist()
     assert probes == [every - 1, 2 * every - 1, 3 * every - 1]
     for _ in range(200):  # the drafts now land: acceptance recovers and drafting resumes, the credit reset
@@ -130,37 +136,55 @@ def test_realized_drafting_rate_overrules_the_model():
 
 
 def test_a_probe_is_priced_at_its_expected_loss():
-    """Drafting rounds that deliver 3 tokens a row in 3.5 ms (0.857 a row per ms) lose narrowly to plain's
-    1 per ms: a probe is expected to lose 3.5·(1 - 0.857) = 0.5 ms, so at 1% of each 1 ms plain round one
-    runs every 50 rounds (pricing it as if it delivered one token a row, 3.5 - 1 ms, gave one in 250)."""
+    """Drafting rounds that deliver 3 tokens a row in 3.5 ms (0.857 a row per ms) lose to plain's 1 per ms
+    raised to the bar (1 + MARGIN): a probe is expected to lose 3.5 - 3 / (1 + MARGIN) ms (0.64 at 5%), so at
+    1% of each 1 ms plain round one runs every 65 rounds (pricing it as if it delivered one token a row,
+    3.5 - 1 ms, gave one in 250)."""
     guard = Guard(_table(draft_ms=2.5), G)
     for _ in range(MIN_REALIZED):
         guard.drafts(2, False, 1)  # prices the drafter pass for `record`
         guard.record(False, True, np.full(2, G), np.full(2, 2), 3.5)  # the table's price: no slowdown
     assert guard.times.realized(False, 1) == pytest.approx(3 / 3.5)
-    probes = np.flatnonzero(_decide(guard, 151)).tolist()
-    every = math.ceil(3.5 * (1 - 3 / 3.5) / (PROBE_BUDGET * 1.0) - 1e-9)
-    assert every == 50 and len(probes) == 3 and np.diff(probes).tolist() == [every, every]  # the first sooner:
+    every = math.ceil(_PROBE_LOSS / (PROBE_BUDGET * 1.0) - 1e-9)
+    probes = np.flatnonzero(_decide(guard, 3 * every + 1)).tolist()
+    assert len(probes) == 3 and np.diff(probes).tolist() == [every, every]  # the first sooner:
     # the plain rounds among the first MIN_REALIZED earned credit too
 
 
+_PROBE_LOSS = 3.5 - 3 / (1 + MARGIN)  # ms, the probe above: its time less plain's (at the bar) for 3 tokens a row
+
+
 def test_a_probe_that_loses_more_than_expected_delays_the_next():
-    """As above, a probe is expected to lose 0.5 ms. One that takes 8.5 ms and delivers 3 tokens a row (3 plain
-    1 ms rounds' worth) lost 5.5 ms: the 5 ms beyond the estimate is owed, so at 1% of each 1 ms plain round
+    """As above, a probe is expected to lose 0.64 ms. One that takes 8.5 ms and delivers 3 tokens a row (3 plain
+    1 ms rounds' worth) lost 5.5 ms: what it lost beyond the estimate is owed, so at 1% of each 1 ms plain round
     the next probe waits at least 500 rounds. A probe that cost what it was expected to owes nothing."""
     def probed(ms: float) -> Guard:
         guard = Guard(_table(draft_ms=2.5), G)
         for _ in range(MIN_REALIZED):
             guard.drafts(2, False, 1)
             guard.record(False, True, np.full(2, G), np.full(2, 2), 3.5)
-        assert any(guard.drafts(2, False, 1) for _ in range(51))  # stops at the probe (see the test above)
+        assert any(guard.drafts(2, False, 1) for _ in range(100))  # stops at the probe (see the test above)
         guard.record(False, True, np.full(2, G), np.full(2, 2), ms)
         return guard
 
     assert probed(3.5).credit_ms == 0.0
     slow = probed(8.5)
-    assert slow.credit_ms == pytest.approx(-(8.5 - 3 * 1.0 - 0.5))
+    assert slow.credit_ms == pytest.approx(-(8.5 - 3 * 1.0 - _PROBE_LOSS))
     assert not any(_decide(slow, 500))
+
+
+def test_drafting_must_beat_plain_by_the_margin():
+    """Rounds that deliver 3 tokens a row beat plain's 1 per ms by a share below MARGIN: plain, with probes only
+    (frequent this close to the bar, where each is expected to lose little); by a share above it: drafting."""
+    def share_drafted(gain: float) -> float:
+        guard = Guard(_table(draft_ms=2.5), G)
+        ms = 3 / (1 + gain)  # a drafting round's time, 3 tokens a row at (1 + gain) per ms
+        for _ in range(MIN_REALIZED):
+            guard.drafts(2, False, 1)
+            guard.record(False, True, np.full(2, G), np.full(2, 2), ms)
+        return float(np.mean(_decide(guard, 200)))
+
+    assert share_drafted(MARGIN / 2) < 0.2 and share_drafted(2 * MARGIN) > 0.9
 
 
 def test_a_drafting_round_verifies_at_most_the_guards_depth():
