@@ -37,6 +37,10 @@ Decision rule, for R live rows in mode m (sampled if any row samples), from the 
                    rows are padded to the longest, and one deep row would make every row pay its depth
 
     backlog ≥ MAX_BACKLOG                      → draft: the pending taps are absorbed (credit reset)
+    R ≥ 2 rows in step, n tokens left each     → draft only if speculating > bar and drafting saves more over the
+                                                 n tokens, n·R·(1/plain - 1/speculating), than R - 1 one-row
+                                                 steps cost (the one-row prefill passes of the prompts that join
+                                                 rows no longer finishing together); no probe, no refresh
     speculating > bar                          → draft (credit reset; refresh_ms += PROBE_BUDGET·its measured
                                                  ms); once refresh_ms covers a plain round's expected loss,
                                                  that round runs plain (refresh_ms reset) and measures plain
@@ -80,6 +84,10 @@ MIN_REALIZED = 8  # drafting rounds in a bucket and mode before their realized r
 # clients, 11.6% vs 8.8% at 8), and the rows' finishing times spread (at 8 clients 0.98x plain per user, 0.87x
 # in total: the last client finishes late)
 MARGIN = 0.05
+# Rows in step (the same number of tokens left, e.g. a batch of prompts started together with one budget) finish
+# in the same round, and the prompts that replace them share one prefill pass. One drafting round puts them out
+# of step for good (each row accepts its own number of drafts): hence the in-step rule of `_decide`. On Gemma 3
+# 270M at 4 clients sampled, a guard that drafted 3% of its rounds (its probes) lost 5% of the total throughput.
 
 
 class Acceptance:
@@ -150,17 +158,18 @@ class Guard:
         self._probe_loss = None  # ms a probe decided this round is expected to lose (None: not a probe)
         self.depth = block_size  # the most drafts a row verifies in a drafting round: the modelled best depth
 
-    def drafts(self, rows: int, sampled: bool, backlog: int) -> bool:
-        """Whether this round drafts, for `rows` live rows, any of them sampled, the longest pending backlog."""
+    def drafts(self, rows: int, sampled: bool, backlog: int, in_step: int = 0) -> bool:
+        """Whether this round drafts, for `rows` live rows, any of them sampled, the longest pending backlog;
+        `in_step`: the tokens every row still has to make when all have the same number left (0 otherwise)."""
         self._draft_price = self.cost.draft_for_rows(max(rows, 1), sampled, backlog)
         self._backlog = backlog
         self._probe_loss = None
-        drafting = self._decide(rows, sampled, backlog)
+        drafting = self._decide(rows, sampled, backlog, in_step)
         if drafting:
             self.credit_ms = 0.0
         return drafting
 
-    def _decide(self, rows: int, sampled: bool, backlog: int) -> bool:
+    def _decide(self, rows: int, sampled: bool, backlog: int, in_step: int = 0) -> bool:
         if rows == 0 or self.depths.size == 0:
             return backlog >= MAX_BACKLOG  # nothing to draft for, or Schedule would verify no draft (max_len 0)
         bucket = self.cost.nearest(rows)
@@ -174,6 +183,9 @@ class Guard:
         realized = self.times.realized(sampled, bucket)
         speculating = modelled.max() if realized is None else rows * realized  # tokens per ms
         bar = plain * (1 + MARGIN)  # what drafting must beat
+        if in_step and rows > 1:  # rows that finish together: drafting would put them out of step for good
+            apart_ms = (rows - 1) * float(self.cost.for_rows(1, self.block_size)[0])  # one-row prefills
+            return speculating > bar and in_step * rows * (1 / plain - 1 / speculating) > apart_ms
         if speculating > bar:
             if self.refresh_ms >= rows / plain - rows / speculating:  # a plain round, at its expected loss
                 self.refresh_ms = 0.0

@@ -54,12 +54,14 @@ class Scheduler:
         """Whether a round may skip the drafter when plain decoding is expected to be faster (see guard.py)."""
         return self.config.mode == "cost" and self.config.fallback
 
-    def drafts(self, params: RowParams, live: np.ndarray, backlog: int) -> bool:
+    def drafts(self, params: RowParams, live: np.ndarray, backlog: int, left: np.ndarray | None = None) -> bool:
         """Whether this round runs the drafter (always, unless the guard says plain is faster), for the rows
-        where live [B] is set and the longest pending backlog among them."""
+        where live [B] is set, the longest pending backlog among them and the tokens each row has left [B]."""
         if self.guard is None:
             return self.speculates
-        return self.guard.drafts(int(live.sum()), _sampled(params, live), backlog)
+        left = np.zeros(0, np.int64) if left is None else left[live]
+        in_step = int(left[0]) if left.size > 1 and np.all(left == left[0]) else 0
+        return self.guard.drafts(int(live.sum()), _sampled(params, live), backlog, in_step)
 
     def record(self, params: RowParams, live: np.ndarray, drafted: bool, lengths: np.ndarray, accepted: np.ndarray,
                seconds: float) -> None:
