@@ -27,10 +27,11 @@ from typing import Any, Callable, Iterable, Iterator
 from dspark_compile.errors import BundleError
 
 MANIFEST = "manifest.json"
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 """2: head-major KV I/O ([B, Hkv, P, D] past, [B, Hkv, T, D] new); 3: manifest digest; 4: the cost
 table's drafter times per sampling mode and per absorbed position (`runtime/cost_table.py`), which the
-guard requires."""
+guard requires; 5: DraftSample and Verify version 2 (q_full over the draft vocabulary, Verify's
+`draft_vocab` input)."""
 DIGEST_KEY = "manifest_sha256"
 _VERSIONED = ("dspark-compile", "torch", "transformers", "onnx", "onnxscript", "onnxruntime", "numpy", "tensorrt")
 

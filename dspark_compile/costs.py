@@ -18,7 +18,7 @@ import numpy as np
 
 from dspark_compile.ops.reference import DraftSampleOutputs
 from dspark_compile.runtime.cost_table import MODES, CostTable, manifest_engine_digest
-from dspark_compile.runtime.drafter import DrafterModel
+from dspark_compile.runtime.drafter import Draft, DrafterModel
 from dspark_compile.runtime.rows import MAX_BACKLOG, Pending, RowParams
 from dspark_compile.runtime.sampling import SamplingParams
 from dspark_compile.runtime.target import TargetModel
@@ -53,7 +53,7 @@ def _verify_runs(target: TargetModel, b: int, block_size: int, context: int) -> 
                                    q_full=np.zeros((b, g, 1), np.float32), confidences=np.ones((b, g), np.float32),
                                    survivals=np.ones((b, g), np.float32))
         lengths = np.full(b, g, dtype=np.int64)
-        return lambda: target.verify(cache, anchor, draft, lengths, params, rounds)
+        return lambda: target.verify(cache, anchor, Draft(draft, np.zeros(1, np.int32)), lengths, params, rounds)
 
     return [run(g) for g in range(block_size + 1)]
 
@@ -125,7 +125,7 @@ def remeasure(bundle_root, repeats: int = 5, threads: int = 0, backend: str = "o
     from dspark_compile.bundle import costs_key, engine_role, load_bundle, write_manifest
     from dspark_compile.engine.base import EngineOptions, load_engine
     from dspark_compile.errors import BundleError
-    from dspark_compile.runtime.drafter import DrafterInfo
+    from dspark_compile.runtime.drafter import DRAFT_VOCAB_FILE, DrafterInfo, draft_vocabulary
     from dspark_compile.runtime.target import ModelInfo
 
     bundle = load_bundle(bundle_root)
@@ -140,7 +140,8 @@ def remeasure(bundle_root, repeats: int = 5, threads: int = 0, backend: str = "o
         return load_engine(spec["backend"], bundle.path(spec["files"][0]), EngineOptions(threads=threads, yield_after_run=True))
 
     target = TargetModel(engine(verify), ModelInfo.from_manifest(manifest["model"]))
-    drafter = DrafterModel(engine(draft), DrafterInfo.from_manifest(manifest["drafter"]))
+    drafter = DrafterModel(engine(draft), DrafterInfo.from_manifest(manifest["drafter"]),
+                           draft_vocabulary(bundle.path(DRAFT_VOCAB_FILE)))
     manifest[key] = measure_costs(target, drafter, int(manifest["recipe"]["shapes"]["max_batch"]),
                                   repeats=repeats, digest=manifest_engine_digest(manifest, verify),
                                   drafter_digest=manifest_engine_digest(manifest, draft))

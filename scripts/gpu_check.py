@@ -106,7 +106,7 @@ def main(argv=None) -> int:
         ins = [dev(x) for x in (logits, hidden, anchor, w1, w2, ids, conf_w, conf_b, sts, temperature, top_k, top_p,
                                 u_draft)]
         outs = [torch.empty((B, G), dtype=torch.int32, device="cuda"), torch.empty((B, G), device="cuda"),
-                torch.empty((B, G, V), device="cuda"), torch.empty((B, G), device="cuda"),
+                torch.empty((B, G, Vd), device="cuda"), torch.empty((B, G), device="cuda"),
                 torch.empty((B, G), device="cuda")]
         ws = torch.empty(lib.dspark_gpu_draft_sample_ws(I64(B), I64(Vd)), dtype=torch.uint8, device="cuda")
         call = lambda: lib.dspark_gpu_draft_sample(I64(B), I64(G), I64(V), I64(Vd), I64(H), I64(r), code,  # noqa: E731
@@ -118,7 +118,7 @@ def main(argv=None) -> int:
                                 u_draft)
         print(f"(numpy reference DraftSample: {time.perf_counter() - t:.0f} s)")
         got = [o.cpu().numpy() for o in outs]
-        nbytes = G * -(-B // 16) * Vd * r * sT + B * G * Vd * sT + B * G * V * 4 + G * B * Vd * 4 * 2
+        nbytes = G * -(-B // 16) * Vd * r * sT + B * G * Vd * sT + B * G * Vd * 4 + G * B * Vd * 4 * 2
         report("DraftSample", ms, nbytes, {
             "tokens equal": f"{np.mean(got[0] == want.draft_tokens):.4f}",
             "max|q_full|err": f"{np.abs(got[2] - want.q_full).max():.2e}",
@@ -131,15 +131,15 @@ def main(argv=None) -> int:
         drafts, draft_q, q_full = want.draft_tokens, want.draft_q, want.q_full
         lengths = gen.integers(0, G + 1, B).astype(I32)
         u_verify = rng.verify_uniforms(np.arange(B), np.arange(B), np.zeros(B, np.int64), G)
-        ins = [dev(x) for x in (target, drafts, draft_q, q_full, lengths, u_verify, temperature, top_k, top_p)]
+        ins = [dev(x) for x in (target, drafts, draft_q, q_full, ids, lengths, u_verify, temperature, top_k, top_p)]
         acc, toks = torch.empty(B, dtype=torch.int32, device="cuda"), torch.empty((B, G + 1), dtype=torch.int32,
                                                                                    device="cuda")
-        ws = torch.empty(lib.dspark_gpu_verify_ws(I64(B), I64(G)), dtype=torch.uint8, device="cuda")
-        call = lambda: lib.dspark_gpu_verify(I64(B), I64(G), I64(V), I64(V), code, ctypes.c_float(1e-6),  # noqa: E731
+        ws = torch.empty(lib.dspark_gpu_verify_ws(I64(B), I64(G), I64(V)), dtype=torch.uint8, device="cuda")
+        call = lambda: lib.dspark_gpu_verify(I64(B), I64(G), I64(V), I64(Vd), code, ctypes.c_float(1e-6),  # noqa: E731
                                              *map(ptr, ins), ptr(acc), ptr(toks), ptr(ws), stream)
         assert call() == 0
         ms = timed(torch, call, args.iters)
-        want_v = ref.verify(target, drafts, draft_q, q_full, lengths, u_verify, temperature, top_k, top_p)
+        want_v = ref.verify(target, drafts, draft_q, q_full, ids, lengths, u_verify, temperature, top_k, top_p)
         nbytes = B * (G + 1) * V * sT * 2 + B * V * (sT + 4) * 3
         report("Verify", ms, nbytes, {"accepted equal": f"{np.mean(acc.cpu().numpy() == want_v.accepted):.4f}",
                                        "tokens equal": f"{np.mean(toks.cpu().numpy() == want_v.out_tokens):.4f}"})

@@ -59,14 +59,15 @@ def main() -> None:
 
 def _drafters(args) -> None:
     from dspark_compile.costs import _draft_run, _interleaved_ms
-    from dspark_compile.runtime.drafter import DrafterInfo, DrafterModel
+    from dspark_compile.runtime.drafter import DRAFT_VOCAB_FILE, DrafterInfo, DrafterModel, draft_vocabulary
 
     models = {}
     for root in args.bundles:
         manifest = json.loads((root / "manifest.json").read_text())
         engine = load_engine("onnxruntime", root / "drafter.onnx", EngineOptions(yield_after_run=True))
         target = SimpleNamespace(info=ModelInfo.from_manifest(manifest["model"]))  # _draft_run reads only its dims
-        models[str(root)] = (DrafterModel(engine, DrafterInfo.from_manifest(manifest["drafter"])), target)
+        vocab = draft_vocabulary(root / DRAFT_VOCAB_FILE)
+        models[str(root)] = (DrafterModel(engine, DrafterInfo.from_manifest(manifest["drafter"]), vocab), target)
     for shape in args.shapes.split(","):
         rows, room = (int(v) for v in shape.split("x"))
         times: dict[str, list[float]] = {name: [] for name in models}

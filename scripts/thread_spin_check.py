@@ -15,7 +15,7 @@ import numpy as np
 from dspark_compile.bundle import load_bundle
 from dspark_compile.engine.base import EngineOptions, load_engine
 from dspark_compile.ops.reference import DraftSampleOutputs
-from dspark_compile.runtime.drafter import DrafterInfo, DrafterModel
+from dspark_compile.runtime.drafter import DRAFT_VOCAB_FILE, Draft, DrafterInfo, DrafterModel, draft_vocabulary
 from dspark_compile.runtime.rows import Pending, RowParams
 from dspark_compile.runtime.sampling import SamplingParams
 from dspark_compile.runtime.target import ModelInfo, TargetModel
@@ -49,7 +49,7 @@ def main() -> None:
                 before()
             cache.lengths[:] = context
             t0 = time.perf_counter()
-            target.verify(cache, anchor, draft, lengths, params, rounds)
+            target.verify(cache, anchor, Draft(draft, np.zeros(1, np.int32)), lengths, params, rounds)
             times.append(time.perf_counter() - t0)
         return 1000 * float(np.median(times[3:]))
 
@@ -57,7 +57,8 @@ def main() -> None:
     print(f"  alone:                                  {verify_ms():6.1f} ms")
     for yield_after_run in (False, True):
         drafter = DrafterModel(load_engine("onnxruntime", path["drafter"], EngineOptions(yield_after_run=yield_after_run)),
-                               DrafterInfo.from_manifest(manifest["drafter"]))
+                               DrafterInfo.from_manifest(manifest["drafter"]),
+                               draft_vocabulary(bundle.path(DRAFT_VOCAB_FILE)))
         dcache = drafter.new_cache(b, context + drafter.info.block_size + 1)
         pending = Pending(np.zeros((b, 1, len(info.tap_layers) * info.hidden_size), info.dtype), np.ones(b, np.int64))
 

@@ -16,7 +16,7 @@ Graph I/O (B rows, T = Δ new context rows, P cached context rows, γ slots, L d
              temperature [B] f32, top_k [B] int32, top_p [B] f32, uniforms [B, γ] f32
            and Schedule inputs (ops.spec.SCHEDULE): lagged_survivals [B, γ] f32 (survivals two drafting
              rounds old), cost_table [N] f32, active [B] int32
-    outputs  fused:   draft_tokens [B, γ] int32, draft_q [B, γ] f32, q_full [B, γ, V or 1] f32 (1: all greedy),
+    outputs  fused:   draft_tokens [B, γ] int32, draft_q [B, γ] f32, q_full [B, γ, Vd or 1] f32 (1: all greedy),
                       confidences [B, γ] f32, survivals [B, γ] f32
              unfused: block_logits [B, γ, V] f32, block_hidden [B, γ, H] dtype
              then     new_key.i / new_value.i [B, Hkv, T, D] dtype   K/V of the T new context rows;

@@ -66,10 +66,10 @@ def draft_step(drafter: DSparkDrafter, block_logits: torch.Tensor, block_hidden:
 
     block_logits [B, γ, Vd], block_hidden [B, γ, H], anchor [B]; temperature [B] (<= 0: greedy row),
     top_k [B] (0 = off), top_p [B] (>= 1 = off), uniforms [B, γ] (rng stream DRAFT). Tokens are target ids;
-    q_full [B, γ, V] lives on target ids (0 outside the draft vocabulary); [B, γ, 1] ones if every row is greedy.
+    q_full [B, γ, Vd] lives on the draft vocabulary (`drafter.draft_ids()`); [B, γ, 1] ones if every row is greedy.
     """
     B, G, Vd = block_logits.shape
-    V, ids = drafter.vocab_size, drafter.draft_ids()  # ids [Vd]
+    ids = drafter.draft_ids()  # [Vd] target ids
     w1 = drafter.markov_head.markov_w1.weight.float()  # [V, r]
     w2 = drafter.draft_rows(drafter.markov_head.markov_w2.weight).float()  # [Vd, r]
     proj = drafter.confidence_head.proj
@@ -86,14 +86,13 @@ def draft_step(drafter: DSparkDrafter, block_logits: torch.Tensor, block_hidden:
         q_sampled = filter_probs(z, safe_t, top_k, top_p.float())
         j = torch.where(greedy, torch.argmax(z, dim=-1), sample_index(q_sampled, uniforms[:, k].float()))  # [B]
         q_d = torch.where(greedy[:, None], torch.nn.functional.one_hot(j, Vd).float(), q_sampled)  # [B, Vd]
-        q = torch.zeros(B, V).index_copy_(1, ids, q_d)  # [B, V] on target ids
         token = ids[j]
         logit = torch.cat((block_hidden[:, k].float(), e), dim=-1) @ cw + cb  # [B]
         conf = 1.0 / (1.0 + torch.exp(-(logit / temps[k])))
         survival = survival * conf
-        outs.append((token.int(), q.gather(-1, token[:, None])[:, 0], q, conf, survival))
+        outs.append((token.int(), q_d.gather(-1, j[:, None])[:, 0], q_d, conf, survival))
         prev = token
     tokens, q_tok, q_full, conf, surv = (torch.stack(x, dim=1) for x in zip(*outs))
     if bool(greedy.all()):  # as the op: an all-greedy batch's one-hots are given as [B, γ, 1] ones
         q_full = q_tok[:, :, None].clone()
-    return DraftSampleOutputs(tokens, q_tok, q_full, conf, surv)  # [B, γ], [B, γ], [B, γ, V or 1], [B, γ], [B, γ]
+    return DraftSampleOutputs(tokens, q_tok, q_full, conf, surv)  # [B, γ], [B, γ], [B, γ, Vd or 1], [B, γ], [B, γ]

@@ -143,9 +143,11 @@ def _sigmoid(b: Builder, x: str) -> str:
     return b.Div(one, b.Add(one, b.Exp(b.Neg(x))))
 
 
-def _residual(b: Builder, p: str, q: str) -> str:
-    """max(0, p - q): the target mass left after a rejection (unnormalised), as ``reference.residual_weights``."""
-    return b.Relu(b.Sub(p, q))
+def _residual(b: Builder, p: str, q: str, ids: str) -> str:
+    """max(0, p - q) [R, V] for p [R, V] and q [R, Vq] over the target ids ids [Vq] (q is 0 at every other id):
+    the target mass left after a rejection (unnormalised), as ``reference.residual_weights``."""
+    at = b.Expand(ids, b.Shape(q))                                      # [R, Vq]
+    return b.ScatterElements(p, at, b.Relu(b.Sub(b.GatherElements(p, at, axis=1), q)), axis=1)
 
 
 def _row_params(b: Builder, axes: list[int]) -> tuple[str, str, str, str]:
@@ -185,8 +187,7 @@ def _draft_sample_body(b: Builder) -> None:
     z = s.Add(s.Gather(U, it, axis=1), s.MatMul(e, W2T))                # [B, Vd]
     argmax = s.ArgMax(z, axis=1, keepdims=1)                            # [B, 1] int64, lowest index on ties
     then, other = s.sub(), s.sub()
-    # An all-greedy batch carries a [B, 1] stand-in for q through the loop and builds its one-hot q_full once
-    # from the tokens after it (a [B, V] row per slot, stacked, then transposed, cost 2x the bytes).
+    # An all-greedy batch carries a [B, 1] stand-in for q through the loop (its q_full is [B, G, 1] ones).
     token_t = then.Gather(ids, argmax, axis=0)                          # [B, 1] target id
     q_t = then.Cast(then.Equal(token_t, token_t), to=FLOAT)             # [B, 1] ones: q of the token
     q_sampled = _probs(other, z, t, k, p)                               # [B, Vd]
@@ -194,7 +195,6 @@ def _draft_sample_body(b: Builder) -> None:
     j_e = other.Where(greedy, argmax, _sample(other, q_sampled, u))     # [B, 1] int64 draft index
     q_d = other.Where(greedy, other.Cast(other.Equal(draft_range, j_e), to=FLOAT), q_sampled)  # [B, Vd]
     token_e = other.Gather(ids, j_e, axis=0)                            # [B, 1] target id
-    # q stays on the draft vocabulary inside the loop ([B, Vd] a slot): it goes to target ids once, after it
     token, q, q_tok = s.If(all_greedy, outputs=3,
                            then_branch=then.graph("slot_greedy", [], [(token_t, INT64), (q_t, FLOAT),
                                                                       (then.Identity(q_t), FLOAT)]),
@@ -212,17 +212,12 @@ def _draft_sample_body(b: Builder) -> None:
                           ("confidences", conf, [1, 0]), ("survivals", surv, [1, 0])):
         b.Transpose(x, perm=perm, outputs=[name])
     # q_full: an all-greedy batch gives [B, G, 1] ones (the one-hot's entry at each drafted token, all a greedy
-    # Verify row could read; writing the [B, G, V] one-hot was most of Gemma's drafter pass at 16 rows).
-    # Sampled: the loop's q [G, B, Vd] scattered to target ids in one pass (one [B, G, V] write; scattering a
-    # [B, V] row per slot inside the loop, then stacking and transposing them, wrote it three times).
+    # Verify row could read). Sampled: the loop's q [G, B, Vd] as [B, G, Vd], over the draft vocabulary (Verify
+    # takes the draft_vocab beside it: Gemma's [B, G, V] scatter was half of its sampled drafter pass at 16 rows).
     ones, sampled = b.sub(), b.sub()
-    q_bgd = sampled.Transpose(qdraft, perm=[1, 0, 2])                   # [B, G, Vd]
-    zeros = sampled.ConstantOfShape(sampled.Concat(sampled.Shape(q_bgd, end=2), _dim(sampled, W1, 0), axis=0),
-                                    value=helper.make_tensor("zero", FLOAT, [1], [0.0]))  # [B, G, V]
-    q_v = sampled.ScatterElements(zeros, sampled.Expand(ids, sampled.Shape(q_bgd)), q_bgd, axis=2)  # 0 outside Vd
     b.If(all_greedy, outputs=["q_full"],
          then_branch=ones.graph("q_full_greedy", [], [(ones.Unsqueeze("draft_q", ones.const([2], np.int64)), FLOAT)]),
-         else_branch=sampled.graph("q_full_sampled", [], [(q_v, FLOAT)]))
+         else_branch=sampled.graph("q_full_sampled", [], [(sampled.Transpose(qdraft, perm=[1, 0, 2]), FLOAT)]))
 
 
 # ----------------------------------------------------------------------------- Schedule
@@ -342,7 +337,7 @@ def _accept_any(b: Builder, L, d, target, greedy, t, k, p, G, n_ver, in_range) -
     # without rejections (every plain decoding step, G = 0) draws from p_n and skips it.
     some, none = b.sub(), b.sub()
     q_n = some.GatherND("q_full", some.Min(n, some.Sub(G, i64(1))), batch_dims=1)  # [B, Vq]
-    residual = _residual(some, p_n, q_n)                                # [B, V]
+    residual = _residual(some, p_n, q_n, some.Cast("draft_vocab", to=INT64))  # [B, V]
     eps = some.Cast(some.attr("residual_eps", AttributeProto.FLOAT), to=DOUBLE)
     use_residual = some.And(rejected, some.Greater(_total(some, residual), eps))  # [B, 1]
     w = some.Where(use_residual, residual, p_n)
@@ -407,11 +402,11 @@ def add_op_functions(model: ModelProto) -> ModelProto:
     if opset < MIN_OPSET:
         raise ExportError(f"DSpark functions need default-domain opset >= {MIN_OPSET}; the model has {opset} "
                           f"(upgrade it with onnx.version_converter first)")
-    versions = {OPS[o].version for o in used}
-    if DOMAIN in opsets and {opsets[DOMAIN]} != versions:
-        raise ExportError(f"model imports domain '{DOMAIN}' version {opsets[DOMAIN]}, ops need {sorted(versions)}")
+    need = max(OPS[o].version for o in used)  # an op's version is the domain version it first appeared in
+    if DOMAIN in opsets and opsets[DOMAIN] < need:
+        raise ExportError(f"model imports domain '{DOMAIN}' version {opsets[DOMAIN]}; its ops need version {need}")
     if DOMAIN not in opsets:
-        model.opset_import.append(helper.make_opsetid(DOMAIN, max(versions)))
+        model.opset_import.append(helper.make_opsetid(DOMAIN, need))
     have = {(f.domain, f.name) for f in model.functions}
     model.functions.extend(make_function(o, opset) for o in used if (DOMAIN, o) not in have)
     model.ir_version = max(model.ir_version, 9)  # function attribute defaults need IR >= 9

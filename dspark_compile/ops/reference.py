@@ -69,7 +69,7 @@ class DraftSampleOutputs(NamedTuple):
 
     draft_tokens: np.ndarray  # [B, G] int32
     draft_q: np.ndarray       # [B, G] float32
-    q_full: np.ndarray        # [B, G, V] float32 ([B, G, 1] ones when every row is greedy)
+    q_full: np.ndarray        # [B, G, Vd] float32, over the draft vocabulary ([B, G, 1] ones when all greedy)
     confidences: np.ndarray   # [B, G] float32
     survivals: np.ndarray     # [B, G] float32
 
@@ -88,7 +88,7 @@ def draft_sample(block_logits, block_hidden, anchor, markov_w1, markov_w2, draft
     _expect(DRAFT_SAMPLE.name, "draft_vocab", ids.shape == (Vd,) and Vd <= V and check_draft_vocab(ids, V),
             f"{ids.shape} ids in [{ids.min(initial=0)}, {ids.max(initial=0)}], V={V}")
     _expect(DRAFT_SAMPLE.name, "conf_w", cw.shape == (block_hidden.shape[2] + w1.shape[1],), str(cw.shape))
-    out = DraftSampleOutputs(np.zeros((B, G), np.int32), np.zeros((B, G), F32), np.zeros((B, G, V), F32),
+    out = DraftSampleOutputs(np.zeros((B, G), np.int32), np.zeros((B, G), F32), np.zeros((B, G, Vd), F32),
                              np.zeros((B, G), F32), np.zeros((B, G), F32))
     for b in range(B):
         prev, survival = int(anchor[b]), F32(1)
@@ -107,7 +107,7 @@ def draft_sample(block_logits, block_hidden, anchor, markov_w1, markov_w2, draft
             c = sigmoid((F32(cw @ x) + cb) / F32(sts_temps[k]))
             survival = survival * c
             out.draft_tokens[b, k], out.draft_q[b, k] = token, q[j]
-            out.q_full[b, k, ids] = q                       # target ids; 0 outside the draft vocabulary
+            out.q_full[b, k] = q                            # over the draft vocabulary
             out.confidences[b, k], out.survivals[b, k] = c, survival
             prev = token
     if np.all(np.asarray(temperature) <= 0):  # an all-greedy batch: [B, G, 1] ones stand for the one-hots
@@ -115,12 +115,21 @@ def draft_sample(block_logits, block_hidden, anchor, markov_w1, markov_w2, draft
     return out
 
 
-def full_q(q_full: np.ndarray, draft_tokens: np.ndarray, vocab_size: int) -> np.ndarray:
-    """DraftSample's q_full [B, G, V] in full: an all-greedy batch's [B, G, 1] ones as their one-hots."""
-    if q_full.shape[2] == vocab_size:
+def full_q(q_full: np.ndarray, draft_tokens: np.ndarray, draft_vocab: np.ndarray) -> np.ndarray:
+    """DraftSample's q_full [B, G, Vd] in full: an all-greedy batch's [B, G, 1] ones as their one-hots over the
+    draft vocabulary draft_vocab [Vd]."""
+    ids = np.asarray(draft_vocab, np.int64)
+    if q_full.shape[2] == ids.shape[0]:
         return q_full
-    out = np.zeros(q_full.shape[:2] + (vocab_size,), F32)
-    np.put_along_axis(out, draft_tokens[..., None].astype(np.int64), q_full, axis=2)
+    out = np.zeros(q_full.shape[:2] + ids.shape, F32)
+    np.put_along_axis(out, np.searchsorted(ids, draft_tokens.astype(np.int64))[..., None], q_full, axis=2)
+    return out
+
+
+def target_q(q: np.ndarray, draft_vocab: np.ndarray, vocab_size: int) -> np.ndarray:
+    """A draft distribution q [..., Vd] over target ids [..., V]: 0 outside the draft vocabulary."""
+    out = np.zeros(q.shape[:-1] + (vocab_size,), F32)
+    out[..., np.asarray(draft_vocab, np.int64)] = q
     return out
 
 
@@ -201,12 +210,13 @@ class VerifyOutputs(NamedTuple):
     out_tokens: np.ndarray  # [B, G+1] int32
 
 
-def verify(target_logits, draft_tokens, draft_q, q_full, verify_lengths, uniforms, temperature, top_k, top_p,
-           *, residual_eps=_VERIFY_DEFAULTS["residual_eps"]) -> VerifyOutputs:
+def verify(target_logits, draft_tokens, draft_q, q_full, draft_vocab, verify_lengths, uniforms, temperature, top_k,
+           top_p, *, residual_eps=_VERIFY_DEFAULTS["residual_eps"]) -> VerifyOutputs:
     """Reference Verify (see ``spec.VERIFY.doc``)."""
     eps = F32(VERIFY.resolve_attrs({"residual_eps": residual_eps})["residual_eps"])
     B, G = draft_tokens.shape
     V = target_logits.shape[2]
+    ids = np.asarray(draft_vocab, np.int64)                 # [Vq] target ids of q_full's entries
     _expect(VERIFY.name, "target_logits", target_logits.shape[1] == G + 1, f"{target_logits.shape}, G={G}")
     _expect(VERIFY.name, "uniforms", uniforms.shape == (B, 2 * G + 1), str(uniforms.shape))
     accepted = np.zeros(B, np.int32)
@@ -217,9 +227,11 @@ def verify(target_logits, draft_tokens, draft_q, q_full, verify_lengths, uniform
             n, token = _verify_greedy_row(target_logits[b], draft_tokens[b], n_ver)
         else:
             # a dummy q_full ([B, G, 1]) is fine for a row that verifies nothing: q is never read
-            _expect(VERIFY.name, "q_full", q_full.shape[2] == V or n_ver == 0,
-                    f"{q_full.shape} for a sampling row that verifies {n_ver} drafts, V={V}")
-            n, token = _verify_sampling_row(target_logits[b], draft_tokens[b], draft_q[b], q_full[b], n_ver,
+            if n_ver:
+                _expect(VERIFY.name, "draft_vocab", ids.shape == q_full.shape[2:] and check_draft_vocab(ids, V),
+                        f"{ids.shape} ids for q_full {q_full.shape} (a sampling row verifies {n_ver} drafts), V={V}")
+            q_row = target_q(q_full[b], ids, V) if n_ver else q_full[b]  # [G, V]
+            n, token = _verify_sampling_row(target_logits[b], draft_tokens[b], draft_q[b], q_row, n_ver,
                                             uniforms[b], float(temperature[b]), int(top_k[b]), top_p[b], eps)
         accepted[b] = n
         out_tokens[b, :n], out_tokens[b, n] = draft_tokens[b, :n], token

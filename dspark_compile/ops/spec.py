@@ -193,17 +193,18 @@ _I = ("int32",)
 
 DRAFT_SAMPLE = OpSpec(
     name="DraftSample",
-    version=1,
+    version=2,  # 2: q_full over the draft vocabulary (1: scattered to the target's)
     doc=("Markov-corrected draft sampling plus calibrated confidences for one block of G slots, over a draft "
          "vocabulary of Vd target ids (draft_vocab, strictly increasing in [0, V); arange(V) for a drafter that "
          "scores the whole vocabulary). Slot k: e = markov_w1[x_{k-1}] (x_{-1} = anchor; x are target ids); "
          "z = block_logits[k] + markov_w2 @ e over the Vd entries; j = argmax(z) if temperature <= 0 else "
          "sample(filter(z), uniforms[k]); the token is x_k = draft_vocab[j]; tokens are drawn left to right. "
-         "q_full[k] is the distribution j was drawn from, scattered to target ids (0 outside the draft "
-         "vocabulary, one-hot when greedy), so Verify's residual max(0, p - q) stays exact. When every row is "
-         "greedy q_full is [B, G, 1] ones instead (the one-hot's entry at each drafted token: Verify reads no "
-         "other entry of a greedy row's q), so a greedy batch never writes B*G*V floats; the TensorRT plugin, "
-         "whose output shapes cannot depend on values, writes the one-hot, which Verify reads the same way. "
+         "q_full[k] is the distribution j was drawn from, over the draft vocabulary (entry j is the draft mass "
+         "of target id draft_vocab[j]; every other target id has mass 0; one-hot when greedy): Verify takes it "
+         "with draft_vocab, so its residual max(0, p - q) stays exact and no [B, G, V] tensor is written. When "
+         "every row is greedy q_full is [B, G, 1] ones instead (the one-hot's entry at each drafted token: "
+         "Verify reads no other entry of a greedy row's q); the TensorRT plugin, whose output shapes cannot "
+         "depend on values, writes the one-hot over the draft vocabulary, which Verify reads the same way. "
          "confidence c_k = sigmoid((conf_w . [block_hidden[k]; e] + conf_b) / sts_temps[k]); "
          "survival a_k = a_{k-1} * c_k (a_{-1} = 1). Gemma's final-logit softcapping is applied to "
          "block_logits by the drafter graph before this op. Requires G >= 1."),
@@ -226,8 +227,8 @@ DRAFT_SAMPLE = OpSpec(
     outputs=(
         OpTensor("draft_tokens", ("B", "G"), _I, "drafted tokens"),
         OpTensor("draft_q", ("B", "G"), _F, "q of each drafted token; 1.0 when greedy"),
-        OpTensor("q_full", ("B", "G", "Vq"), _F, "filtered draft distribution sampled from, over target ids "
-                 "(one-hot when greedy, 0 outside the draft vocabulary); Vq = V, or 1 (ones) if all rows greedy"),
+        OpTensor("q_full", ("B", "G", "Vq"), _F, "filtered draft distribution sampled from, over the draft "
+                 "vocabulary (one-hot when greedy); Vq = Vd, or 1 (ones) if all rows greedy"),
         OpTensor("confidences", ("B", "G"), _F, "STS-calibrated c_k"),
         OpTensor("survivals", ("B", "G"), _F, "cumulative products a_k"),
     ),
@@ -268,15 +269,17 @@ SCHEDULE = OpSpec(
 
 VERIFY = OpSpec(
     name="Verify",
-    version=1,
+    version=2,  # 2: input draft_vocab, q_full over the draft vocabulary
     doc=("Lossless acceptance of up to verify_lengths[b] drafts. Greedy rows (temperature <= 0): accept "
          "while d_i == argmax(target_logits[i]); the next token is argmax(target_logits[accepted]). "
          "Sampling rows: p_i = filter(target_logits[i]) with the row's temperature/top_k/top_p; accept d_i "
          "iff p_i(d_i) >= q_i or uniforms[i] * q_i < p_i(d_i) (q_i = draft_q[i]; the division-free, "
          "strict form never accepts a token with p = 0); at the first rejection draw "
-         "sample(max(0, p_i - q_full[i]), uniforms[G + i]), or sample(p_i, uniforms[G + i]) when that "
+         "sample(max(0, p_i - q_i), uniforms[G + i]) with q_i the draft distribution over target ids "
+         "(q_i[draft_vocab[j]] = q_full[i, j], 0 elsewhere), or sample(p_i, uniforms[G + i]) when that "
          "residual's total is <= residual_eps; if all l are accepted draw sample(p_l, uniforms[2G]). "
-         "q_full may be a [B, G, 1] dummy (ignored) when no sampling row verifies a draft. G = 0 "
+         "q_full and draft_vocab may be [B, G, 1] and [1] dummies (ignored) when no sampling row verifies a "
+         "draft. G = 0 "
          "is allowed: then the op is a plain decode step emitting the target's own next token."),
     attributes=(
         AttrSpec("residual_eps", AttrType.FLOAT, 1e-6, "residual mass at or below which p is used",
@@ -286,7 +289,10 @@ VERIFY = OpSpec(
         OpTensor("target_logits", ("B", "G+1", "V"), _HF, "target logits at anchor + G draft positions"),
         OpTensor("draft_tokens", ("B", "G"), _I, "drafted tokens"),
         OpTensor("draft_q", ("B", "G"), _F, "q of each drafted token (DraftSample.draft_q)"),
-        OpTensor("q_full", ("B", "G", "Vq"), _F, "draft distributions; Vq = V, or 1 if all rows greedy"),
+        OpTensor("q_full", ("B", "G", "Vq"), _F, "draft distributions over the draft vocabulary (DraftSample.q_full); "
+                 "Vq = Vd, or 1 if all rows greedy"),
+        OpTensor("draft_vocab", ("Vq",), _I, "target id of each q_full entry (DraftSample's draft_vocab), strictly "
+                 "increasing; [1] with a [B, G, 1] q_full"),
         OpTensor("verify_lengths", ("B",), _I, "drafts to consider per row (clamped to [0, G])"),
         OpTensor("uniforms", ("B", "2G+1"), _F, "[0:G] accept tests, [G:2G] residual draws, [2G] bonus"),
         OpTensor("temperature", ("B",), _F, "as in DraftSample"),

@@ -10,7 +10,7 @@ from dspark_compile.bundle import Bundle, costs_key, engine_role, load_bundle
 from dspark_compile.config import SchedulerConfig
 from dspark_compile.engine.base import EngineOptions, load_engine
 from dspark_compile.errors import BundleError, EngineError, GenerationError
-from dspark_compile.runtime.drafter import DrafterInfo, DrafterModel
+from dspark_compile.runtime.drafter import DRAFT_VOCAB_FILE, DrafterInfo, DrafterModel, draft_vocabulary
 from dspark_compile.runtime.rows import RowStats
 from dspark_compile.runtime.sampling import SamplingParams
 from dspark_compile.runtime.batcher import generate
@@ -84,7 +84,8 @@ class Runtime:
         self.costs = None
         if speculates:
             self.drafter = DrafterModel(self._engine("drafter", options),
-                                        DrafterInfo.from_manifest(bundle.manifest["drafter"]))
+                                        DrafterInfo.from_manifest(bundle.manifest["drafter"]),
+                                        draft_vocabulary(bundle.path(DRAFT_VOCAB_FILE)))
             costs = bundle.manifest.get(costs_key(self.backend))
             if costs is not None:
                 check_binding(costs, bundle.manifest, engine_role("verify", self.backend),

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from dspark_compile import graph_io as io
 from dspark_compile.engine.base import Engine
+from dspark_compile.errors import EngineError
 from dspark_compile.ops.reference import DraftSampleOutputs
 from dspark_compile.runtime.kvcache import KVCache
 from dspark_compile.runtime.rows import Pending, RowParams
@@ -35,20 +37,40 @@ class DrafterInfo:
 @dataclass(frozen=True)
 class Draft:
     """One drafter pass: DraftSample's outputs (`sample`, the op's one record: draft_tokens [B, G] int32, draft_q
-    [B, G], q_full [B, G, V] ([B, G, 1] ones when every row is greedy), confidences [B, G], survivals [B, G]
-    non-increasing per row) and, beside them, what the graph's Schedule node chose."""
+    [B, G], q_full [B, G, Vd] over the draft vocabulary ([B, G, 1] ones when every row is greedy), confidences
+    [B, G], survivals [B, G] non-increasing per row), the target ids of q_full's entries (`vocab` [Vd] int32, Verify
+    takes them beside it) and what the graph's Schedule node chose."""
 
     sample: DraftSampleOutputs
+    vocab: np.ndarray  # [Vd] int32, DraftSample's draft_vocab
     verify_lengths: np.ndarray | None = None  # [B] int32, the graph's Schedule output (None: no Schedule node)
     schedule: dict[str, Any] | None = None  # the attributes that Schedule node was built with
+
+
+DRAFT_VOCAB_FILE = "draft_vocab.npy"
+"""The bundle file beside the drafter graph holding its DraftSample's draft_vocab [Vd] int32 (the same ids as the
+graph's weight), which Verify takes with q_full; a file of its own so that the runtime needs no ONNX parser."""
+
+
+def draft_vocabulary(path: Path) -> np.ndarray:
+    """The draft vocabulary [Vd] int32 saved at `path` (`DRAFT_VOCAB_FILE` of a bundle)."""
+    try:
+        ids = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise EngineError(f"{path}: cannot read the draft vocabulary: {exc}") from None
+    if ids.ndim != 1 or ids.dtype != np.int32 or ids.size < 1 or np.any(np.diff(ids) <= 0) or ids[0] < 0:
+        raise EngineError(f"{path}: expected a non-empty, strictly increasing int32 vector of token ids, got "
+                          f"{ids.dtype} {ids.shape}")
+    return ids
 
 
 class DrafterModel:
     """Runs the drafter engine over its own context cache (target taps projected per layer)."""
 
-    def __init__(self, engine: Engine, info: DrafterInfo):
+    def __init__(self, engine: Engine, info: DrafterInfo, vocab: np.ndarray):
         self.engine = engine
         self.info = info
+        self.vocab = vocab  # [Vd] int32 target ids of DraftSample's q_full entries
 
     def new_cache(self, rows: int, capacity: int) -> KVCache:
         i = self.info
@@ -84,5 +106,5 @@ class DrafterModel:
                                       "active": np.ones(rows, np.int32)})  # [B]
         out = self.engine.run(feeds)
         cache.commit({k: v for k, v in out.items() if k.startswith(io.NEW)}, pending.counts)
-        return Draft(DraftSampleOutputs(*(out[name] for name in DraftSampleOutputs._fields)),
+        return Draft(DraftSampleOutputs(*(out[name] for name in DraftSampleOutputs._fields)), self.vocab,
                      verify_lengths=out.get("verify_lengths"), schedule=self.info.schedule)

@@ -57,7 +57,7 @@ def speculative_step(batch: Batch, drafter: DrafterModel | None, scheduler: Sche
             lengths = scheduler.choose(draft, rows.lagged_survivals, live)
             rows.lagged_survivals, rows.survivals = rows.survivals, draft.sample.survivals
     with clock("verify"):
-        out = target.verify(batch.target_cache, rows.anchor, draft and draft.sample, lengths, rows.params, rows.rounds)
+        out = target.verify(batch.target_cache, rows.anchor, draft, lengths, rows.params, rows.rounds)
     with clock("host"):
         kept = np.where(live, out.accepted.astype(np.int64) + 1, 0)  # [B] anchor + accepted drafts
         batch.target_cache.commit(out.new_kv, kept)  # rejected slots: only not counted (overwritten later)

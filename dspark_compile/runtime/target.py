@@ -14,7 +14,7 @@ from dspark_compile.runtime.kvcache import KVCache
 from dspark_compile.runtime.rows import Pending, RowParams
 
 if TYPE_CHECKING:
-    from dspark_compile.ops.reference import DraftSampleOutputs
+    from dspark_compile.runtime.drafter import Draft
 
 
 @dataclass(frozen=True)
@@ -52,22 +52,23 @@ class StepOutput:
     new_kv: dict[str, np.ndarray]  # new_<kv name>: [B, Hkv, T, D]
 
 
-def verify_feeds(params: RowParams, rounds: np.ndarray, lengths: np.ndarray,
-                 drafts: DraftSampleOutputs | None) -> dict:
+def verify_feeds(params: RowParams, rounds: np.ndarray, lengths: np.ndarray, draft: Draft | None) -> dict:
     """Verify's inputs for g = max(lengths) drafts per row (g = 0: a plain decode step)."""
     from dspark_compile.ops import rng
 
     b, g = lengths.shape[0], int(lengths.max(initial=0))
-    if drafts is None or g == 0:
+    q_full, vocab = np.zeros((b, g, 1), np.float32), np.zeros(1, np.int32)  # dummies (read by no row)
+    if draft is None or g == 0:
         tokens, q = np.zeros((b, 0), np.int32), np.zeros((b, 0), np.float32)
-        q_full = np.zeros((b, 0, 1), np.float32)
     else:
-        tokens, q = drafts.draft_tokens[:, :g], np.ascontiguousarray(drafts.draft_q[:, :g])  # [B, g]
-        # greedy rows never read q_full: a [B, g, 1] dummy (the ONNX drafter's own all-greedy form) saves copying
-        # the B*g*V one-hot floats that the TensorRT plugin writes
-        q_full = np.zeros((b, g, 1), np.float32) if params.all_greedy else np.ascontiguousarray(drafts.q_full[:, :g])
+        tokens, q = draft.sample.draft_tokens[:, :g], np.ascontiguousarray(draft.sample.draft_q[:, :g])  # [B, g]
+        # greedy rows never read q_full: the dummies (the ONNX drafter's own all-greedy form) save copying the
+        # B*g*Vd one-hot floats that the TensorRT plugin writes
+        if not params.all_greedy:
+            q_full, vocab = np.ascontiguousarray(draft.sample.q_full[:, :g]), draft.vocab  # [B, g, Vd], [Vd]
     return {
         "draft_tokens": np.ascontiguousarray(tokens, dtype=np.int32), "draft_q": q, "q_full": q_full,
+        "draft_vocab": vocab,
         "verify_lengths": lengths.astype(np.int32),
         # [B, 2g+1]; greedy rows never read them (spec.VERIFY), so an all-greedy batch skips the hashing
         "uniforms": np.zeros((b, 2 * g + 1), np.float32) if params.all_greedy
@@ -115,16 +116,16 @@ class TargetModel:
         return StepOutput(logits=out.get(io.LOGITS), accepted=out.get("accepted"), out_tokens=out.get("out_tokens"),
                           taps=out[io.TAPS], new_kv=new_kv)
 
-    def verify(self, cache: KVCache, anchor: np.ndarray, drafts: DraftSampleOutputs | None, lengths: np.ndarray,
+    def verify(self, cache: KVCache, anchor: np.ndarray, draft: Draft | None, lengths: np.ndarray,
                params: RowParams, rounds: np.ndarray) -> StepOutput:
         """One pass over [anchor, d_1 .. d_g] per row (g = max(lengths)), ending in Verify."""
         g = int(lengths.max(initial=0))
         tokens = np.zeros((anchor.shape[0], g + 1), dtype=np.int64)  # [B, g+1]
         tokens[:, 0] = anchor
         if g:
-            tokens[:, 1:] = drafts.draft_tokens[:, :g]
+            tokens[:, 1:] = draft.sample.draft_tokens[:, :g]
         index = np.broadcast_to(np.arange(g + 1, dtype=np.int64), tokens.shape)  # [B, g+1] all positions
-        return self.step(cache, tokens, index, verify_feeds(params, rounds, lengths, drafts))
+        return self.step(cache, tokens, index, verify_feeds(params, rounds, lengths, draft))
 
     def start_prefill(self, cache: KVCache, prompts: list[np.ndarray]) -> "Prefill":
         """Check prompts against the cache rows they will fill; nothing runs yet."""

@@ -43,7 +43,7 @@ def _graphs(manifest: dict[str, Any]) -> dict[str, _Graph]:
 
 
 def plan_inputs(manifest: dict[str, Any], source: str, overrides: dict[str, Any] | None = None):
-    """(recipe, graphs, block size, vocabulary) for build_trt_engines, from a bundle's manifest: the recorded
+    """(recipe, graphs, block size, draft vocabulary size) for build_trt_engines, from a bundle's manifest: the recorded
     recipe (paths are names there, so files are not checked) with `overrides` of its `tensorrt` section."""
     from dspark_compile.config import parse_recipe
 
@@ -54,7 +54,7 @@ def plan_inputs(manifest: dict[str, Any], source: str, overrides: dict[str, Any]
     if "verify" not in graphs:
         raise BuildError(f"{source}: the bundle has no 'verify' graph to build a TensorRT engine from")
     block = int(manifest.get("drafter", {}).get("block_size", 0))
-    return recipe, graphs, block, int(manifest["model"]["vocab_size"])
+    return recipe, graphs, block, int(manifest.get("drafter", {}).get("draft_vocab_size", 1))
 
 
 def plugin_origin(explicit: str | None) -> str:
@@ -86,13 +86,13 @@ def build_device_engines(bundle_root: Path, backend: str = "tensorrt", plugins: 
                          "(onnxruntime needs none: the bundle's ONNX graphs are its engines)")
     bundle = load_bundle(bundle_root)  # checksums first: never build from altered graphs
     root, manifest = bundle.root, bundle.manifest
-    recipe, graphs, block, vocab = plan_inputs(manifest, str(root / "manifest.json"), overrides)
+    recipe, graphs, block, draft_vocab = plan_inputs(manifest, str(root / "manifest.json"), overrides)
     trt = import_tensorrt(BuildError)
     gpu = CudaDriver(BuildError).info()
     plugin = find_plugin_library(plugins, trt_major(trt))
     stage = Path(tempfile.mkdtemp(prefix=f".{root.name}.engines-", dir=root.parent))
     try:
-        entries = build_trt_engines(recipe, root, graphs, block, vocab, out=stage, plugin=plugin)
+        entries = build_trt_engines(recipe, root, graphs, block, draft_vocab, out=stage, plugin=plugin)
         names = sorted({f for e in entries.values() for f in e["files"]})
         for name in names:
             manifest["files"][name] = {"sha256": sha256_file(stage / name), "size": (stage / name).stat().st_size}

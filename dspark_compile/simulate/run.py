@@ -84,7 +84,8 @@ def _pass(costs, source, work, arm, level, mode, sampling, prompts, cost_table, 
     source.reset()
     target = TargetModel(SimTarget(costs, clock, shared, work.ragged), model_info(max_context))
     drafter = SurvivalLog(DrafterModel(SimDrafter(costs, clock, shared, source, work.block_size, seed=seed,
-                                                  ragged=work.ragged), drafter_info(work.block_size)))
+                                                  ragged=work.ragged), drafter_info(work.block_size),
+                                        np.zeros(1, np.int32)))  # the simulated q_full is a [B, G, 1] dummy
     scheduler = Scheduler(arm.scheduler, work.block_size, cost_table if arm.scheduler.mode == "cost" else None)
     batcher = Batcher(target, drafter if arm.speculative else None, scheduler, work.max_batch, work.prefill_chunk,
                       eos_ids=(), clock=clock)

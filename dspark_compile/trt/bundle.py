@@ -34,15 +34,16 @@ def _plugin_path(recipe: Recipe) -> str | None:
     return str(recipe.resolve(lib)) if lib else None
 
 
-def dim_ranges(recipe: Recipe, role: str, block_size: int, vocab: int) -> dict[str, dict[str, DimRange]]:
-    """Per profile, the (min, opt, max) of every symbolic dim of the verify or drafter graph."""
+def dim_ranges(recipe: Recipe, role: str, block_size: int, draft_vocab: int) -> dict[str, dict[str, DimRange]]:
+    """Per profile, the (min, opt, max) of every symbolic dim of the verify or drafter graph (`draft_vocab`: the
+    drafter's Vd, 1 without one)."""
     ranges = target_dim_ranges(recipe.shapes, block_size)
     g = block_size
     for name, dims in ranges.items():
         decode = name == "decode"
-        # Verify's inputs: G = K-1 drafts (0 in prefill), 2G+1 uniforms, Vq = V (or 1 when all greedy)
+        # Verify's inputs: G = K-1 drafts (0 in prefill), 2G+1 uniforms, Vq = Vd (or 1 when all greedy)
         dims.update({"K-1": (0, g, g) if decode else (0, 0, 0), "2K-1": (1, 2 * g + 1, 2 * g + 1) if decode
-                     else (1, 1, 1), "Vq": (1, vocab, vocab)})
+                     else (1, 1, 1), "Vq": (1, draft_vocab, draft_vocab)})
     if role == "drafter":  # T = new context rows: a whole prompt on the first call, then accepted + 1
         ctx = recipe.shapes.max_context
         n = recipe.shapes.max_batch * (g + 1)  # Schedule's cost table: verify time for 1..N tokens in the batch
@@ -51,7 +52,7 @@ def dim_ranges(recipe: Recipe, role: str, block_size: int, vocab: int) -> dict[s
     return ranges
 
 
-def build_trt_engines(recipe: Recipe, root: Path, graphs: dict[str, Any], block_size: int, vocab: int,
+def build_trt_engines(recipe: Recipe, root: Path, graphs: dict[str, Any], block_size: int, draft_vocab: int,
                       out: Path | None = None, plugin: Path | None = None) -> dict[str, dict[str, Any]]:
     """Build `<role>.plan` for each fused graph (role -> graph with .files/.inputs) of the bundle at `root`
     into `out` (default: `root`), with the plugin library copied beside them; manifest entries."""
@@ -68,7 +69,7 @@ def build_trt_engines(recipe: Recipe, root: Path, graphs: dict[str, Any], block_
     shutil.copy2(plugin, out / plugin.name)  # the plans load it from beside themselves
     entries = {}
     for role, graph in graphs.items():
-        profiles = build_profiles(graph.inputs, dim_ranges(recipe, role, block_size, vocab))
+        profiles = build_profiles(graph.inputs, dim_ranges(recipe, role, block_size, draft_vocab))
         plan_file = f"{role}.plan"
         info = build_engine(root / graph.files[0], out / plan_file, graph.inputs, profiles, options)
         entries[f"{role}_tensorrt"] = {"backend": "tensorrt", "files": [plan_file, plan_file + ".json", plugin.name],

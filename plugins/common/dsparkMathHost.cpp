@@ -48,7 +48,8 @@ DSPARK_API int32_t dspark_sample_index(float const* w, int64_t V, float u)
 /*
  * DraftSample. blockLogits [B,G,Vd], blockHidden [B,G,H], anchor [B], w1 [V,r], w2 [Vd,r], draftVocab [Vd]
  * (target ids, strictly increasing), confW [H+r], confB [1], stsTemps [G], temperature/topK/topP [B],
- * uniforms [B,G] -> draftTokens [B,G], draftQ [B,G], qFull [B,G,V], confidences [B,G], survivals [B,G].
+ * uniforms [B,G] -> draftTokens [B,G], draftQ [B,G], qFull [B,G,Vd] (over the draft vocabulary), confidences [B,G],
+ * survivals [B,G].
  */
 DSPARK_API int32_t dspark_draft_sample(int64_t B, int64_t G, int64_t V, int64_t Vd, int64_t H, int64_t r,
     float const* blockLogits, float const* blockHidden, int32_t const* anchor, float const* w1, float const* w2,
@@ -91,11 +92,9 @@ DSPARK_API int32_t dspark_draft_sample(int64_t B, int64_t G, int64_t V, int64_t 
                 filterProbs(z.data(), Vd, temperature[b], topK[b], topP[b], qd.data());
                 index = sampleIndex(qd.data(), Vd, uniforms[b * G + k]);
             }
-            float* q = qFull + (b * G + k) * V; // target ids, 0 outside the draft vocabulary
-            for (int64_t v = 0; v < V; ++v)
-                q[v] = 0.0f;
+            float* q = qFull + (b * G + k) * Vd; // over the draft vocabulary
             for (int64_t v = 0; v < Vd; ++v)
-                q[draftVocab[v]] = qd[v];
+                q[v] = qd[v];
             float dot = 0.0f; // conf_w . [hs_k ; e]
             for (int64_t j = 0; j < H; ++j)
                 dot = dot + confW[j] * blockHidden[(b * G + k) * H + j];
@@ -193,11 +192,13 @@ DSPARK_API int32_t dspark_schedule(int64_t B, int64_t G, int64_t N, float const*
 }
 
 /*
- * Verify. targetLogits [B,G+1,V], draftTokens [B,G], draftQ [B,G], qFull [B,G,Vq], verifyLengths [B],
- * uniforms [B,2G+1], temperature/topK/topP [B] -> accepted [B], outTokens [B,G+1].
+ * Verify. targetLogits [B,G+1,V], draftTokens [B,G], draftQ [B,G], qFull [B,G,Vq] over the target ids
+ * draftVocab [Vq] (q is 0 at every other id), verifyLengths [B], uniforms [B,2G+1], temperature/topK/topP [B]
+ * -> accepted [B], outTokens [B,G+1].
  */
 DSPARK_API int32_t dspark_verify(int64_t B, int64_t G, int64_t V, int64_t Vq, float const* targetLogits,
-    int32_t const* draftTokens, float const* draftQ, float const* qFull, int32_t const* verifyLengths,
+    int32_t const* draftTokens, float const* draftQ, float const* qFull, int32_t const* draftVocab,
+    int32_t const* verifyLengths,
     float const* uniforms, float const* temperature, int32_t const* topK, float const* topP, float residualEps,
     int32_t* accepted, int32_t* outTokens)
 {
@@ -219,8 +220,10 @@ DSPARK_API int32_t dspark_verify(int64_t B, int64_t G, int64_t V, int64_t Vq, fl
         }
         else
         {
-            if (Vq != V && nVer > 0) /* a [B, G, 1] dummy q_full is fine when no draft is verified */
-                return -4;
+            /* a [B, G, 1] and [1] dummy q_full and draft_vocab are fine when no draft is verified */
+            for (int64_t j = 0; j < Vq && nVer > 0; ++j)
+                if (draftVocab[j] < 0 || draftVocab[j] >= V || (j > 0 && draftVocab[j] <= draftVocab[j - 1]))
+                    return -3;
             n = nVer;
             bool rejected = false;
             for (int32_t i = 0; i < nVer && !rejected; ++i)
@@ -232,7 +235,9 @@ DSPARK_API int32_t dspark_verify(int64_t B, int64_t G, int64_t V, int64_t Vq, fl
                     continue;
                 float const* q = qFull + (b * G + i) * Vq;
                 for (int64_t v = 0; v < V; ++v)
-                    res[v] = residualWeight(p[v], q[v]);
+                    res[v] = residualWeight(p[v], 0.0f); /* q is 0 outside the draft vocabulary */
+                for (int64_t j = 0; j < Vq; ++j)
+                    res[draftVocab[j]] = residualWeight(p[draftVocab[j]], q[j]);
                 bool const useRes = cumsumInto(res.data(), V, c.data()) > residualEps;
                 token = sampleIndex(useRes ? res.data() : p.data(), V, u[G + i]);
                 n = i;

@@ -59,7 +59,7 @@ enum Out : int32_t
 struct Op
 {
     static constexpr char const* kName = "DraftSample";
-    static constexpr char const* kVersion = "1";
+    static constexpr char const* kVersion = "2";
     static constexpr int32_t kNbInputs = 13;
     static constexpr int32_t kNbOutputs = 5;
     /* allowed dtypes per tensor: bit mask of kF32, kF16, kI32 */
@@ -120,11 +120,12 @@ enum In : int32_t
     in_draft_tokens = 1,
     in_draft_q = 2,
     in_q_full = 3,
-    in_verify_lengths = 4,
-    in_uniforms = 5,
-    in_temperature = 6,
-    in_top_k = 7,
-    in_top_p = 8,
+    in_draft_vocab = 4,
+    in_verify_lengths = 5,
+    in_uniforms = 6,
+    in_temperature = 7,
+    in_top_k = 8,
+    in_top_p = 9,
 };
 enum Out : int32_t
 {
@@ -139,11 +140,11 @@ enum Attr : int32_t
 struct Op
 {
     static constexpr char const* kName = "Verify";
-    static constexpr char const* kVersion = "1";
-    static constexpr int32_t kNbInputs = 9;
+    static constexpr char const* kVersion = "2";
+    static constexpr int32_t kNbInputs = 10;
     static constexpr int32_t kNbOutputs = 2;
     /* allowed dtypes per tensor: bit mask of kF32, kF16, kI32 */
-    static constexpr uint32_t kInDtypes[] = {kF16 | kF32, kI32, kF32, kF32, kI32, kF32, kF32, kI32, kF32};
+    static constexpr uint32_t kInDtypes[] = {kF16 | kF32, kI32, kF32, kF32, kI32, kI32, kF32, kF32, kI32, kF32};
     static constexpr uint32_t kOutDtypes[] = {kI32, kI32};
     static constexpr int32_t kNbAttrs = 1;
     static constexpr AttrDef kAttrs[] = {

@@ -24,18 +24,18 @@ extern "C" int dspark_gpu_draft_sample(int64_t B, int64_t G, int64_t V, int64_t 
     return static_cast<int>(launchDraftSample(a, ws, stream));
 }
 
-extern "C" size_t dspark_gpu_verify_ws(int64_t B, int64_t G)
+extern "C" size_t dspark_gpu_verify_ws(int64_t B, int64_t G, int64_t V)
 {
-    return verifyWorkspaceSize(B, G);
+    return verifyWorkspaceSize(B, G, V);
 }
 
 extern "C" int dspark_gpu_verify(int64_t B, int64_t G, int64_t V, int64_t Vq, int32_t dtype, float eps,
-    void const* logits, int32_t const* drafts, float const* draftQ, float const* qFull, int32_t const* lengths,
-    float const* uniforms, float const* temperature, int32_t const* topK, float const* topP, int32_t* accepted,
-    int32_t* outTokens, void* ws, cudaStream_t stream)
+    void const* logits, int32_t const* drafts, float const* draftQ, float const* qFull, int32_t const* draftVocab,
+    int32_t const* lengths, float const* uniforms, float const* temperature, int32_t const* topK, float const* topP,
+    int32_t* accepted, int32_t* outTokens, void* ws, cudaStream_t stream)
 {
-    VerifyArgs a{B, G, V, Vq, static_cast<ElemType>(dtype), eps, logits, drafts, draftQ, qFull, lengths, uniforms,
-        temperature, topK, topP, accepted, outTokens};
+    VerifyArgs a{B, G, V, Vq, static_cast<ElemType>(dtype), eps, logits, drafts, draftQ, qFull, draftVocab, lengths,
+        uniforms, temperature, topK, topP, accepted, outTokens};
     return static_cast<int>(launchVerify(a, ws, stream));
 }
 

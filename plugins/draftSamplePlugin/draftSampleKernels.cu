@@ -7,8 +7,8 @@
  *     kRowsPerPass rows, not once per (row, slot).
  *  2. draftRowKernel: one block per row: greedy argmax, or filter (radix top-k, radix top-p,
  *     stable softmax with the row max) and inverse-CDF sampling over the draft vocabulary; writes q_full
- *     on target ids (0 outside the draft vocabulary), the token draft_vocab[j] and q(j), and the calibrated
- *     confidence and survival of the slot.
+ *     over the draft vocabulary (Verify reads it with draft_vocab), the token draft_vocab[j] and q(j), and
+ *     the calibrated confidence and survival of the slot.
  */
 #include "draftSampleKernels.h"
 #include "rowOps.cuh"
@@ -76,25 +76,22 @@ __global__ void __launch_bounds__(kThreads) draftRowKernel(DraftSampleArgs a, in
     int64_t const b = blockIdx.x;
     int64_t const Vd = a.Vd;
     float const* row = z + b * Vd;                 /* [Vd] */
-    float* q = a.qFull + (b * a.G + k) * a.V;      /* [V] target ids */
+    float* q = a.qFull + (b * a.G + k) * Vd;       /* [Vd] over the draft vocabulary */
     float const t = a.temperature[b];
-    for (int64_t i = threadIdx.x; i < a.V; i += kThreads)
-        q[i] = 0.0f; /* 0 outside the draft vocabulary */
-    __syncthreads();
     int64_t index; /* into the draft vocabulary */
     float qTok;
     if (isGreedy(t))
     {
         index = blockArgMax(sh, Vd, [&](int64_t i) { return row[i]; }).i;
-        if (threadIdx.x == 0)
-            q[a.draftVocab[index]] = 1.0f;
+        for (int64_t i = threadIdx.x; i < Vd; i += kThreads)
+            q[i] = i == index ? 1.0f : 0.0f; /* the one-hot */
         qTok = 1.0f;
     }
     else
     {
         FilterParams const f = computeFilter(sh, Vd, t, a.topK[b], a.topP[b], [&](int64_t i) { return row[i]; });
         for (int64_t i = threadIdx.x; i < Vd; i += kThreads)
-            q[a.draftVocab[i]] = prob(f, row[i]);
+            q[i] = prob(f, row[i]);
         __syncthreads();
         index = blockInverseCdf(sh, Vd, a.uniforms[b * a.G + k], 1.0f,
             [&](int64_t i) { return prob(f, row[i]); });

@@ -3,8 +3,9 @@
  * block_logits [B,G,Vd], block_hidden [B,G,H], anchor [B], markov_w1 [V,r], markov_w2 [Vd,r], conf_w [H+r],
  * conf_b [1] (all of dtype `dtype`), draft_vocab [Vd] i32 (target ids, strictly increasing), sts_temps [G],
  * temperature [B], top_k [B], top_p [B], uniforms [B,G]
- * -> draft_tokens [B,G] i32, draft_q [B,G] f32, q_full [B,G,V] f32 (the one-hot for greedy rows, also when all
- * are greedy: the spec's [B,G,1] form depends on values), confidences [B,G], survivals [B,G].
+ * -> draft_tokens [B,G] i32, draft_q [B,G] f32, q_full [B,G,Vd] f32 over the draft vocabulary (the one-hot for
+ * greedy rows, also when all are greedy: the spec's [B,G,1] form depends on values), confidences [B,G],
+ * survivals [B,G].
  */
 #pragma once
 

@@ -31,11 +31,9 @@ int32_t DraftSamplePlugin::getOutputShapes(DimsExprs const* inputs, int32_t nbIn
     bg.d[1] = inputs[in_block_logits].d[1];
     outputs[out_draft_tokens] = bg;
     outputs[out_draft_q] = bg;
-    /* q_full [B, G, V]: the target vocabulary, from markov_w1 [V, r]. Always V, the one-hot for greedy rows:
-     * the spec's Vq = 1 for an all-greedy batch depends on values, which output shapes cannot. */
-    DimsExprs full = inputs[in_block_logits];
-    full.d[2] = inputs[in_markov_w1].d[0];
-    outputs[out_q_full] = full;
+    /* q_full [B, G, Vd]: the draft vocabulary, as block_logits. Always Vd, the one-hot for greedy rows: the
+     * spec's Vq = 1 for an all-greedy batch depends on values, which output shapes cannot. */
+    outputs[out_q_full] = inputs[in_block_logits];
     outputs[out_confidences] = bg;
     outputs[out_survivals] = bg;
     return 0;

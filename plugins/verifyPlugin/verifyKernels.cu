@@ -5,7 +5,8 @@
  *     accept test of draft d_i with p_i(d_i) and q_i. All positions run in parallel.
  *  2. verifyFinishKernel, one block per row: accepted = leading accepted positions; the correction
  *     token is argmax (greedy), an inverse-CDF draw from max(0, p - q) (or p when that mass is
- *     <= residual_eps) at the first rejection, or a draw from p at the bonus position.
+ *     <= residual_eps) at the first rejection, or a draw from p at the bonus position. q_full's row
+ *     is over the draft vocabulary: it is scattered to target ids in the row's scratch [V] first.
  */
 #include "dsparkOpSpec.h"
 #include "rowOps.cuh"
@@ -72,7 +73,7 @@ __global__ void __launch_bounds__(kThreads) verifyPositionKernel(VerifyArgs a, P
 }
 
 template <typename T>
-__global__ void __launch_bounds__(kThreads) verifyFinishKernel(VerifyArgs a, PositionResult const* ws)
+__global__ void __launch_bounds__(kThreads) verifyFinishKernel(VerifyArgs a, PositionResult const* ws, float* qDense)
 {
     __shared__ RowShared sh;
     int64_t const b = blockIdx.x, G = a.G;
@@ -94,9 +95,20 @@ __global__ void __launch_bounds__(kThreads) verifyFinishKernel(VerifyArgs a, Pos
         auto p = [&](int64_t v) { return prob(f, toF(row[v])); };
         if (n < nVer)
         {
+            /* q over target ids: 0 outside the draft vocabulary, q_full[b, n, j] at draft_vocab[j] */
             float const* q = a.qFull + (b * G + n) * a.Vq;
-            /* q_full must be [B,G,V] for sampling rows; a [B,G,1] dummy reads as q = 0 (residual = p) */
-            auto r = [&](int64_t v) { return residualWeight(p(v), a.Vq == a.V ? q[v] : 0.0f); };
+            float* dense = qDense + b * a.V;
+            for (int64_t v = threadIdx.x; v < a.V; v += kThreads)
+                dense[v] = 0.0f;
+            __syncthreads();
+            for (int64_t j = threadIdx.x; j < a.Vq; j += kThreads)
+            {
+                int32_t const id = a.draftVocab[j];
+                if (id >= 0 && id < a.V) /* a [1] dummy beside a [B,G,1] q_full may hold anything */
+                    dense[id] = q[j];
+            }
+            __syncthreads();
+            auto r = [&](int64_t v) { return residualWeight(p(v), dense[v]); };
             float const mass = blockSum(sh, a.V, r);
             token = mass > a.residualEps ? blockInverseCdf(sh, a.V, u[G + n], mass, r)
                                          : blockInverseCdf(sh, a.V, u[G + n], blockSum(sh, a.V, p), p);
@@ -115,18 +127,24 @@ __global__ void __launch_bounds__(kThreads) verifyFinishKernel(VerifyArgs a, Pos
 }
 
 template <typename T>
-cudaError_t launchTyped(VerifyArgs const& a, PositionResult* ws, cudaStream_t stream)
+cudaError_t launchTyped(VerifyArgs const& a, PositionResult* ws, float* qDense, cudaStream_t stream)
 {
     verifyPositionKernel<T><<<dim3(static_cast<unsigned>(a.G + 1), static_cast<unsigned>(a.B)), kThreads, 0, stream>>>(a, ws);
-    verifyFinishKernel<T><<<static_cast<unsigned>(a.B), kThreads, 0, stream>>>(a, ws);
+    verifyFinishKernel<T><<<static_cast<unsigned>(a.B), kThreads, 0, stream>>>(a, ws, qDense);
     return cudaPeekAtLastError();
+}
+
+size_t resultsBytes(int64_t B, int64_t G) /* rounded up to 256 bytes: the dense q rows start aligned */
+{
+    size_t const bytes = static_cast<size_t>(B) * static_cast<size_t>(G + 1) * sizeof(PositionResult);
+    return (bytes + 255) / 256 * 256;
 }
 
 } // namespace
 
-size_t verifyWorkspaceSize(int64_t B, int64_t G)
+size_t verifyWorkspaceSize(int64_t B, int64_t G, int64_t V)
 {
-    return static_cast<size_t>(B) * static_cast<size_t>(G + 1) * sizeof(PositionResult);
+    return resultsBytes(B, G) + static_cast<size_t>(B) * static_cast<size_t>(V) * sizeof(float);
 }
 
 cudaError_t launchVerify(VerifyArgs const& a, void* workspace, cudaStream_t stream)
@@ -136,11 +154,12 @@ cudaError_t launchVerify(VerifyArgs const& a, void* workspace, cudaStream_t stre
     if (a.G < 0 || a.V < 1 || workspace == nullptr || a.B > 65535) /* G = 0: plain decode */
         return cudaErrorInvalidValue;
     auto* ws = static_cast<PositionResult*>(workspace);
+    auto* qDense = reinterpret_cast<float*>(static_cast<char*>(workspace) + resultsBytes(a.B, a.G)); /* [B, V] */
     switch (a.dtype)
     {
-    case ElemType::kFLOAT: return launchTyped<float>(a, ws, stream);
-    case ElemType::kHALF: return launchTyped<__half>(a, ws, stream);
-    case ElemType::kBF16: return launchTyped<__nv_bfloat16>(a, ws, stream);
+    case ElemType::kFLOAT: return launchTyped<float>(a, ws, qDense, stream);
+    case ElemType::kHALF: return launchTyped<__half>(a, ws, qDense, stream);
+    case ElemType::kBF16: return launchTyped<__nv_bfloat16>(a, ws, qDense, stream);
     }
     return cudaErrorInvalidValue;
 }

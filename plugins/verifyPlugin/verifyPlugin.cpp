@@ -34,7 +34,7 @@ size_t VerifyPlugin::getWorkspaceSize(
     DynamicPluginTensorDesc const* inputs, int32_t, DynamicPluginTensorDesc const*, int32_t) const noexcept
 {
     Dims const& mx = inputs[in_draft_tokens].max;
-    return verifyWorkspaceSize(mx.d[0], mx.d[1]);
+    return verifyWorkspaceSize(mx.d[0], mx.d[1], inputs[in_target_logits].max.d[2]);
 }
 
 int32_t VerifyPlugin::enqueue(PluginTensorDesc const* in, PluginTensorDesc const*, void const* const* inputs,
@@ -51,6 +51,7 @@ int32_t VerifyPlugin::enqueue(PluginTensorDesc const* in, PluginTensorDesc const
     a.draftTokens = static_cast<int32_t const*>(inputs[in_draft_tokens]);
     a.draftQ = static_cast<float const*>(inputs[in_draft_q]);
     a.qFull = static_cast<float const*>(inputs[in_q_full]);
+    a.draftVocab = static_cast<int32_t const*>(inputs[in_draft_vocab]);
     a.verifyLengths = static_cast<int32_t const*>(inputs[in_verify_lengths]);
     a.uniforms = static_cast<float const*>(inputs[in_uniforms]);
     a.temperature = static_cast<float const*>(inputs[in_temperature]);

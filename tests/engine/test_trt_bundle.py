@@ -18,7 +18,7 @@ def _specs(entry):
 def test_every_input_dim_has_a_range_in_every_profile(tiny_bundles, role):
     recipe = tiny_recipe("llama")
     bundle = load_bundle(tiny_bundles("llama"), verify=False)
-    g, vocab = bundle.manifest["drafter"]["block_size"], bundle.model["vocab_size"]
+    g, vocab = bundle.manifest["drafter"]["block_size"], bundle.manifest["drafter"]["draft_vocab_size"]
     profiles = build_profiles(_specs(bundle.engine(role)), dim_ranges(recipe, role, g, vocab))
     assert len(profiles) == 2
     for p in profiles:

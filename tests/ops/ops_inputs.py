@@ -50,27 +50,30 @@ def draft_inputs(rs, B, G, V, kind, dtype=F32, H=8, r=4, vd=None) -> dict:
     )
 
 
-def verify_inputs(rs, B, G, V, kind, dtype=F32) -> dict:
-    """Drafts that agree with the target often enough to reach every accept/reject/bonus path."""
+def verify_inputs(rs, B, G, V, kind, dtype=F32, vd=None) -> dict:
+    """Drafts that agree with the target often enough to reach every accept/reject/bonus path; drawn over a
+    draft vocabulary of `vd` random target ids (sorted; None: all V), q_full over it."""
     from dspark_compile.ops import reference as R
 
-    t, top_k, top_p = row_params(rs, B, V, kind)
+    t, top_k, top_p = row_params(rs, B, V if vd is None else vd, kind)
+    ids = np.arange(V) if vd is None else np.sort(rs.choice(V, vd, replace=False))
     logits = (2 * rs.normal(size=(B, G + 1, V))).astype(F32)               # [B, G+1, V]
-    q_full = np.zeros((B, G, V), F32)
-    drafts = np.zeros((B, G), np.int32)
+    q_full = np.zeros((B, G, ids.size), F32)                                # [B, G, Vd]
+    drafts, draft_q = np.zeros((B, G), np.int32), np.ones((B, G), F32)    # greedy rows: q = 1 (never read)
     for b in range(B):
         for i in range(G):
             if t[b] <= 0:
                 drafts[b, i] = np.argmax(logits[b, i]) if rs.random() < 0.8 else rs.integers(V)
-                q_full[b, i, drafts[b, i]] = 1
+                j = min(np.searchsorted(ids, drafts[b, i]), ids.size - 1)
+                q_full[b, i, j] = ids[j] == drafts[b, i]                    # the one-hot, where it is drawable
             else:
-                z = logits[b, i] + rs.normal(scale=0.7, size=V).astype(F32)
+                z = logits[b, i, ids] + rs.normal(scale=0.7, size=ids.size).astype(F32)
                 q_full[b, i] = R.filter_probs(z, t[b], int(top_k[b]), top_p[b])
-                drafts[b, i] = R.sample_index(q_full[b, i], rs.random())
+                j = R.sample_index(q_full[b, i], rs.random())
+                drafts[b, i], draft_q[b, i] = ids[j], q_full[b, i, j]
     return dict(
-        target_logits=logits.astype(dtype), draft_tokens=drafts,
-        draft_q=np.take_along_axis(q_full, drafts[..., None], -1)[..., 0],  # [B, G]
-        q_full=q_full, verify_lengths=rs.integers(0, G + 1, B).astype(np.int32),
+        target_logits=logits.astype(dtype), draft_tokens=drafts, draft_q=draft_q,
+        q_full=q_full, draft_vocab=ids.astype(np.int32), verify_lengths=rs.integers(0, G + 1, B).astype(np.int32),
         uniforms=rng.verify_uniforms(*_uniform_rows(rs, B), G),             # [B, 2G+1]
         temperature=t, top_k=top_k, top_p=top_p,
     )

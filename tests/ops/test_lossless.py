@@ -39,6 +39,7 @@ def _verify_batch(n: int, seed: int) -> dict:
     return dict(
         target_logits=np.broadcast_to(TARGET_LOGITS, (n, G + 1, V)).copy(),
         draft_tokens=drafts, draft_q=DRAFT[drafts], q_full=np.broadcast_to(DRAFT, (n, G, V)).copy(),
+        draft_vocab=np.arange(V, dtype=np.int32),
         verify_lengths=np.full(n, G, np.int32),
         uniforms=rng.verify_uniforms(np.full(n, seed), np.arange(n), np.zeros(n, np.int64), G),
         temperature=np.full(n, ROW["t"], F32), top_k=np.full(n, ROW["k"], np.int32),
@@ -73,7 +74,7 @@ def _broken_onnx_verify(monkeypatch):
 
     from dspark_compile.ops import onnx_functions
 
-    monkeypatch.setattr(onnx_functions, "_residual", lambda b, p, q: b.Identity(p))
+    monkeypatch.setattr(onnx_functions, "_residual", lambda b, p, q, ids: b.Identity(p))
     session = ort.InferenceSession(onnx_functions.make_op_model(VERIFY.name).SerializeToString(),
                                    providers=["CPUExecutionProvider"])
     return lambda **inputs: session.run(None, inputs)
@@ -116,7 +117,8 @@ def _subset_round(n: int, mode: dict, seed: int, ort_path: bool):
                     uniforms=rng.draft_uniforms(np.full(n, seed), np.zeros(n, np.int64), rounds, G2), **row)
     tokens, q, q_full = (run_ort(DRAFT_SAMPLE.name, draft_in) if ort_path else R.draft_sample(**draft_in))[:3]
     verify_in = dict(target_logits=np.broadcast_to(TARGET_LOGITS, (n, G2 + 1, V)).copy(), draft_tokens=tokens,
-                     draft_q=q, q_full=q_full, verify_lengths=np.full(n, G2, np.int32),
+                     draft_q=q, q_full=q_full, draft_vocab=SUBSET if q_full.shape[2] > 1 else SUBSET[:1],
+                     verify_lengths=np.full(n, G2, np.int32),
                      uniforms=rng.verify_uniforms(np.full(n, seed), np.zeros(n, np.int64), rounds, G2), **row)
     accepted, out = run_ort(VERIFY.name, verify_in) if ort_path else R.verify(**verify_in)
     return tokens, accepted, out
@@ -177,7 +179,8 @@ def _appendix_a(n_rounds: int, lagged: bool) -> np.ndarray:
                                 mode=int(ScheduleMode.COST))[0]
     _, out = R.verify(
         target_logits=np.broadcast_to(np.log(np.array([0.7, 0.3], F32)), (n_rounds, 3, 2)).copy(),
-        draft_tokens=drafts.draft_tokens, draft_q=drafts.draft_q, q_full=drafts.q_full, verify_lengths=lengths,
+        draft_tokens=drafts.draft_tokens, draft_q=drafts.draft_q, q_full=drafts.q_full,
+        draft_vocab=np.arange(2, dtype=np.int32), verify_lengths=lengths,
         uniforms=rng.verify_uniforms(np.full(n_rounds, 7), np.zeros(n_rounds, np.int64), rounds, 2),
         temperature=np.ones(n_rounds, F32), top_k=np.zeros(n_rounds, np.int32), top_p=np.ones(n_rounds, F32))
     if not lagged:  # the mechanism: the whole block is verified exactly when x1 = 0

@@ -45,11 +45,13 @@ def test_draft_sample(B, G, V, dtype, kind, subset):
     inputs = draft_inputs(np.random.default_rng([B, G, V, len(kind)]), B, G, V, kind, np.dtype(dtype), vd=vd)
     ref = R.draft_sample(**inputs)
     all_greedy = bool((inputs["temperature"] <= 0).all())
-    assert ref.q_full.shape[2] == (1 if all_greedy else V)  # an all-greedy batch: [B, G, 1] ones, never B*G*V
-    if subset:  # q_full lives on target ids, 0 outside the draft vocabulary; tokens are target ids
-        outside = np.setdiff1d(np.arange(V), inputs["draft_vocab"])
-        q_full = R.full_q(ref.q_full, ref.draft_tokens, V)
-        assert not q_full[:, :, outside].any() and np.isin(ref.draft_tokens, inputs["draft_vocab"]).all()
+    ids = inputs["draft_vocab"]
+    assert ref.q_full.shape[2] == (1 if all_greedy else ids.size)  # all greedy: [B, G, 1] ones, else over Vd
+    # tokens are target ids of the draft vocabulary; q_full over it holds each one's q at its draft index
+    q_full = R.full_q(ref.q_full, ref.draft_tokens, ids)
+    assert np.isin(ref.draft_tokens, ids).all()
+    np.testing.assert_array_equal(np.take_along_axis(q_full, np.searchsorted(ids, ref.draft_tokens)[..., None], 2)[
+        ..., 0], ref.draft_q)
     ours = run_ort(DRAFT_SAMPLE.name, inputs)
     keep = _rows_agreeing_up_to_rounding(ours[0], ref, inputs["uniforms"])
     for name, o, expected in zip(DRAFT_SAMPLE.output_names, ours, ref):
@@ -101,15 +103,18 @@ def _verify_row_within_rounding(inputs, b: int, ref_n: int) -> bool:
     n_ver = int(inputs["verify_lengths"][b])
     p_n = R.filter_probs(logits[ref_n], t, k, p)
     if ref_n < n_ver:
-        residual = R.residual_weights(p_n, inputs["q_full"][b, ref_n])
+        residual = R.residual_weights(p_n, R.target_q(inputs["q_full"][b, ref_n], inputs["draft_vocab"], p_n.size))
         w = residual if R.mass_cumsum(residual)[-1] > R._VERIFY_DEFAULTS["residual_eps"] else p_n
         return _draw_margin(w, u[G + ref_n]) < ROUNDING
     return _draw_margin(p_n, u[2 * G]) < ROUNDING
 
 
+@pytest.mark.parametrize("subset", [False, True], ids=["full_vocab", "draft_vocab"])
 @pytest.mark.parametrize("B,G,V,dtype,kind", list(_sweep(_fast)))
-def test_verify(B, G, V, dtype, kind):
-    inputs = verify_inputs(np.random.default_rng([B, G, V, len(kind), 1]), B, G, V, kind, np.dtype(dtype))
+def test_verify(B, G, V, dtype, kind, subset):
+    """Drafts from the whole vocabulary, and from a draft vocabulary (a random sorted subset of 2/3 of V)."""
+    vd = max(1, 2 * V // 3) if subset else None
+    inputs = verify_inputs(np.random.default_rng([B, G, V, len(kind), 1]), B, G, V, kind, np.dtype(dtype), vd=vd)
     ref = R.verify(**inputs)
     ours = run_ort(VERIFY.name, inputs)
     differ = (ours[0] != ref.accepted) | (ours[1] != ref.out_tokens).any(axis=1)  # [B]
@@ -130,7 +135,7 @@ def test_verify_reaches_every_path():
 
 def test_verify_greedy_accepts_dummy_q_full():
     inputs = verify_inputs(np.random.default_rng(3), 3, 4, 50, "greedy")
-    inputs["q_full"] = np.zeros((3, 4, 1), np.float32)
+    inputs["q_full"], inputs["draft_vocab"] = np.zeros((3, 4, 1), np.float32), np.zeros(1, np.int32)
     ref = R.verify(**inputs)
     for ours, expected in zip(run_ort(VERIFY.name, inputs), ref):
         np.testing.assert_array_equal(ours, expected)
@@ -210,7 +215,7 @@ def test_verify_without_drafts_is_a_plain_decode_step(kind):
     """G = 0 (prefill, speculation off, or a round where every row verifies nothing): the op emits
     the target's own next token (argmax, or a draw from p with the bonus uniform)."""
     inputs = verify_inputs(np.random.default_rng(11), 5, 0, 300, kind)
-    inputs["q_full"] = np.zeros((5, 0, 1), np.float32)
+    inputs["q_full"], inputs["draft_vocab"] = np.zeros((5, 0, 1), np.float32), np.zeros(1, np.int32)
     ref = R.verify(**inputs)
     for ours, expected in zip(run_ort(VERIFY.name, inputs), ref):
         np.testing.assert_array_equal(ours, expected)

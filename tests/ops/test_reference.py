@@ -88,7 +88,7 @@ def test_verify_greedy_accepts_prefix_and_ties_lowest_index():
     logits[0, 0, 2] = logits[0, 1, 1] = 1
     logits[0, 2] = [5, 5, 0]  # tie -> 0
     d = np.array([[2, 1, 1]], np.int32)
-    args = (np.ones((1, 3), F32), np.zeros((1, 3, 1), F32))
+    args = (np.ones((1, 3), F32), np.zeros((1, 3, 1), F32), np.zeros(1, np.int32))
     rest = (np.zeros((1, 7), F32), np.zeros(1, F32), np.zeros(1, np.int32), np.ones(1, F32))
     acc, out = R.verify(logits, d, *args, np.array([3], np.int32), *rest)
     assert acc[0] == 2 and out[0].tolist() == [2, 1, 0, PAD_TOKEN]
@@ -103,10 +103,10 @@ def test_verify_sampling_rules():
     logits = np.log(np.tile(p, (1, 2, 1)))                    # [1, 2, V]
     q = np.array([[[0.2, 0.6, 0.2]]], F32)                    # [1, 1, V]
     common = dict(temperature=np.ones(1, F32), top_k=np.zeros(1, np.int32), top_p=np.ones(1, F32))
-    lens = np.array([1], np.int32)
+    lens, ids = np.array([1], np.int32), np.arange(3, dtype=np.int32)
 
     def run(d, u):
-        return R.verify(logits, np.array([[d]], np.int32), q[:, :, d], q, lens, np.array([u], F32), **common)
+        return R.verify(logits, np.array([[d]], np.int32), q[:, :, d], q, ids, lens, np.array([u], F32), **common)
 
     acc, out = run(0, [0.99, 0.0, 0.0])                        # p >= q: always accepted
     assert acc[0] == 1 and out[0, 0] == 0
@@ -115,7 +115,7 @@ def test_verify_sampling_rules():
     acc, out = run(1, [0.51, 0.0, 0.99])                       # rejected; residual = (0.3, 0, 0) -> 0
     assert acc[0] == 0 and out[0].tolist() == [0, PAD_TOKEN]
     with pytest.raises(EngineError, match="q_full"):
-        R.verify(logits, np.array([[1]], np.int32), q[:, :, 1], q[..., :1], lens, np.zeros((1, 3), F32), **common)
+        R.verify(logits, np.array([[1]], np.int32), q[:, :, 1], q[..., :1], ids, lens, np.zeros((1, 3), F32), **common)
 
 
 def test_schedule_modes():

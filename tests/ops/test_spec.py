@@ -92,7 +92,7 @@ def _node(op="Schedule", domain=DOMAIN, n_in=4, n_out=1, **attrs):
     (_node(speed=2), r"Schedule: unknown attribute 'speed'; known attributes: mode, fixed_len, threshold"),
     (_node(n_in=3), r"needs 4 non-empty inputs \(survivals, lagged_survivals, cost_table, active\)"),
     (_node(n_out=2), r"needs 1 outputs \(verify_lengths\)"),
-    (_node(op="Verify", n_in=9, n_out=2, residual_eps=[0.1]), r"'residual_eps' must be FLOAT"),
+    (_node(op="Verify", n_in=10, n_out=2, residual_eps=[0.1]), r"'residual_eps' must be FLOAT"),
     (_node(op="DraftSample", n_in=13, n_out=5, k=1), r"DraftSample: unknown attribute 'k'; known attributes: none"),
 ])
 def test_validator_messages(node, pattern):

@@ -118,14 +118,14 @@ def test_draft_sample_matches_reference(host_lib, B, G, V, H, r, Vd):
     uniforms = _c(rng.draft_uniforms(np.arange(B) + 7, np.arange(B), np.full(B, 3), G), F32)
     want = ref.draft_sample(logits, hidden, anchor, w1, w2, ids, conf_w, conf_b, sts, temperature, top_k, top_p,
                             uniforms)
-    got = ref.DraftSampleOutputs(np.empty((B, G), I32), np.empty((B, G), F32), np.empty((B, G, V), F32),
+    got = ref.DraftSampleOutputs(np.empty((B, G), I32), np.empty((B, G), F32), np.empty((B, G, Vd), F32),
                                  np.empty((B, G), F32), np.empty((B, G), F32))
     rc = host_lib.dspark_draft_sample(
         I64(B), I64(G), I64(V), I64(Vd), I64(H), I64(r),
         *map(_p, (logits, hidden, anchor, w1, w2, ids, conf_w, conf_b, sts, temperature, top_k, top_p, uniforms)),
         *map(_p, got))
     assert rc == 0
-    want = want._replace(q_full=ref.full_q(want.q_full, want.draft_tokens, V))  # the plugin writes the one-hots
+    want = want._replace(q_full=ref.full_q(want.q_full, want.draft_tokens, ids))  # the plugin writes the one-hots
     for name, g, w in zip(want._fields, got, want):
         _same_bits(g, w), name
 
@@ -135,7 +135,7 @@ def test_draft_sample_refuses_an_unsorted_draft_vocabulary(host_lib):
     ins = [np.zeros((B, G, Vd), F32), np.zeros((B, G, H), F32), np.zeros(B, I32), np.zeros((V, r), F32),
            np.zeros((Vd, r), F32), _c([4, 2, 5], I32), np.zeros(H + r, F32), np.zeros(1, F32), np.ones(G, F32),
            np.zeros(B, F32), np.zeros(B, I32), np.ones(B, F32), np.zeros((B, G), F32)]
-    outs = [np.empty((B, G), I32), np.empty((B, G), F32), np.empty((B, G, V), F32), np.empty((B, G), F32),
+    outs = [np.empty((B, G), I32), np.empty((B, G), F32), np.empty((B, G, Vd), F32), np.empty((B, G), F32),
             np.empty((B, G), F32)]
     rc = host_lib.dspark_draft_sample(I64(B), I64(G), I64(V), I64(Vd), I64(H), I64(r), *map(_p, ins + outs))
     assert rc == -3
@@ -186,27 +186,29 @@ def test_verify_matches_reference(host_lib, B, G, V):
         temperature = _c(gen.choice([0.0, 0.7, 1.0, 1.5], B), F32)
         top_k = _c(gen.choice([0, 3, 50], B), I32)
         top_p = _c(gen.choice([1.0, 0.95, 0.6], B), F32)
-        q_full = np.zeros((B, G, V), F32)
-        drafts = np.zeros((B, G), I32)
+        # the drafter scores the whole vocabulary (trial 0) or a draft vocabulary of about half of it
+        ids = _c(np.arange(V) if trial == 0 else np.sort(gen.choice(V, max(1, V // 2), replace=False)), I32)
+        q_full = np.zeros((B, G, ids.size), F32)
+        drafts, draft_q = np.zeros((B, G), I32), np.ones((B, G), F32)
         u_draft = rng.draft_uniforms(np.arange(B), np.arange(B), np.full(B, trial), G)
         for b in range(B):
             for i in range(G):
                 noisy = target[b, i] + gen.normal(0, 1.0, V).astype(F32)  # a drafter that is close, not equal
-                if temperature[b] <= 0:
+                if temperature[b] <= 0:  # greedy rows never read q
                     drafts[b, i] = np.argmax(noisy) if gen.random() < 0.3 else np.argmax(target[b, i])
-                    q_full[b, i, drafts[b, i]] = 1
                 else:
-                    q_full[b, i] = ref.filter_probs(noisy, temperature[b], int(top_k[b]), top_p[b])
-                    drafts[b, i] = ref.sample_index(q_full[b, i], u_draft[b, i])
-        draft_q = _c(np.take_along_axis(q_full, drafts[..., None], 2)[..., 0], F32)
+                    q_full[b, i] = ref.filter_probs(noisy[ids], temperature[b], int(top_k[b]), top_p[b])
+                    j = ref.sample_index(q_full[b, i], u_draft[b, i])
+                    drafts[b, i], draft_q[b, i] = ids[j], q_full[b, i, j]
+        draft_q = _c(draft_q, F32)
         lengths = _c(gen.integers(-1, G + 2, B), I32)
         uniforms = _c(rng.verify_uniforms(np.arange(B) + 1, np.arange(B), np.full(B, trial), G), F32)
         eps = 1e-6 if trial != 2 else 0.5  # a large eps exercises the fall-back to p
-        want = ref.verify(target, drafts, draft_q, q_full, lengths, uniforms, temperature, top_k, top_p,
+        want = ref.verify(target, drafts, draft_q, q_full, ids, lengths, uniforms, temperature, top_k, top_p,
                           residual_eps=eps)
         acc, toks = np.empty(B, I32), np.empty((B, G + 1), I32)
-        rc = host_lib.dspark_verify(I64(B), I64(G), I64(V), I64(V), *map(_p, (target, drafts, draft_q, q_full,
-                                    lengths, uniforms, temperature, top_k, top_p)), ctypes.c_float(eps),
+        rc = host_lib.dspark_verify(I64(B), I64(G), I64(V), I64(ids.size), *map(_p, (target, drafts, draft_q, q_full,
+                                    ids, lengths, uniforms, temperature, top_k, top_p)), ctypes.c_float(eps),
                                     _p(acc), _p(toks))
         assert rc == 0
         _same_bits(acc, want.accepted)

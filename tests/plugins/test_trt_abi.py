@@ -153,8 +153,8 @@ def test_real_runtime_drives_each_plugin_through_its_vtables(runtime, driver, op
     assert got["output_types"] == {"rc": 0, "types": [TRT_DATATYPE[t.dtypes[0]] for t in spec.outputs]}
     assert got["formats"] == _expected_formats(spec)
     # DraftSample's q_full is [B, G, Vq] with Vq = 1 for an all-greedy batch, a choice made from values: the
-    # plugin's output shapes are symbolic in input shapes only, so it always writes V (the one-hots)
-    shapes = [["V" if d == "Vq" else d for d in t.shape] for t in spec.outputs]
+    # plugin's output shapes are symbolic in input shapes only, so it always writes Vd (the one-hots)
+    shapes = [["Vd" if d == "Vq" else d for d in t.shape] for t in spec.outputs]
     assert got["output_shapes"] == {"rc": 0, "shapes": shapes}
     want = [{"name": n, "type": FIELD_TYPE[AttrType.INT if k == "i" else AttrType.FLOAT], "length": 1,
              "value": pytest.approx(v)} for n, (k, v) in fields.items()]
