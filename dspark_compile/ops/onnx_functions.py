@@ -52,13 +52,25 @@ def _all(b: Builder, cond: str) -> str:
 
 def _weights(b: Builder, z: str, t: str, k: str, p: str) -> tuple[str, str]:
     """filter() before its division: z [..., V] f32, t/p [..., 1] f32 (t > 0), k [..., 1] int64 -> (e [..., V] f32,
-    S [..., 1] f64), q = e / float32(S). Top-k sorts the batch's largest k values; top-p sorts candidates
-    (_top_p_cut)."""
-    zero_i, one_i = b.const(0, np.int64), b.const(1, np.int64)
+    S [..., 1] f64), q = e / float32(S). A batch where no row has top-k or top-p on (temperature sampling) takes one
+    Exp over z; the filters (_filtered) run only when some row needs them. (ONNX Runtime copies an If branch's
+    pass-through output: at 2 rows x 4 positions x 262,144 ids each copy cost about 4 ms.)"""
     zs = b.Div(z, t)                                                    # [..., V]
     V = b.Shape(z, start=-1)                                            # [1]
     m = b.ReduceMax(zs, b.const([-1], np.int64), keepdims=1)            # [..., 1] max, never removed by top-k
-    k_on = b.And(b.Greater(k, zero_i), b.Less(k, V))                    # [..., 1]
+    k_on = b.And(b.Greater(k, b.const(0, np.int64)), b.Less(k, V))      # [..., 1]
+    p_on = b.Less(p, b.const(1.0))                                      # [..., 1]
+    filtered, plain = b.sub(), b.sub()
+    e_f = _filtered(filtered, zs, m, V, k, k_on, p, p_on)
+    e = b.If(_any(b, b.Or(k_on, p_on)), then_branch=filtered.graph("filtered", [], [(e_f, FLOAT)]),
+             else_branch=plain.graph("unfiltered", [], [(plain.Exp(plain.Sub(zs, m)), FLOAT)]))  # [..., V]
+    return e, _total(b, e)
+
+
+def _filtered(b: Builder, zs: str, m: str, V: str, k: str, k_on: str, p: str, p_on: str) -> str:
+    """exp(zs - m) [..., V] with top-k's and top-p's cuts (masked entries exactly 0): top-k sorts the batch's
+    largest k values; top-p sorts candidates (_top_p_cut)."""
+    zero_i, one_i = b.const(0, np.int64), b.const(1, np.int64)
     masked, unmasked = b.sub(), b.sub()
     K = masked.Reshape(masked.ReduceMax(masked.Where(k_on, k, one_i), keepdims=0), masked.const([1], np.int64))
     top, _ = masked.TopK(zs, K, axis=-1, largest=1, sorted=1, outputs=2)  # [..., K] descending
@@ -67,15 +79,12 @@ def _weights(b: Builder, z: str, t: str, k: str, p: str) -> tuple[str, str]:
     kth = masked.GatherElements(top, kth_index, axis=-1)                # [..., 1]
     kth = masked.Where(k_on, kth, masked.const(-np.inf))               # [..., 1] -inf: keep all
     zk = masked.Where(masked.GreaterOrEqual(zs, kth), zs, masked.const(-np.inf))  # ties with the k-th are kept
-    zk = b.If(_any(b, k_on), then_branch=masked.graph("top_k", [], [(zk, FLOAT)]),
-              else_branch=unmasked.graph("no_top_k", [], [(unmasked.Identity(zs), FLOAT)]))
-    e = b.Exp(b.Sub(zk, m))                                             # [..., V], masked -> 0
-    p_on = b.Less(p, b.const(1.0))                                      # [..., 1]
+    e = b.If(_any(b, k_on), then_branch=masked.graph("top_k", [], [(masked.Exp(masked.Sub(zk, m)), FLOAT)]),
+             else_branch=unmasked.graph("no_top_k", [], [(unmasked.Exp(unmasked.Sub(zs, m)), FLOAT)]))  # masked -> 0
     cut, uncut = b.sub(), b.sub()
     e_cut = _top_p_cut(cut, e, _total(cut, e), V, p, p_on)
-    e = b.If(_any(b, p_on), then_branch=cut.graph("top_p", [], [(e_cut, FLOAT)]),
-             else_branch=uncut.graph("no_top_p", [], [(uncut.Identity(e), FLOAT)]))
-    return e, _total(b, e)
+    return b.If(_any(b, p_on), then_branch=cut.graph("top_p", [], [(e_cut, FLOAT)]),
+                else_branch=uncut.graph("no_top_p", [], [(uncut.Identity(e), FLOAT)]))
 
 
 def _probs(b: Builder, z: str, t: str, k: str, p: str) -> str:
@@ -323,8 +332,11 @@ def _accept_any(b: Builder, L, d, target, greedy, t, k, p, G, n_ver, in_range) -
     i64 = lambda v: b.const(v, np.int64)  # noqa: E731
     e, total = _weights(b, L, t, k, p)                                  # [B, G+1, V], [B, G+1, 1]: P = e / total
     total = b.Cast(total, to=FLOAT)                                     # [B, G+1, 1] S
-    p_d = b.Div(b.Squeeze(b.GatherElements(_head(b, e, G), b.Unsqueeze(d, i64([2])), axis=2), i64([2])),
-                b.Squeeze(_head(b, total, G), i64([2])))                 # [B, G]
+    # e at each draft, gathered at all G+1 positions (index 0 at the last) and then cut to G: slicing e to its first
+    # G positions before the gather would copy [B, G, V]
+    at = b.Concat(d, b.Expand(i64([[0]]), b.Concat(b.Shape(d, end=1), i64([1]), axis=0)), axis=1)  # [B, G+1]
+    e_d = b.GatherElements(e, b.Unsqueeze(at, i64([2])), axis=2)        # [B, G+1, 1]
+    p_d = b.Div(b.Squeeze(_head(b, e_d, G), i64([2])), b.Squeeze(_head(b, total, G), i64([2])))  # [B, G]
     u = "uniforms"                                                      # [B, 2G+1]
     accept = b.Or(b.GreaterOrEqual(p_d, "draft_q"), b.Less(b.Mul(_head(b, u, G), "draft_q"), p_d))
     ok = b.Or(b.And(greedy, b.Equal(d, _head(b, target, G))), b.And(b.Not(greedy), accept))  # [B, G]
