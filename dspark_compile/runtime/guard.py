@@ -10,7 +10,10 @@ table's nearest measured batch size):
                  same one Schedule's budget starts new rows from)
     slowdown     per arm (plain / drafting) and bucket: measured round time over its cost-table price
                  (decayed, about the last 10 rounds; 1 before any). The table is measured on bare engine
-                 calls at build; served rounds also pay the host's work and the machine as it is now.
+                 calls at build; served rounds also pay the host's work and the machine as it is now. Until a
+                 drafting round has been timed in a bucket, drafting is priced with plain's slowdown there: the
+                 table's bias as the served rounds show it (pricing drafting at the bare table while plain pays
+                 its measured 1.23x made the guard draft at 8 clients on Gemma 3 270M, where it loses).
                  Drafting rounds teach it only when they absorb what one round kept (at most G+1 positions
                  per row): what absorbing a longer backlog (a joining prompt, skipped rounds) adds keeps the
                  table's absorb_ms price.
@@ -174,6 +177,8 @@ class Guard:
             return backlog >= MAX_BACKLOG  # nothing to draft for, or Schedule would verify no draft (max_len 0)
         bucket = self.cost.nearest(rows)
         slow_plain, slow_draft = self.times.slowdown[:, bucket]
+        if not self.times.timed[1, bucket]:  # no drafting round timed here yet: the bias plain's rounds show
+            slow_draft = slow_plain
         verify_ms = self.cost.for_rows(rows, self.block_size)  # [R*(G+1)] time for n = 1.. tokens
         plain = rows / (slow_plain * float(verify_ms[rows - 1]))  # tokens per ms
         modelled = self._speeds(rows, self.acceptance.rates(sampled), verify_ms, slow_draft)  # [D]
