@@ -32,10 +32,12 @@ def test_run_json_and_text(bundle):
     rows = json.loads(res.stdout)
     assert [r["prompt"] for r in rows] == ["hi", "there"]
     assert all(1 <= len(r["tokens"]) <= 5 and r["finish_reason"] in ("eos", "length") for r in rows)
-    again = json.loads(CliRunner().invoke(cli, ["run", str(bundle), "--prompt", "hi", "--prompt", "there",
-                                                "--max-new-tokens", "5", "--json", "--temperature", "0.8",
-                                                "--seed", "3"]).stdout)
-    assert [r["tokens"] for r in again] == [r["tokens"] for r in rows]
+    # a seed reproduces a sampled answer token for token in plain decoding (README, "Random numbers"); the cost
+    # arm's guard decides from measured round times, so its draws may fall otherwise from one run to the next
+    plain = ["run", str(bundle), "--prompt", "hi", "--prompt", "there", "--max-new-tokens", "5", "--json",
+             "--temperature", "0.8", "--seed", "3", "--scheduler", "off"]
+    first, again = (json.loads(CliRunner().invoke(cli, plain).stdout) for _ in range(2))
+    assert [r["tokens"] for r in again] == [r["tokens"] for r in first]
     res = CliRunner().invoke(cli, ["run", str(bundle), "--prompt", "hi", "--chat", "--max-new-tokens", "3"])
     assert res.exit_code == 0 and "tokens" in res.stderr
 
