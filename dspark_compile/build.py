@@ -267,7 +267,7 @@ def _build(recipe: Recipe, out: Path, force: bool, step: StepReporter, notify: C
     from dspark_compile.engine.base import EngineOptions, load_engine
     from dspark_compile.export.target import export_target, fuse_verify_graph
     from dspark_compile.models import from_hf_model
-    from dspark_compile.runtime.drafter import DRAFT_VOCAB_FILE, DrafterInfo, DrafterModel, draft_vocabulary
+    from dspark_compile.runtime.drafter import DRAFT_VOCAB_FILE, DrafterInfo, DrafterModel
     from dspark_compile.runtime.target import ModelInfo, TargetModel
     from dspark_compile.sources import load_target
 
@@ -319,7 +319,8 @@ def _build(recipe: Recipe, out: Path, force: bool, step: StepReporter, notify: C
                 with step(f"quantize the drafter's weights ({spec.scheme})"):
                     quantized["drafter"] = _quantize_graph(writer.root, dgraph.files, spec, recipe)
             engines["drafter"] = {"backend": "onnxruntime", "files": list(dgraph.files), **_spec_dicts(dgraph)}
-            np.save(writer.root / DRAFT_VOCAB_FILE, drafter.draft_ids().numpy().astype(np.int32))  # Verify's ids
+            draft_vocab = drafter.draft_ids().numpy().astype(np.int32)  # [Vd] Verify's ids beside q_full
+            np.save(writer.root / DRAFT_VOCAB_FILE, draft_vocab)
             manifest["drafter"] = {
                 "source": desc, "source_sha256": inputs.get("draft.path", {}).get("sha256"),
                 "block_size": dgraph.block_size, "num_layers": drafter.config.num_layers,
@@ -333,8 +334,7 @@ def _build(recipe: Recipe, out: Path, force: bool, step: StepReporter, notify: C
                 turns = EngineOptions(yield_after_run=True)  # as the runtime opens them (README, "Threads")
                 engine = load_engine("onnxruntime", writer.root / verify.files[0], turns)
                 draft_model = DrafterModel(load_engine("onnxruntime", writer.root / dgraph.files[0], turns),
-                                           DrafterInfo.from_manifest(manifest["drafter"]),
-                                           draft_vocabulary(writer.root / DRAFT_VOCAB_FILE))
+                                           DrafterInfo.from_manifest(manifest["drafter"]), draft_vocab)
                 manifest["costs"] = measure_costs(
                     TargetModel(engine, ModelInfo.from_manifest(manifest["model"])), draft_model,
                     recipe.shapes.max_batch, digest=_files_digest(writer.root, verify.files),

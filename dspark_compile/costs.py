@@ -141,7 +141,7 @@ def remeasure(bundle_root, repeats: int = 5, threads: int = 0, backend: str = "o
 
     target = TargetModel(engine(verify), ModelInfo.from_manifest(manifest["model"]))
     drafter = DrafterModel(engine(draft), DrafterInfo.from_manifest(manifest["drafter"]),
-                           draft_vocabulary(bundle.path(DRAFT_VOCAB_FILE)))
+                           draft_vocabulary(bundle.path(DRAFT_VOCAB_FILE), target.info.vocab_size))
     manifest[key] = measure_costs(target, drafter, int(manifest["recipe"]["shapes"]["max_batch"]),
                                   repeats=repeats, digest=manifest_engine_digest(manifest, verify),
                                   drafter_digest=manifest_engine_digest(manifest, draft))

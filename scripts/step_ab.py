@@ -66,7 +66,7 @@ def _drafters(args) -> None:
         manifest = json.loads((root / "manifest.json").read_text())
         engine = load_engine("onnxruntime", root / "drafter.onnx", EngineOptions(yield_after_run=True))
         target = SimpleNamespace(info=ModelInfo.from_manifest(manifest["model"]))  # _draft_run reads only its dims
-        vocab = draft_vocabulary(root / DRAFT_VOCAB_FILE)
+        vocab = draft_vocabulary(root / DRAFT_VOCAB_FILE, int(manifest["model"]["vocab_size"]))
         models[str(root)] = (DrafterModel(engine, DrafterInfo.from_manifest(manifest["drafter"]), vocab), target)
     for shape in args.shapes.split(","):
         rows, room = (int(v) for v in shape.split("x"))

@@ -58,7 +58,7 @@ def main() -> None:
     for yield_after_run in (False, True):
         drafter = DrafterModel(load_engine("onnxruntime", path["drafter"], EngineOptions(yield_after_run=yield_after_run)),
                                DrafterInfo.from_manifest(manifest["drafter"]),
-                               draft_vocabulary(bundle.path(DRAFT_VOCAB_FILE)))
+                               draft_vocabulary(bundle.path(DRAFT_VOCAB_FILE), info.vocab_size))
         dcache = drafter.new_cache(b, context + drafter.info.block_size + 1)
         pending = Pending(np.zeros((b, 1, len(info.tap_layers) * info.hidden_size), info.dtype), np.ones(b, np.int64))
 

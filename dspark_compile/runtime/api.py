@@ -85,7 +85,7 @@ class Runtime:
         if speculates:
             self.drafter = DrafterModel(self._engine("drafter", options),
                                         DrafterInfo.from_manifest(bundle.manifest["drafter"]),
-                                        draft_vocabulary(bundle.path(DRAFT_VOCAB_FILE)))
+                                        draft_vocabulary(bundle.path(DRAFT_VOCAB_FILE), self.info.vocab_size))
             costs = bundle.manifest.get(costs_key(self.backend))
             if costs is not None:
                 check_binding(costs, bundle.manifest, engine_role("verify", self.backend),

@@ -11,7 +11,7 @@ import numpy as np
 from dspark_compile import graph_io as io
 from dspark_compile.engine.base import Engine
 from dspark_compile.errors import EngineError
-from dspark_compile.ops.reference import DraftSampleOutputs
+from dspark_compile.ops.reference import DraftSampleOutputs, check_draft_vocab
 from dspark_compile.runtime.kvcache import KVCache
 from dspark_compile.runtime.rows import Pending, RowParams
 
@@ -52,15 +52,16 @@ DRAFT_VOCAB_FILE = "draft_vocab.npy"
 graph's weight), which Verify takes with q_full; a file of its own so that the runtime needs no ONNX parser."""
 
 
-def draft_vocabulary(path: Path) -> np.ndarray:
-    """The draft vocabulary [Vd] int32 saved at `path` (`DRAFT_VOCAB_FILE` of a bundle)."""
+def draft_vocabulary(path: Path, vocab_size: int) -> np.ndarray:
+    """The draft vocabulary [Vd] int32 saved at `path` (`DRAFT_VOCAB_FILE` of a bundle), ids of a target
+    vocabulary of `vocab_size`."""
     try:
         ids = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as exc:
         raise EngineError(f"{path}: cannot read the draft vocabulary: {exc}") from None
-    if ids.ndim != 1 or ids.dtype != np.int32 or ids.size < 1 or np.any(np.diff(ids) <= 0) or ids[0] < 0:
-        raise EngineError(f"{path}: expected a non-empty, strictly increasing int32 vector of token ids, got "
-                          f"{ids.dtype} {ids.shape}")
+    if ids.dtype != np.int32 or not check_draft_vocab(ids, vocab_size):
+        raise EngineError(f"{path}: expected a non-empty, strictly increasing int32 vector of token ids in "
+                          f"[0, {vocab_size}), got {ids.dtype} {ids.shape}")
     return ids
 
 

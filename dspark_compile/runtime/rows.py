@@ -193,3 +193,7 @@ class RowState(Rows):
     def live(self) -> np.ndarray:
         """[B] bool: the rows whose request has not finished."""
         return np.array([r.finish_reason is None for r in self.requests], dtype=bool)
+
+    def left(self) -> np.ndarray:
+        """[B] int64: the tokens each row's request may still make."""
+        return np.array([r.max_new_tokens - len(r.tokens) for r in self.requests], dtype=np.int64)

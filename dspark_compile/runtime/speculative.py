@@ -45,8 +45,7 @@ def speculative_step(batch: Batch, drafter: DrafterModel | None, scheduler: Sche
     lengths = np.zeros(live.shape[0], dtype=np.int64)  # [B] drafts each row verifies
     speculating = scheduler.speculates and drafter is not None
     with clock("schedule"):  # the guard's call, from past rounds only
-        left = np.array([r.max_new_tokens - len(r.tokens) for r in rows.requests], dtype=np.int64)  # [B]
-        drafting = speculating and scheduler.drafts(rows.params, live, rows.pending.backlog(live), left)
+        drafting = speculating and scheduler.drafts(rows.params, live, rows.pending.backlog(live), rows.left())
     if drafting:
         with clock("draft"):
             draft = drafter.draft(batch.draft_cache, rows.pending, rows.anchor, rows.params, rows.rounds,

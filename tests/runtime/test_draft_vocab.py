@@ -20,7 +20,7 @@ def _graph_ids(path):
 
 def test_the_bundle_file_holds_the_drafter_graphs_ids(tiny_bundles):
     bundle = load_bundle(tiny_bundles("llama"))
-    ids = draft_vocabulary(bundle.path(DRAFT_VOCAB_FILE))
+    ids = draft_vocabulary(bundle.path(DRAFT_VOCAB_FILE), bundle.model["vocab_size"])
     np.testing.assert_array_equal(ids, _graph_ids(bundle.path(bundle.engine("drafter")["files"][0])))
     assert bundle.manifest["drafter"]["draft_vocab_size"] == ids.size and DRAFT_VOCAB_FILE in bundle.manifest["files"]
 
@@ -29,6 +29,7 @@ def test_the_bundle_file_holds_the_drafter_graphs_ids(tiny_bundles):
     (np.array([3, 2, 5], np.int32), "strictly increasing"),
     (np.array([1, 2, 5], np.int64), "int32"),
     (np.zeros((2, 2), np.int32), "vector"),
+    (np.array([1, 2, 500], np.int32), r"\[0, 300\)"),
     (None, "cannot read"),
 ])
 def test_a_bad_vocabulary_file_is_refused_by_name(tmp_path, content, why):
@@ -38,5 +39,5 @@ def test_a_bad_vocabulary_file_is_refused_by_name(tmp_path, content, why):
     else:
         np.save(path, content)
     with pytest.raises(EngineError, match=why) as err:
-        draft_vocabulary(path)
+        draft_vocabulary(path, 300)
     assert str(path) in str(err.value)
