@@ -11,8 +11,9 @@
 
 ONNX Runtime also accepts float zero points, but then it skips prepacking and dequantizes all of W on
 every call (`ComputeBUnpacked` in matmul_nbits.cc), so a GGUF Q4_1 block (w = d*q + m) is carried as
-q with scale d and zero point 0, plus the block minima m applied to the activations' block sums (see
-`passes.py`). Q8_0 (w = d*q, q int8) is exactly 8-bit MatMulNBits with the default zero point 128.
+q with scale d and the integer zero point z nearest its true zero -m/d, plus the rest of the offset,
+m + z*d, applied to the activations' block sums (`centre`; see `passes.py`). Q8_0 (w = d*q, q int8) is
+exactly 8-bit MatMulNBits with the default zero point 128.
 """
 
 from __future__ import annotations
@@ -125,6 +126,23 @@ def from_q4_1(raw: np.ndarray) -> BlockQuant:
     qs = blocks[..., 4:]
     q = np.concatenate([qs & 0x0F, qs >> 4], axis=-1)  # [N, nb, 32]
     return BlockQuant(4, GGUF_BLOCK, q, d, np.zeros(d.shape, np.uint8), m)
+
+
+def centre(bq: BlockQuant) -> BlockQuant:
+    """A Q4_1 `BlockQuant` (zero point 0, offsets m) with each block's integer zero point at its true zero:
+    z = round(-m/d) clipped to [0, 15], offset m + z*d. The weights are the same (in fp32 too: (q - z)*d and
+    m + z*d are exact, so their sum rounds as d*q + m does). What changes is the arithmetic with int8
+    activations (accuracy_level 4): their rounding error is multiplied by d*(q - z), centred on zero like the
+    weight itself, instead of by d*q (all one sign, about twice as large), while the offset meets the exact
+    block sums. On SmolLM2 this took top-1 agreement with fp32 from 0.92 to 0.96 (README "Quantized engines")."""
+    if bq.offsets is None:
+        return bq
+    safe = np.where(bq.scales == 0, 1.0, bq.scales)
+    z = np.clip(np.rint(-bq.offsets / safe), 0, (1 << bq.bits) - 1).astype(np.uint8)
+    z = np.where(bq.scales == 0, 0, z).astype(np.uint8)
+    zp = bq.zero_points.astype(np.float32) if bq.zero_points is not None else 0.0
+    offsets = (bq.offsets + (z - zp) * bq.scales).astype(np.float32)
+    return BlockQuant(bq.bits, bq.block, bq.q, bq.scales, z, offsets)
 
 
 def from_q8_0(raw: np.ndarray) -> BlockQuant:

@@ -9,9 +9,10 @@ then a Split: each column keeps its own blocks, so the result is the same per co
 - `int8` / `int4`: round-to-nearest per block of `block_size` weights along K (`blocks.quantize_rtn`;
   asymmetric with an integer zero point unless `symmetric`).
 - `gguf`: the source GGUF's own blocks, carried over instead of requantized: Q8_0 is exactly 8-bit
-  MatMulNBits; Q4_1 (w = d*q + m) is MatMulNBits(q, scale d, zero point 0) plus the block minima applied
-  to the activations' block sums, Y += blocksum(A) [.., K/32] @ M [K/32, N], because MatMulNBits with
-  float zero points runs unpacked (it dequantizes all of W on every call). Each weight's GGUF tensor is
+  MatMulNBits; Q4_1 (w = d*q + m) is MatMulNBits(q, scale d, integer zero point z = round(-m/d)) plus the
+  rest of each block's offset applied to the activations' block sums, Y += blocksum(A) [.., K/32] @ M
+  [K/32, N] with M = m + z*d (`blocks.centre`), because MatMulNBits with float zero points runs unpacked
+  (it dequantizes all of W on every call). Each weight's GGUF tensor is
   found by its rows (every dequantized GGUF row must equal one column of W bit for bit, whatever the
   row order the loader used, e.g. Llama's q/k permutation), so a GGUF that is not the graph's source is
   an error, never a silent requantization.
@@ -30,7 +31,7 @@ import numpy as np
 
 from dspark_compile.errors import QuantizeError
 from dspark_compile.export.nodes import prune
-from dspark_compile.quantize.blocks import BlockQuant, quantize_rtn
+from dspark_compile.quantize.blocks import BlockQuant, centre, quantize_rtn
 from dspark_compile.quantize.config import WeightQuant
 
 MS_DOMAIN = "com.microsoft"
@@ -95,9 +96,9 @@ class GGUFBlocks:
                                 "build from the GGUF this graph was loaded from, or choose 'int4'/'int8'")
         bq = self.tensors[tensors.pop()]
         order = np.array([h[1] for h in hits])
-        return BlockQuant(bq.bits, bq.block, bq.q[order], bq.scales[order],
-                          None if bq.zero_points is None else bq.zero_points[order],
-                          None if bq.offsets is None else bq.offsets[order])
+        return centre(BlockQuant(bq.bits, bq.block, bq.q[order], bq.scales[order],
+                                 None if bq.zero_points is None else bq.zero_points[order],
+                                 None if bq.offsets is None else bq.offsets[order]))
 
 
 def _digest(row: np.ndarray) -> bytes:
