@@ -137,7 +137,7 @@ def quantize_weights(model, spec: WeightQuant, gguf: GGUFBlocks | None = None):
         groups.setdefault(node.input[0], []).append(node)
 
     def emit(a: str, bq: BlockQuant, base: str, y_out: str, name: str) -> None:
-        """a [.., K] @ bq -> y_out [.., N]: Pad, MatMulNBits, the Q4_1 minima, Slice."""
+        """a [.., K] @ bq -> y_out [.., N]: (rows [M, K] + a zero row), MatMulNBits, the Q4_1 minima, (unpad)."""
         k, n = bq.shape
         packed = bq.packed()
         names = []
@@ -146,21 +146,30 @@ def quantize_weights(model, spec: WeightQuant, gguf: GGUFBlocks | None = None):
                 graph.initializer.append(numpy_helper.from_array(packed[key], f"{base}.{key}"))
                 names.append(f"{base}.{key}")
         y = y_out
-        if spec.pad_rows:  # zero rows after the real ones: M >= 2, and a lone last stripe is never a real row
-            rank = ranks.get(a, 3)
-            if a not in padded:  # once per activation
-                pads = f"{base}.pad_rows"  # one more batch entry: [B, T, K] -> [B+1, T, K], T pad rows
-                graph.initializer.append(numpy_helper.from_array(np.array([0] * rank + [1] + [0] * (rank - 1), np.int64), pads))
-                nodes.append(helper.make_node("Pad", [a, pads], [f"{base}.a_padded"], name=f"{base}_pad_rows"))
-                padded[a] = f"{base}.a_padded"
-            a, y = padded[a], f"{base}.y_padded"
+        if spec.pad_rows:  # a zero row after the real ones: M >= 2, and a lone last stripe is never a real row
+            if a not in padded:  # once per activation: [.., K] -> [M, K] -> [M + 1, K], and [..] kept
+                const = {f"{base}.rows_shape": [-1, k], f"{base}.pad_rows": [0, 0, 1, 0], f"{base}.lead_0": [0],
+                         f"{base}.lead_1": [-1]}
+                for cname, v in const.items():
+                    graph.initializer.append(numpy_helper.from_array(np.array(v, np.int64), cname))
+                nodes.extend([helper.make_node("Reshape", [a, f"{base}.rows_shape"], [f"{base}.a_rows"],
+                                           name=f"{base}_rows"),
+                          helper.make_node("Pad", [f"{base}.a_rows", f"{base}.pad_rows"], [f"{base}.a_padded"],
+                                           name=f"{base}_pad_rows"),
+                          helper.make_node("Shape", [a], [f"{base}.a_shape"], name=f"{base}_shape"),
+                          helper.make_node("Slice", [f"{base}.a_shape", f"{base}.lead_0", f"{base}.lead_1"],
+                                           [f"{base}.lead"], name=f"{base}_lead")])
+                padded[a] = (f"{base}.a_padded", f"{base}.lead")
+            a, lead = padded[a]
+            y = f"{base}.y_padded"
         y_nbits = y if bq.offsets is None else f"{base}.nbits_out"
         nodes.append(helper.make_node("MatMulNBits", [a, *names], [y_nbits], name=f"{name}_nbits", domain=MS_DOMAIN,
                                       K=k, N=n, bits=bq.bits, block_size=bq.block, accuracy_level=spec.accuracy_level))
         if bq.offsets is not None:  # Q4_1 minima: Y += blocksum(A) @ M
             if a not in block_sums:
-                shape = f"{base}.blk_shape"
-                graph.initializer.append(numpy_helper.from_array(np.array([0, 0, k // bq.block, bq.block], np.int64), shape))
+                shape = f"{base}.blk_shape"  # [.., K] -> [.., K/32, 32]
+                dims = [0] * (1 if spec.pad_rows else ranks.get(a, 3) - 1) + [k // bq.block, bq.block]
+                graph.initializer.append(numpy_helper.from_array(np.array(dims, np.int64), shape))
                 nodes.append(helper.make_node("Reshape", [a, shape], [f"{base}.a_blocks"], name=f"{base}_blocks"))
                 axes = f"{base}.blk_axes"
                 graph.initializer.append(numpy_helper.from_array(np.array([-1], np.int64), axes))
@@ -171,11 +180,14 @@ def quantize_weights(model, spec: WeightQuant, gguf: GGUFBlocks | None = None):
             nodes.append(helper.make_node("MatMul", [block_sums[a], f"{base}.minima"], [f"{base}.min_out"],
                                           name=f"{base}_minima"))
             nodes.append(helper.make_node("Add", [y_nbits, f"{base}.min_out"], [y], name=f"{base}_add_minima"))
-        if spec.pad_rows:
-            start, stop, axis = (f"{base}.unpad_{i}" for i in range(3))
-            for name_, v in zip((start, stop, axis), (0, -1, 0)):
+        if spec.pad_rows:  # [M + 1, N] -> [M, N] -> [.., N]
+            start, stop, axis, cols = (f"{base}.unpad_{i}" for i in range(4))
+            for name_, v in zip((start, stop, axis, cols), (0, -1, 0, n)):
                 graph.initializer.append(numpy_helper.from_array(np.array([v], np.int64), name_))
-            nodes.append(helper.make_node("Slice", [y, start, stop, axis], [y_out], name=f"{base}_unpad"))
+            nodes.extend([helper.make_node("Slice", [y, start, stop, axis], [f"{base}.y_rows"], name=f"{base}_unpad"),
+                      helper.make_node("Concat", [lead, cols], [f"{base}.y_shape"], name=f"{base}_y_shape", axis=0),
+                      helper.make_node("Reshape", [f"{base}.y_rows", f"{base}.y_shape"], [y_out],
+                                       name=f"{base}_unrows")])
 
     for node in graph.node:
         if node.output[0] not in weights:
