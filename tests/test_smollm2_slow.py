@@ -1,4 +1,4 @@
-"""The default recipe end to end on the real SmolLM2-135M-Instruct (slow: about 3 minutes)."""
+"""The fp32 reference recipe end to end on the real SmolLM2-135M-Instruct (slow: about 3 minutes)."""
 
 import pytest
 import torch
@@ -25,7 +25,7 @@ def smollm2(tmp_path_factory):
     from dspark_compile.sources import load_target
     from tests.helpers import RECIPES
 
-    recipe = load_recipe(RECIPES / "smollm2-135m.yaml")
+    recipe = load_recipe(RECIPES / "smollm2-135m-fp32.yaml")
     path = build_bundle(recipe, tmp_path_factory.mktemp("smollm2") / "bundle")
     hf = load_target(recipe.target, recipe.resolve).model
     hf.generation_config.eos_token_id = None  # (min_new_tokens would instead mask EOS out of the logits)

@@ -1,5 +1,5 @@
-"""SmolLM2-135M with quantized engines (recipes/smollm2-135m-q4.yaml: the GGUF's own Q4_1/Q8_0 blocks, int8
-activations, int8 drafter): a K-token verify pass computes the same logits as K one-token steps bit for bit,
+"""SmolLM2-135M with quantized engines (the default recipe, recipes/smollm2-135m.yaml: the GGUF's own Q4_1/Q8_0
+blocks, int8 activations, int8 drafter): a K-token verify pass computes the same logits as K one-token steps bit for bit,
 and speculative greedy output equals plain greedy output of the same quantized target over 32 prompts x 128
 tokens (issue 20; slow: builds the real bundle)."""
 
@@ -23,7 +23,7 @@ def q4(tmp_path_factory):
     from dspark_compile.runtime.api import Runtime
     from tests.helpers import RECIPES, plain_target
 
-    recipe = load_recipe(RECIPES / "smollm2-135m-q4.yaml")
+    recipe = load_recipe(RECIPES / "smollm2-135m.yaml")
     path = build_bundle(recipe, tmp_path_factory.mktemp("smollm2-q4") / "bundle")
     prompts = load_prompts(RECIPES.parent / "benchmarks" / "prompts.txt")
     return Runtime.load(path), plain_target(path), prompts
