@@ -148,17 +148,14 @@ def quantize_weights(model, spec: WeightQuant, gguf: GGUFBlocks | None = None):
         y = y_out
         if spec.pad_rows:  # a zero row after the real ones: M >= 2, and a lone last stripe is never a real row
             if a not in padded:  # once per activation: [.., K] -> [M, K] -> [M + 1, K], and [..] kept
-                const = {f"{base}.rows_shape": [-1, k], f"{base}.pad_rows": [0, 0, 1, 0], f"{base}.lead_0": [0],
-                         f"{base}.lead_1": [-1]}
-                for cname, v in const.items():
+                for cname, v in ((f"{base}.rows_shape", [-1, k]), (f"{base}.pad_rows", [0, 0, 1, 0])):
                     graph.initializer.append(numpy_helper.from_array(np.array(v, np.int64), cname))
-                nodes.extend([helper.make_node("Reshape", [a, f"{base}.rows_shape"], [f"{base}.a_rows"],
-                                           name=f"{base}_rows"),
-                          helper.make_node("Pad", [f"{base}.a_rows", f"{base}.pad_rows"], [f"{base}.a_padded"],
-                                           name=f"{base}_pad_rows"),
-                          helper.make_node("Shape", [a], [f"{base}.a_shape"], name=f"{base}_shape"),
-                          helper.make_node("Slice", [f"{base}.a_shape", f"{base}.lead_0", f"{base}.lead_1"],
-                                           [f"{base}.lead"], name=f"{base}_lead")])
+                nodes.extend([
+                    helper.make_node("Reshape", [a, f"{base}.rows_shape"], [f"{base}.a_rows"], name=f"{base}_rows"),
+                    helper.make_node("Pad", [f"{base}.a_rows", f"{base}.pad_rows"], [f"{base}.a_padded"],
+                                     name=f"{base}_pad_rows"),
+                    # [..]: every dim but K (Shape's end attribute: opset >= 15; our graphs are opset 18)
+                    helper.make_node("Shape", [a], [f"{base}.lead"], name=f"{base}_lead", end=-1)])
                 padded[a] = (f"{base}.a_padded", f"{base}.lead")
             a, lead = padded[a]
             y = f"{base}.y_padded"
@@ -184,10 +181,10 @@ def quantize_weights(model, spec: WeightQuant, gguf: GGUFBlocks | None = None):
             start, stop, axis, cols = (f"{base}.unpad_{i}" for i in range(4))
             for name_, v in zip((start, stop, axis, cols), (0, -1, 0, n)):
                 graph.initializer.append(numpy_helper.from_array(np.array([v], np.int64), name_))
-            nodes.extend([helper.make_node("Slice", [y, start, stop, axis], [f"{base}.y_rows"], name=f"{base}_unpad"),
-                      helper.make_node("Concat", [lead, cols], [f"{base}.y_shape"], name=f"{base}_y_shape", axis=0),
-                      helper.make_node("Reshape", [f"{base}.y_rows", f"{base}.y_shape"], [y_out],
-                                       name=f"{base}_unrows")])
+            nodes.extend([
+                helper.make_node("Slice", [y, start, stop, axis], [f"{base}.y_rows"], name=f"{base}_unpad"),
+                helper.make_node("Concat", [lead, cols], [f"{base}.y_shape"], name=f"{base}_y_shape", axis=0),
+                helper.make_node("Reshape", [f"{base}.y_rows", f"{base}.y_shape"], [y_out], name=f"{base}_unrows")])
 
     for node in graph.node:
         if node.output[0] not in weights:
