@@ -286,7 +286,7 @@ def _build(recipe: Recipe, out: Path, force: bool, step: StepReporter, notify: C
                 model = model.half()
             del target.model
         with step("trace target to ONNX"):
-            graph = export_target(model, writer.root)
+            graph = export_target(model, writer.root, row_pad=recipe.quantization.target != "none")
         with step("check the graph in ONNX Runtime"):
             engine = load_engine("onnxruntime", writer.root / "target.onnx")
             diff = check_export(model, engine)

@@ -305,7 +305,7 @@ class QuantizationConfig(_Section):
         scheme = getattr(self, role)
         if scheme == "none":
             return None
-        return WeightQuant(scheme, self.block_size, self.symmetric, self.accuracy_level, pad_rows=role == "target")
+        return WeightQuant(scheme, self.block_size, self.symmetric, self.accuracy_level)
 
 
 class RuntimeConfig(_Section):

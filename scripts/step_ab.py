@@ -1,11 +1,12 @@
-"""Time the one-token target step of several bundles side by side, interleaved (3 passes per shape).
+"""Time the one-token target step of several bundles side by side, one step of each in turn.
 
-    python scripts/step_ab.py BUNDLE [BUNDLE ...] [--shapes 1x90,4x90,16x90,16x200] [--drafter]
+    python scripts/step_ab.py BUNDLE [BUNDLE ...] [--shapes 1x90,4x90,16x90,16x200] [--steps 150] [--drafter]
 
-A shape RxS is R rows with a cache of room for S positions (S - 20 of them filled). Reads only each bundle's
-`target_verify.onnx` and manifest, so bundles built by older checkouts compare too. `--drafter` times one
-greedy drafter pass instead (`drafter.onnx`: one context row absorbed after S - 20, one block drafted), as the
-cost table measures it.
+A shape RxS is R rows with a cache of room for S positions (S - 20 of them filled). The bundles take turns
+step by step (A, B, C, A, B, C, ...), so a slow spell of this shared machine falls on all of them alike;
+each line gives the median and quartiles per bundle. Reads only each bundle's `target_verify.onnx` and
+manifest, so bundles built by older checkouts compare too. `--drafter` times one greedy drafter pass instead
+(`drafter.onnx`: one context row absorbed after S - 20, one block drafted), as the cost table measures it.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("bundles", nargs="+", type=Path)
     ap.add_argument("--shapes", default="1x90,4x90,16x90,16x200")
-    ap.add_argument("--steps", type=int, default=15)
+    ap.add_argument("--steps", type=int, default=150, help="timed steps per bundle (--drafter: per pass of 3)")
     ap.add_argument("--drafter", action="store_true", help="time the drafter pass instead of the target step")
     args = ap.parse_args()
     if args.drafter:
@@ -43,18 +44,18 @@ def main() -> None:
         rows, room = (int(v) for v in shape.split("x"))
         params = RowParams.of([SamplingParams()] * rows, list(range(rows)))
         anchor, none = np.zeros(rows, np.int64), np.zeros(rows, np.int64)
+        caches = {name: target.new_cache(rows, room) for name, target in models.items()}
         times: dict[str, list[float]] = {name: [] for name in models}
-        for _ in range(3):  # passes, interleaved across bundles
+        for i in range(args.steps + 5):  # the first 5 warm up
             for name, target in models.items():
-                cache = target.new_cache(rows, room)
-                step = []
-                for _ in range(args.steps):
-                    cache.lengths[:] = room - 20
-                    t0 = time.perf_counter()
-                    target.verify(cache, anchor, None, none, params, np.zeros(rows, np.uint32))
-                    step.append(time.perf_counter() - t0)
-                times[name].append(round(1000 * float(np.median(step[3:])), 1))
-        print(f"{rows} rows, room for {room}: " + "; ".join(f"{n}: {t} ms" for n, t in times.items()))
+                caches[name].lengths[:] = room - 20
+                t0 = time.perf_counter()
+                target.verify(caches[name], anchor, None, none, params, np.zeros(rows, np.uint32))
+                if i >= 5:
+                    times[name].append(1000 * (time.perf_counter() - t0))
+        print(f"{rows} rows, room for {room}: " + "; ".join(
+            f"{n}: median {np.median(t):.1f} ms (quartiles {np.percentile(t, 25):.1f}-{np.percentile(t, 75):.1f})"
+            for n, t in times.items()))
 
 
 def _drafters(args) -> None:

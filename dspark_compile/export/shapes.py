@@ -21,7 +21,7 @@ from dspark_compile.errors import ExportError
 from dspark_compile.export.nodes import prune
 
 
-def _skeleton(model):
+def skeleton(model):
     """A copy of `model` without the bytes of its large initializers (those become graph inputs of the same
     type and shape), for shape inference: copying a 0.5 GB proto to read shapes would double the export's
     memory."""
@@ -35,9 +35,9 @@ def _skeleton(model):
             graph.initializer.append(init)  # shape constants: the inference reads their values
         else:
             graph.input.append(helper.make_tensor_value_info(init.name, init.data_type, list(init.dims)))
-    skeleton = helper.make_model(graph, opset_imports=list(model.opset_import), ir_version=model.ir_version)
-    skeleton.functions.extend(model.functions)
-    return skeleton
+    out = helper.make_model(graph, opset_imports=list(model.opset_import), ir_version=model.ir_version)
+    out.functions.extend(model.functions)
+    return out
 
 
 def _symbolic_shapes(model) -> dict[str, list]:
@@ -45,7 +45,7 @@ def _symbolic_shapes(model) -> dict[str, list]:
     from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
 
     try:
-        inferred = SymbolicShapeInference.infer_shapes(_skeleton(model), auto_merge=False, guess_output_rank=True)
+        inferred = SymbolicShapeInference.infer_shapes(skeleton(model), auto_merge=False, guess_output_rank=True)
     except Exception as exc:  # the tool raises bare Exceptions and assertion errors on graphs it cannot follow
         raise ExportError(f"symbolic shape inference failed on the traced graph: {type(exc).__name__}: {exc}") from None
     shapes = {}

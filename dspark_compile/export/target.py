@@ -84,8 +84,12 @@ def _dynamic_axes(inputs, outputs) -> dict[str, dict[int, str]]:
     return {s.name: {i: d for i, d in enumerate(s.shape) if isinstance(d, str)} for s in inputs + outputs}
 
 
-def export_target(model, out_dir: Path, name: str = "target.onnx", weights: str = "target.weights") -> TargetGraph:
+def export_target(model, out_dir: Path, name: str = "target.onnx", weights: str = "target.weights",
+                  row_pad: bool = False) -> TargetGraph:
     """Export a `DecoderLM` to `out_dir/name` with its weights in `out_dir/weights`, and check it.
+
+    `row_pad` (for a target whose weights will be quantized) sets `model.row_pad`: the graph carries its
+    hidden states as rows [B*T + 1, H] with a zero row last, so no linear layer ever multiplies one row.
 
     Weights always live in one external-data file, so that the fused graphs built on this one (e.g.
     `fuse_verify_graph`) reference the same bytes instead of copying them, and graphs over 2 GB work.
@@ -96,6 +100,7 @@ def export_target(model, out_dir: Path, name: str = "target.onnx", weights: str 
     from dspark_compile.export.shapes import fold_reshapes
     from dspark_compile.export.shared_weights import tie_lm_head
 
+    model.row_pad = row_pad
     inputs, outputs = io_specs(model)
     path = out_dir / name
     scratch = out_dir / ".trace"

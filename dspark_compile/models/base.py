@@ -67,10 +67,17 @@ def rope_cos_sin(positions: torch.Tensor, inv_freq: torch.Tensor, scaling: float
     return (emb.cos() * scaling).to(dtype), (emb.sin() * scaling).to(dtype)
 
 
+def pad_row(x: torch.Tensor, width: int) -> torch.Tensor:
+    """x [N, width] -> [N + 1, width]: one zero row appended (`DecoderLM.row_pad`). `width` is a Python int, so
+    the traced zero row is a constant (x.shape[-1] would trace a Shape -> ConstantOfShape chain)."""
+    return torch.cat((x, torch.zeros(1, width, dtype=x.dtype, device=x.device)), dim=0)
+
+
 def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
     """Rotate-half RoPE (HF convention) on x [B, T, heads, D]."""
     half = int(x.shape[-1]) // 2  # D is static: a constant in the traced graph, not a Shape/Gather/Div chain
-    rotated = torch.cat((-x[..., half:], x[..., :half]), dim=-1)  # [B, T, heads, D]
+    first, second = torch.split(x, half, dim=-1)  # one Split node (two Slices need a known shape to be fused)
+    rotated = torch.cat((-second, first), dim=-1)  # [B, T, heads, D]
     return x * cos + rotated * sin
 
 
@@ -95,11 +102,12 @@ class Attention(nn.Module):
             self.k_norm = make_norm(arch, hd)
         self.v_norm = make_norm(arch, hd, with_weight=False) if spec.value_norm else None
 
-    def project_kv(self, x):
-        """Keys (normed, before RoPE) and values [B, T, Hkv, D] of x [B, T, H]."""
-        B, T = x.shape[0], x.shape[1]
-        k = self.k_proj(x).view(B, T, self.num_kv_heads, self.head_dim)
-        v = k if self.k_eq_v else self.v_proj(x).view(B, T, self.num_kv_heads, self.head_dim)
+    def project_kv(self, x, rows: tuple | None = None):
+        """Keys (normed, before RoPE) and values [B, T, Hkv, D] of x [B, T, H], or of x [B*T + 1, H] with
+        `rows` = (B, T): row-padded (`DecoderLM.row_pad`), the last row dropped after the projections."""
+        B, T = rows or (x.shape[0], x.shape[1])
+        k = _unpad(self.k_proj(x), rows).view(B, T, self.num_kv_heads, self.head_dim)
+        v = k if self.k_eq_v else _unpad(self.v_proj(x), rows).view(B, T, self.num_kv_heads, self.head_dim)
         if self.qk_norm:
             k = self.k_norm(k)
         if self.v_norm is not None:
@@ -107,19 +115,23 @@ class Attention(nn.Module):
         return k, v
 
     def forward(self, x, cos, sin, mask, past_k, past_v):
-        """x [B, T, H]; cos/sin [B, T, 1, D]; mask (rows [B, Hkv, T, D] int64, allowed [B, 1, G*T, P] bool), see
-        `attend_in_place`; past_k/v [B, Hkv, P, D].
-        Returns out [B, T, H], new_k/new_v [B, Hkv, T, D]."""
-        B, T = x.shape[0], x.shape[1]
-        q = self.q_proj(x).view(B, T, self.num_heads, self.head_dim)  # [B, T, Hq, D]
-        k, v = self.project_kv(x)  # [B, T, Hkv, D] x 2
+        """x [B, T, H], or [B*T + 1, H] row-padded (`DecoderLM.row_pad`); cos/sin [B, T, 1, D]; mask (rows
+        [B, Hkv, T, D] int64, allowed [B, 1, G*T, P] bool), see `attend_in_place`; past_k/v [B, Hkv, P, D].
+        Returns out (x's layout) [B, T, H] or [B*T + 1, H], new_k/new_v [B, Hkv, T, D]."""
+        B, T = cos.shape[0], cos.shape[1]
+        rows = (B, T) if x.dim() == 2 else None
+        q = _unpad(self.q_proj(x), rows).view(B, T, self.num_heads, self.head_dim)  # [B, T, Hq, D]
+        k, v = self.project_kv(x, rows)  # [B, T, Hkv, D] x 2
         if self.qk_norm:
             q = self.q_norm(q)
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
         new_k, new_v = k.transpose(1, 2), v.transpose(1, 2)  # [B, Hkv, T, D]
-        return self.o_proj(self.attend_in_place(q, past_k, past_v, new_k, new_v, *mask)), new_k, new_v
+        out = self.attend_in_place(q, past_k, past_v, new_k, new_v, *mask, flat=rows is not None)  # [B, T, Hq*D]
+        if rows is not None:  # [B*T, Hq*D] -> [B*T + 1, Hq*D]
+            out = pad_row(out, self.num_heads * self.head_dim)
+        return self.o_proj(out), new_k, new_v
 
-    def attend_in_place(self, q, past_k, past_v, new_k, new_v, rows, allowed):
+    def attend_in_place(self, q, past_k, past_v, new_k, new_v, rows, allowed, flat: bool = False):
         """Attention of q [B, T, Hq, D] over the cache with the new keys/values written at their own rows.
 
         rows [B, Hkv, T, D] int64: the cache row of each new token (its position, `DecoderLM.scatter_rows`, built
@@ -133,7 +145,7 @@ class Attention(nn.Module):
         """
         keys = past_k.scatter(2, rows, new_k)  # [B, Hkv, S, D]: a copy, new rows written
         values = past_v.scatter(2, rows, new_v)
-        return self.attend(q, keys, values, None, None, allowed)
+        return self.attend(q, keys, values, None, None, allowed, flat)
 
     def query_rows_mask(self, allowed):
         """allowed [B, 1, 1, T, S] -> [B, 1, G*T, S], the mask in `attend`'s query-row order (row g*T + t is
@@ -142,13 +154,13 @@ class Attention(nn.Module):
         G = self.num_heads // self.num_kv_heads
         return allowed.expand(B, 1, G, T, S).reshape(B, 1, G * T, S)
 
-    def attend(self, q, past_k, past_v, new_k, new_v, mask):
+    def attend(self, q, past_k, past_v, new_k, new_v, mask, flat: bool = False):
         """Softmax attention of q [B, T, Hq, D] over [past ; new] keys without joining them.
 
         past_k/v [B, Hkv, P, D] (rows the mask hides may hold any finite values); new_k/v [B, Hkv, N, D], or
         None for no new part (N = 0, fewer graph nodes); mask [B, 1, 1, T or 1, P+N] bool, or [B, 1, G*T, P+N]
         already in query-row order (`query_rows_mask`: no reshapes of the scores around it), every query row
-        allowing at least one key. Returns [B, T, Hq*D].
+        allowing at least one key. Returns [B, T, Hq*D], or with `flat` [B*T, Hq*D].
         """
         B, T, P = q.shape[0], q.shape[1], past_k.shape[2]
         Hkv, D = self.num_kv_heads, self.head_dim
@@ -174,7 +186,13 @@ class Attention(nn.Module):
             out = torch.matmul(probs, past_v)  # [B, Hkv, G*T, D]
         else:
             out = torch.matmul(probs[..., :P], past_v) + torch.matmul(probs[..., P:], new_v)  # [B, Hkv, G*T, D]
-        return out.view(B, Hkv, G, T, D).permute(0, 3, 1, 2, 4).reshape(B, T, self.num_heads * D)  # [B, T, Hq*D]
+        out = out.view(B, Hkv, G, T, D).permute(0, 3, 1, 2, 4)  # [B, T, Hkv, G, D]
+        return out.reshape(-1, self.num_heads * D) if flat else out.reshape(B, T, self.num_heads * D)
+
+
+def _unpad(y: torch.Tensor, rows: tuple | None) -> torch.Tensor:
+    """y [B*T + 1, C] -> [B*T, C] (its pad row dropped) when `rows` = (B, T) is given, else y unchanged."""
+    return y if rows is None else y[:-1]
 
 
 class MLP(nn.Module):
@@ -254,6 +272,14 @@ class DecoderLM(nn.Module):
             self.register_buffer(f"inv_freq_{layer_type}", inv_freq, persistent=False)
         embed_scale = torch.tensor(arch.hidden_size**0.5 if arch.family.embed_scale else 1.0, device="cpu")
         self.register_buffer("embed_scale", embed_scale, persistent=False)
+        self.row_pad = False
+        """Export with the hidden states as rows [B*T + 1, H], one zero row after the real ones, so that every
+        linear layer multiplies at least 2 rows and a last one that is not a real token. Set for quantized
+        targets (`export_target(row_pad=True)`): ONNX Runtime's MatMulNBits computes M = 1 (and a last
+        thread stripe of one row, M mod 128 = 1) with another kernel than M >= 2, which rounds differently,
+        so without the pad a K-token verify would not compute what K one-token steps compute. Row-wise layers
+        (norms, MLP, residual adds) run on the padded rows; only attention sees [B, T, ...]. The same
+        arithmetic per real row, so the same logits."""
 
     @property
     def dtype(self) -> torch.dtype:
@@ -292,6 +318,10 @@ class DecoderLM(nn.Module):
         one graph node, where an index_put built its index from shape arithmetic in every layer)."""
         return slot[:, None, :, None] + torch.zeros((1, kv_heads, 1, head_dim), dtype=slot.dtype, device=slot.device)
 
+    def _unpadded(self, h, B, T):
+        """The hidden states as [B, T, H], whether or not they run row-padded."""
+        return h[:-1].reshape(B, T, self.hidden_size) if self.row_pad else h
+
     def forward(self, input_ids, positions, past_lengths, logit_index, *past_kv):
         """input_ids [B, T] int64; positions [B, T] int64 (absolute); past_lengths [B] int64 (valid cache
         rows per batch row); logit_index [B, K] int64 (which of the T new tokens get logits);
@@ -307,6 +337,9 @@ class DecoderLM(nn.Module):
         h = self.embed_tokens(input_ids)  # [B, T, H]
         if self.arch.family.embed_scale:  # sqrt(H) rounded to the weight dtype, as HF does
             h = h * self.embed_scale.to(h.dtype)
+        B, T = input_ids.shape[0], input_ids.shape[1]
+        if self.row_pad:
+            h = pad_row(h.reshape(B * T, self.hidden_size), self.hidden_size)  # [B*T + 1, H]
         slot, masks = self._masks(positions, past_lengths, past_kv[0].shape[2])
         shared = {}  # what attention needs per layer shape, built once and read by every layer of that shape
         rope = {
@@ -326,11 +359,16 @@ class DecoderLM(nn.Module):
             h, new_k, new_v = layer(h, cos, sin, shared[key], past_k, past_v)
             new_kv += [new_k, new_v]
             if i in self.tap_layers:
-                taps.append(h)
+                taps.append(self._unpadded(h, B, T))
 
         index = logit_index[:, :, None].expand(-1, -1, self.hidden_size)  # [B, K, H]
-        picked = torch.gather(h, 1, index)  # [B, K, H]
-        logits = self.lm_head(self.norm(picked)).float()  # [B, K, V]
+        picked = torch.gather(self._unpadded(h, B, T), 1, index)  # [B, K, H]
+        if self.row_pad:  # the lm_head's rows padded too: [B*K + 1, H] -> [B*K + 1, V] -> [B, K, V]
+            K = logit_index.shape[1]
+            logits = self.lm_head(pad_row(self.norm(picked).reshape(B * K, self.hidden_size), self.hidden_size))[:-1]
+            logits = logits.reshape(B, K, self.vocab_size).float()
+        else:
+            logits = self.lm_head(self.norm(picked)).float()  # [B, K, V]
         if self.arch.final_softcap is not None:
             logits = torch.tanh(logits / self.arch.final_softcap) * self.arch.final_softcap
         # tap_layers is strictly increasing, so layer order is tap order.

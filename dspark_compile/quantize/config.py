@@ -24,12 +24,6 @@ class WeightQuant:
     activations (faster; rounds each activation block, see README 'Quantized engines')."""
     min_columns: int = 16
     """MatMuls with fewer output columns stay float."""
-    pad_rows: bool = False
-    """Give every MatMulNBits its input as rows with one zero row appended ([B, T, K] -> [B*T + 1, K], sliced
-    off and reshaped after), so no real row ever takes ONNX Runtime's one-row path: MLAS computes a matrix with
-    M = 1 (or a last thread stripe of one row, M % 128 == 1) with another kernel than M >= 2, and rounds differently.
-    With it, a row's result does not depend on how many rows share the call (the target needs that for
-    lossless speculation; README 'Quantized engines')."""
 
     def __post_init__(self):
         if self.scheme not in SCHEMES:

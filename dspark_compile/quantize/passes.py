@@ -119,11 +119,10 @@ def quantize_weights(model, spec: WeightQuant, gguf: GGUFBlocks | None = None):
     out.CopyFrom(model)
     graph = out.graph
     inits = {i.name: i for i in graph.initializer}
-    ranks = {v.name: len(v.type.tensor_type.shape.dim) for v in list(graph.value_info) + list(graph.input)}
+    ranks = _ranks(out) if spec.scheme == "gguf" else {}  # (the Q4_1 minima reshape the activations to blocks)
     producers = {o: n for n in graph.node for o in n.output}
     nodes, layers, skipped = [], [], []
     block_sums: dict[str, str] = {}  # activation -> its [.., K/32] block sums
-    padded: dict[str, str] = {}  # activation -> it with zero rows appended
     weights: dict[str, np.ndarray] = {}  # MatMul output -> its float weight W [K, N], for every MatMul we quantize
     groups: dict[str, list] = {}  # activation -> the MatMuls that read it (q/k/v, gate/up): one fused MatMulNBits
     for node in graph.node:
@@ -137,7 +136,7 @@ def quantize_weights(model, spec: WeightQuant, gguf: GGUFBlocks | None = None):
         groups.setdefault(node.input[0], []).append(node)
 
     def emit(a: str, bq: BlockQuant, base: str, y_out: str, name: str) -> None:
-        """a [.., K] @ bq -> y_out [.., N]: (rows [M, K] + a zero row), MatMulNBits, the Q4_1 minima, (unpad)."""
+        """a [.., K] @ bq -> y_out [.., N]: MatMulNBits, plus the Q4_1 minima."""
         k, n = bq.shape
         packed = bq.packed()
         names = []
@@ -145,27 +144,15 @@ def quantize_weights(model, spec: WeightQuant, gguf: GGUFBlocks | None = None):
             if key in packed:
                 graph.initializer.append(numpy_helper.from_array(packed[key], f"{base}.{key}"))
                 names.append(f"{base}.{key}")
-        y = y_out
-        if spec.pad_rows:  # a zero row after the real ones: M >= 2, and a lone last stripe is never a real row
-            if a not in padded:  # once per activation: [.., K] -> [M, K] -> [M + 1, K], and [..] kept
-                for cname, v in ((f"{base}.rows_shape", [-1, k]), (f"{base}.pad_rows", [0, 0, 1, 0])):
-                    graph.initializer.append(numpy_helper.from_array(np.array(v, np.int64), cname))
-                nodes.extend([
-                    helper.make_node("Reshape", [a, f"{base}.rows_shape"], [f"{base}.a_rows"], name=f"{base}_rows"),
-                    helper.make_node("Pad", [f"{base}.a_rows", f"{base}.pad_rows"], [f"{base}.a_padded"],
-                                     name=f"{base}_pad_rows"),
-                    # [..]: every dim but K (Shape's end attribute: opset >= 15; our graphs are opset 18)
-                    helper.make_node("Shape", [a], [f"{base}.lead"], name=f"{base}_lead", end=-1)])
-                padded[a] = (f"{base}.a_padded", f"{base}.lead")
-            a, lead = padded[a]
-            y = f"{base}.y_padded"
-        y_nbits = y if bq.offsets is None else f"{base}.nbits_out"
+        y_nbits = y_out if bq.offsets is None else f"{base}.nbits_out"
         nodes.append(helper.make_node("MatMulNBits", [a, *names], [y_nbits], name=f"{name}_nbits", domain=MS_DOMAIN,
                                       K=k, N=n, bits=bq.bits, block_size=bq.block, accuracy_level=spec.accuracy_level))
         if bq.offsets is not None:  # Q4_1 minima: Y += blocksum(A) @ M
             if a not in block_sums:
                 shape = f"{base}.blk_shape"  # [.., K] -> [.., K/32, 32]
-                dims = [0] * (1 if spec.pad_rows else ranks.get(a, 3) - 1) + [k // bq.block, bq.block]
+                if a not in ranks:
+                    raise QuantizeError(f"{name}: the rank of its input '{a}' is unknown (ONNX shape inference)")
+                dims = [0] * (ranks[a] - 1) + [k // bq.block, bq.block]
                 graph.initializer.append(numpy_helper.from_array(np.array(dims, np.int64), shape))
                 nodes.append(helper.make_node("Reshape", [a, shape], [f"{base}.a_blocks"], name=f"{base}_blocks"))
                 axes = f"{base}.blk_axes"
@@ -174,17 +161,14 @@ def quantize_weights(model, spec: WeightQuant, gguf: GGUFBlocks | None = None):
                                               name=f"{base}_blocksum", keepdims=0))
                 block_sums[a] = f"{base}.a_blocksum"
             graph.initializer.append(numpy_helper.from_array(bq.offsets.T.copy(), f"{base}.minima"))  # [K/32, N]
-            nodes.append(helper.make_node("MatMul", [block_sums[a], f"{base}.minima"], [f"{base}.min_out"],
-                                          name=f"{base}_minima"))
-            nodes.append(helper.make_node("Add", [y_nbits, f"{base}.min_out"], [y], name=f"{base}_add_minima"))
-        if spec.pad_rows:  # [M + 1, N] -> [M, N] -> [.., N]
-            start, stop, axis, cols = (f"{base}.unpad_{i}" for i in range(4))
-            for name_, v in zip((start, stop, axis, cols), (0, -1, 0, n)):
-                graph.initializer.append(numpy_helper.from_array(np.array([v], np.int64), name_))
-            nodes.extend([
-                helper.make_node("Slice", [y, start, stop, axis], [f"{base}.y_rows"], name=f"{base}_unpad"),
-                helper.make_node("Concat", [lead, cols], [f"{base}.y_shape"], name=f"{base}_y_shape", axis=0),
-                helper.make_node("Reshape", [f"{base}.y_rows", f"{base}.y_shape"], [y_out], name=f"{base}_unrows")])
+            if ranks[a] == 2:  # rows (a row-padded target, `DecoderLM.row_pad`): one Gemm, Y = S @ M + Y
+                nodes.append(helper.make_node("Gemm", [block_sums[a], f"{base}.minima", y_nbits], [y_out],
+                                              name=f"{base}_minima"))
+            else:
+                nodes.append(helper.make_node("MatMul", [block_sums[a], f"{base}.minima"], [f"{base}.min_out"],
+                                              name=f"{base}_minima"))
+                nodes.append(helper.make_node("Add", [y_nbits, f"{base}.min_out"], [y_out],
+                                              name=f"{base}_add_minima"))
 
     for node in graph.node:
         if node.output[0] not in weights:
@@ -217,6 +201,17 @@ def quantize_weights(model, spec: WeightQuant, gguf: GGUFBlocks | None = None):
     if not any(o.domain == MS_DOMAIN for o in out.opset_import):
         out.opset_import.append(helper.make_opsetid(MS_DOMAIN, 1))
     return out, QuantReport(spec.scheme, tuple(layers), tuple(skipped))
+
+
+def _ranks(model) -> dict[str, int]:
+    """Tensor name -> rank, by ONNX shape inference over the graph without its weights' bytes."""
+    import onnx
+
+    from dspark_compile.export.shapes import skeleton
+
+    inferred = onnx.shape_inference.infer_shapes(skeleton(model))
+    graph = inferred.graph
+    return {v.name: len(v.type.tensor_type.shape.dim) for v in list(graph.value_info) + list(graph.input)}
 
 
 def _base(node) -> str:

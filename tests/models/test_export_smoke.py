@@ -65,3 +65,37 @@ def test_export_and_run_with_onnxruntime(family, tmp_path):
         for name, ours, theirs in zip(output_names, expected, got):
             assert theirs.shape == tuple(ours.shape), name
             np.testing.assert_allclose(theirs, ours.numpy(), atol=1e-4, rtol=0, err_msg=name)
+
+
+@pytest.mark.parametrize("family", ["llama", "gemma3"])
+def test_row_padded_export_computes_the_same_outputs(family, tmp_path):
+    """`row_pad` (quantized targets): every weight MatMul reads rows [B*T + 1, K] (B*K + 1 for the lm_head), the
+    last one a zero row, and the graph's outputs equal the unpadded model's."""
+    import onnx
+
+    from dspark_compile.export.shapes import skeleton
+    from dspark_compile.export.target import export_target
+
+    model = from_hf_model(tiny_hf_model(family, seed=7))
+    graph = export_target(model, tmp_path, row_pad=True)
+    assert model.row_pad
+    proto = onnx.load(str(tmp_path / graph.files[0]), load_external_data=False)
+    inferred = onnx.shape_inference.infer_shapes(skeleton(proto)).graph
+    ranks = {v.name: len(v.type.tensor_type.shape.dim) for v in list(inferred.value_info) + list(inferred.input)}
+    weights = {i.name for i in proto.graph.initializer}
+    transposed = {n.output[0] for n in proto.graph.node if n.op_type == "Transpose" and n.input[0] in weights}
+    linear = [n for n in proto.graph.node if n.op_type == "MatMul" and (n.input[1] in weights | transposed)]
+    assert len(linear) == 7 * model.num_layers + 1  # q, k, v, o, gate, up, down per layer; the lm_head
+    assert all(ranks[n.input[0]] == 2 for n in linear), [(n.name, ranks[n.input[0]]) for n in linear]
+
+    session = ort.InferenceSession(str(tmp_path / graph.files[0]), providers=["CPUExecutionProvider"])
+    names = [s.name for s in graph.inputs]
+    model.row_pad = False
+    for B, T, P, K, seed in [(3, 4, 6, 4, 1), (1, 1, 9, 1, 2), (2, 5, 5, 1, 3)]:
+        inputs = example_inputs(model, B, T, P, K, seed)
+        with torch.no_grad():
+            expected = model(*inputs)
+        got = session.run([s.name for s in graph.outputs], {n: t.numpy() for n, t in zip(names, inputs)})
+        for spec, ours, theirs in zip(graph.outputs, expected, got):
+            assert theirs.shape == tuple(ours.shape), spec.name
+            np.testing.assert_allclose(theirs, ours.numpy(), atol=1e-4, rtol=0, err_msg=spec.name)
