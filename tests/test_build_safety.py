@@ -112,7 +112,7 @@ def test_io_errors_during_a_build_are_clean_and_leave_nothing(tmp_path, monkeypa
     # before: a traceback (and, for a full disk, whatever had been written)
     import dspark_compile.export.target as export
 
-    def full_disk(model, root):
+    def full_disk(model, root, **options):
         (root / "target.onnx").write_bytes(b"half")
         raise OSError(code, os.strerror(code), str(root / "target.onnx"))
 
