@@ -110,8 +110,10 @@ class _FusedRope(torch.autograd.Function):
 
     @staticmethod
     def symbolic(g, x, positions, cos_table, sin_table, heads: int):
-        return g.op("com.microsoft::RotaryEmbedding", x, positions, cos_table, sin_table, num_heads_i=heads,
-                    interleaved_i=0)
+        out = g.op("com.microsoft::RotaryEmbedding", x, positions, cos_table, sin_table, num_heads_i=heads,
+                   interleaved_i=0)
+        out.setType(x.type())  # x's type and shape (the exporter knows no shape rule for a contrib op)
+        return out
 
 
 class Attention(nn.Module):
