@@ -286,9 +286,7 @@ def _build(recipe: Recipe, out: Path, force: bool, step: StepReporter, notify: C
                 model = model.half()
             del target.model
         with step("trace target to ONNX"):
-            ort_only = recipe.quantization.target != "none"  # MatMulNBits: ONNX Runtime's contrib op
-            graph = export_target(model, writer.root, row_pad=ort_only,
-                                  rope_positions=recipe.shapes.max_context if ort_only else 0)
+            graph = export_target(model, writer.root, row_pad=recipe.quantization.target != "none")
         with step("check the graph in ONNX Runtime"):
             engine = load_engine("onnxruntime", writer.root / "target.onnx")
             diff = check_export(model, engine)

@@ -85,13 +85,11 @@ def _dynamic_axes(inputs, outputs) -> dict[str, dict[int, str]]:
 
 
 def export_target(model, out_dir: Path, name: str = "target.onnx", weights: str = "target.weights",
-                  row_pad: bool = False, rope_positions: int = 0) -> TargetGraph:
+                  row_pad: bool = False) -> TargetGraph:
     """Export a `DecoderLM` to `out_dir/name` with its weights in `out_dir/weights`, and check it.
 
-    For a target whose weights will be quantized (MatMulNBits: an ONNX Runtime graph from then on):
-    `row_pad` sets `model.row_pad` (hidden states as rows [B*T + 1, H] with a zero row last, so no linear
-    layer ever multiplies one row), `rope_positions` > 0 sets `model.rope_positions` (RoPE as ONNX Runtime's
-    fused RotaryEmbedding, with tables for positions below it: the recipe's max_context).
+    `row_pad` (for a target whose weights will be quantized) sets `model.row_pad`: the graph carries its
+    hidden states as rows [B*T + 1, H] with a zero row last, so no linear layer ever multiplies one row.
 
     Weights always live in one external-data file, so that the fused graphs built on this one (e.g.
     `fuse_verify_graph`) reference the same bytes instead of copying them, and graphs over 2 GB work.
@@ -102,7 +100,7 @@ def export_target(model, out_dir: Path, name: str = "target.onnx", weights: str 
     from dspark_compile.export.shapes import fold_reshapes
     from dspark_compile.export.shared_weights import tie_lm_head
 
-    model.row_pad, model.rope_positions = row_pad, rope_positions
+    model.row_pad = row_pad
     inputs, outputs = io_specs(model)
     path = out_dir / name
     scratch = out_dir / ".trace"
@@ -115,7 +113,6 @@ def export_target(model, out_dir: Path, name: str = "target.onnx", weights: str 
                     model, _dummy_inputs(model), str(scratch / name), dynamo=False, opset_version=OPSET,
                     input_names=[s.name for s in inputs], output_names=[s.name for s in outputs],
                     dynamic_axes=_dynamic_axes(inputs, outputs), do_constant_folding=True,
-                    custom_opsets={"com.microsoft": 1} if rope_positions else None,
                 )
         except Exception as exc:  # the exporter raises many types; all mean the same thing to a user
             raise ExportError(f"tracing the target to ONNX failed: {type(exc).__name__}: {exc}") from exc

@@ -17,7 +17,6 @@ equals absolute position.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -82,40 +81,6 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
     return x * cos + rotated * sin
 
 
-class RopeTables(NamedTuple):
-    """RoPE as ONNX Runtime's fused `com.microsoft::RotaryEmbedding` (`DecoderLM.rope_positions`): the tokens'
-    positions [B, T] and cos/sin tables [P, D/2] (angles in fp32, times the attention scaling)."""
-
-    positions: torch.Tensor
-    cos: torch.Tensor
-    sin: torch.Tensor
-
-    def rotate(self, x: torch.Tensor, heads: int) -> torch.Tensor:
-        """Rotate-half RoPE of x [B, T, heads, D], as `apply_rope`, in one graph node (`heads` a Python int: the
-        op's attribute)."""
-        B, T = x.shape[0], x.shape[1]
-        return _FusedRope.apply(x.reshape(B, T, -1), self.positions, self.cos, self.sin, heads).view(x.shape)
-
-
-class _FusedRope(torch.autograd.Function):
-    """x [B, T, heads*D] rotated at positions [B, T] by tables [P, D/2]: computed by `apply_rope` in PyTorch,
-    traced as one `com.microsoft::RotaryEmbedding` (rotate-half, `interleaved` 0)."""
-
-    @staticmethod
-    def forward(ctx, x, positions, cos_table, sin_table, heads: int):
-        B, T = x.shape[0], x.shape[1]
-        cos = torch.cat((cos_table[positions], cos_table[positions]), dim=-1)[:, :, None]  # [B, T, 1, D]
-        sin = torch.cat((sin_table[positions], sin_table[positions]), dim=-1)[:, :, None]
-        return apply_rope(x.view(B, T, heads, -1), cos, sin).reshape(B, T, -1)
-
-    @staticmethod
-    def symbolic(g, x, positions, cos_table, sin_table, heads: int):
-        out = g.op("com.microsoft::RotaryEmbedding", x, positions, cos_table, sin_table, num_heads_i=heads,
-                   interleaved_i=0)
-        out.setType(x.type())  # x's type and shape (the exporter knows no shape rule for a contrib op)
-        return out
-
-
 class Attention(nn.Module):
     """Grouped-query attention over [past cache ; new tokens] with an explicit boolean mask."""
 
@@ -150,21 +115,16 @@ class Attention(nn.Module):
         return k, v
 
     def forward(self, x, cos, sin, mask, past_k, past_v):
-        """x [B, T, H], or [B*T + 1, H] row-padded (`DecoderLM.row_pad`); cos/sin [B, T, 1, D], or cos a
-        `RopeTables` (sin None); mask (rows [B, Hkv, T, D] int64, allowed [B, 1, G*T, P] bool), see
-        `attend_in_place`; past_k/v [B, Hkv, P, D].
+        """x [B, T, H], or [B*T + 1, H] row-padded (`DecoderLM.row_pad`); cos/sin [B, T, 1, D]; mask (rows
+        [B, Hkv, T, D] int64, allowed [B, 1, G*T, P] bool), see `attend_in_place`; past_k/v [B, Hkv, P, D].
         Returns out (x's layout) [B, T, H] or [B*T + 1, H], new_k/new_v [B, Hkv, T, D]."""
-        fused = isinstance(cos, RopeTables)
-        B, T = (cos.positions if fused else cos).shape[:2]
+        B, T = cos.shape[0], cos.shape[1]
         rows = (B, T) if x.dim() == 2 else None
         q = _unpad(self.q_proj(x), rows).view(B, T, self.num_heads, self.head_dim)  # [B, T, Hq, D]
         k, v = self.project_kv(x, rows)  # [B, T, Hkv, D] x 2
         if self.qk_norm:
             q = self.q_norm(q)
-        if fused:
-            q, k = cos.rotate(q, self.num_heads), cos.rotate(k, self.num_kv_heads)
-        else:
-            q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
         new_k, new_v = k.transpose(1, 2), v.transpose(1, 2)  # [B, Hkv, T, D]
         out = self.attend_in_place(q, past_k, past_v, new_k, new_v, *mask, flat=rows is not None)  # [B, T, Hq*D]
         if rows is not None:  # [B*T, Hq*D] -> [B*T + 1, Hq*D]
@@ -312,10 +272,6 @@ class DecoderLM(nn.Module):
             self.register_buffer(f"inv_freq_{layer_type}", inv_freq, persistent=False)
         embed_scale = torch.tensor(arch.hidden_size**0.5 if arch.family.embed_scale else 1.0, device="cpu")
         self.register_buffer("embed_scale", embed_scale, persistent=False)
-        self.rope_positions = 0
-        """Export RoPE as ONNX Runtime's fused RotaryEmbedding with tables for this many positions (0: as
-        elementwise ONNX ops). One node instead of six per q and per k; only ONNX Runtime runs the graph then,
-        so the export sets it with `row_pad`, for quantized targets (their MatMulNBits are ONNX Runtime's)."""
         self.row_pad = False
         """Export with the hidden states as rows [B*T + 1, H], one zero row after the real ones, so that every
         linear layer multiplies at least 2 rows and a last one that is not a real token. Set for quantized
@@ -362,12 +318,6 @@ class DecoderLM(nn.Module):
         one graph node, where an index_put built its index from shape arithmetic in every layer)."""
         return slot[:, None, :, None] + torch.zeros((1, kv_heads, 1, head_dim), dtype=slot.dtype, device=slot.device)
 
-    def _rope_tables(self, positions, layer_type: str, scaling: float, dtype) -> RopeTables:
-        """cos/sin [P, D/2] of every position below `rope_positions` (constants in the traced graph)."""
-        inv_freq = getattr(self, f"inv_freq_{layer_type}")  # [D/2]
-        angles = torch.arange(self.rope_positions, dtype=torch.float32, device=inv_freq.device)[:, None] * inv_freq
-        return RopeTables(positions, (angles.cos() * scaling).to(dtype), (angles.sin() * scaling).to(dtype))
-
     def _unpadded(self, h, B, T):
         """The hidden states as [B, T, H], whether or not they run row-padded."""
         return h[:-1].reshape(B, T, self.hidden_size) if self.row_pad else h
@@ -392,12 +342,10 @@ class DecoderLM(nn.Module):
             h = pad_row(h.reshape(B * T, self.hidden_size), self.hidden_size)  # [B*T + 1, H]
         slot, masks = self._masks(positions, past_lengths, past_kv[0].shape[2])
         shared = {}  # what attention needs per layer shape, built once and read by every layer of that shape
-        if self.rope_positions:  # layer type -> RopeTables, None
-            rope = {lt: (self._rope_tables(positions, lt, table.attention_scaling, h.dtype), None)
-                    for lt, table in self.arch.rope}
-        else:  # layer type -> cos, sin [B, T, 1, D]
-            rope = {lt: rope_cos_sin(positions, getattr(self, f"inv_freq_{lt}"), table.attention_scaling, h.dtype)
-                    for lt, table in self.arch.rope}
+        rope = {
+            lt: rope_cos_sin(positions, getattr(self, f"inv_freq_{lt}"), table.attention_scaling, h.dtype)
+            for lt, table in self.arch.rope
+        }  # layer type -> cos, sin [B, T, 1, D]
 
         taps, new_kv = [], []
         for i, layer in enumerate(self.layers):

@@ -67,20 +67,18 @@ def test_export_and_run_with_onnxruntime(family, tmp_path):
             np.testing.assert_allclose(theirs, ours.numpy(), atol=1e-4, rtol=0, err_msg=name)
 
 
-@pytest.mark.parametrize("rope_positions", [0, 64])
 @pytest.mark.parametrize("family", ["llama", "gemma3"])
-def test_row_padded_export_computes_the_same_outputs(family, rope_positions, tmp_path):
-    """The quantized targets' ONNX Runtime form: with `row_pad` every weight MatMul reads rows [B*T + 1, K]
-    (B*K + 1 for the lm_head), the last one a zero row; with `rope_positions` RoPE is one RotaryEmbedding per q
-    and per k. The graph's outputs equal the plain model's."""
+def test_row_padded_export_computes_the_same_outputs(family, tmp_path):
+    """`row_pad` (quantized targets): every weight MatMul reads rows [B*T + 1, K] (B*K + 1 for the lm_head), the
+    last one a zero row, and the graph's outputs equal the unpadded model's."""
     import onnx
 
     from dspark_compile.export.shapes import skeleton
     from dspark_compile.export.target import export_target
 
     model = from_hf_model(tiny_hf_model(family, seed=7))
-    graph = export_target(model, tmp_path, row_pad=True, rope_positions=rope_positions)
-    assert model.row_pad and model.rope_positions == rope_positions
+    graph = export_target(model, tmp_path, row_pad=True)
+    assert model.row_pad
     proto = onnx.load(str(tmp_path / graph.files[0]), load_external_data=False)
     inferred = onnx.shape_inference.infer_shapes(skeleton(proto)).graph
     ranks = {v.name: len(v.type.tensor_type.shape.dim) for v in list(inferred.value_info) + list(inferred.input)}
@@ -89,12 +87,10 @@ def test_row_padded_export_computes_the_same_outputs(family, rope_positions, tmp
     linear = [n for n in proto.graph.node if n.op_type == "MatMul" and (n.input[1] in weights | transposed)]
     assert len(linear) == 7 * model.num_layers + 1  # q, k, v, o, gate, up, down per layer; the lm_head
     assert all(ranks[n.input[0]] == 2 for n in linear), [(n.name, ranks[n.input[0]]) for n in linear]
-    rotary = [n for n in proto.graph.node if n.op_type == "RotaryEmbedding"]
-    assert len(rotary) == (2 * model.num_layers if rope_positions else 0)
 
     session = ort.InferenceSession(str(tmp_path / graph.files[0]), providers=["CPUExecutionProvider"])
     names = [s.name for s in graph.inputs]
-    model.row_pad, model.rope_positions = False, 0
+    model.row_pad = False
     for B, T, P, K, seed in [(3, 4, 6, 4, 1), (1, 1, 9, 1, 2), (2, 5, 5, 1, 3)]:
         inputs = example_inputs(model, B, T, P, K, seed)
         with torch.no_grad():
