@@ -21,7 +21,7 @@ from dspark_compile.errors import ExportError
 from dspark_compile.export.nodes import prune
 
 
-def skeleton(model):
+def _skeleton(model):
     """A copy of `model` without the bytes of its large initializers (those become graph inputs of the same
     type and shape), for shape inference: copying a 0.5 GB proto to read shapes would double the export's
     memory."""
@@ -40,12 +40,21 @@ def skeleton(model):
     return out
 
 
+def ranks(model) -> dict[str, int]:
+    """Tensor name -> rank, by ONNX shape inference over the graph without its weights' bytes (the traced
+    graph carries no value_info)."""
+    import onnx
+
+    graph = onnx.shape_inference.infer_shapes(_skeleton(model)).graph
+    return {v.name: len(v.type.tensor_type.shape.dim) for v in list(graph.value_info) + list(graph.input)}
+
+
 def _symbolic_shapes(model) -> dict[str, list]:
     """Tensor name -> dims (int, symbol string, or None if unknown), from ONNX Runtime's symbolic inference."""
     from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
 
     try:
-        inferred = SymbolicShapeInference.infer_shapes(skeleton(model), auto_merge=False, guess_output_rank=True)
+        inferred = SymbolicShapeInference.infer_shapes(_skeleton(model), auto_merge=False, guess_output_rank=True)
     except Exception as exc:  # the tool raises bare Exceptions and assertion errors on graphs it cannot follow
         raise ExportError(f"symbolic shape inference failed on the traced graph: {type(exc).__name__}: {exc}") from None
     shapes = {}

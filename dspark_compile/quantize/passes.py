@@ -31,6 +31,7 @@ import numpy as np
 
 from dspark_compile.errors import QuantizeError
 from dspark_compile.export.nodes import prune
+from dspark_compile.export.shapes import ranks as tensor_ranks
 from dspark_compile.quantize.blocks import BlockQuant, centre, quantize_rtn
 from dspark_compile.quantize.config import WeightQuant
 
@@ -119,7 +120,7 @@ def quantize_weights(model, spec: WeightQuant, gguf: GGUFBlocks | None = None):
     out.CopyFrom(model)
     graph = out.graph
     inits = {i.name: i for i in graph.initializer}
-    ranks = _ranks(out) if spec.scheme == "gguf" else {}  # (the Q4_1 minima reshape the activations to blocks)
+    ranks = tensor_ranks(out) if spec.scheme == "gguf" else {}  # (the Q4_1 minima reshape activations to blocks)
     producers = {o: n for n in graph.node for o in n.output}
     nodes, layers, skipped = [], [], []
     block_sums: dict[str, str] = {}  # activation -> its [.., K/32] block sums
@@ -201,17 +202,6 @@ def quantize_weights(model, spec: WeightQuant, gguf: GGUFBlocks | None = None):
     if not any(o.domain == MS_DOMAIN for o in out.opset_import):
         out.opset_import.append(helper.make_opsetid(MS_DOMAIN, 1))
     return out, QuantReport(spec.scheme, tuple(layers), tuple(skipped))
-
-
-def _ranks(model) -> dict[str, int]:
-    """Tensor name -> rank, by ONNX shape inference over the graph without its weights' bytes."""
-    import onnx
-
-    from dspark_compile.export.shapes import skeleton
-
-    inferred = onnx.shape_inference.infer_shapes(skeleton(model))
-    graph = inferred.graph
-    return {v.name: len(v.type.tensor_type.shape.dim) for v in list(graph.value_info) + list(graph.input)}
 
 
 def _base(node) -> str:
