@@ -389,8 +389,10 @@ def measure_costs(bundle: Path, repeats: int, threads: int, backend: str) -> Non
     with console.status("measuring the verify and drafter steps ..."):
         costs = remeasure(bundle, repeats=repeats, threads=threads, backend=backend)
     greedy, sampled = costs["draft_ms"]["greedy"], costs["draft_ms"]["sampled"]
+    one = costs.get("slot_ms", {}).get("greedy")
     drafter = f"; drafter step {greedy[0]:.2f} ms at 1 row, {greedy[-1]:.2f} ms at {costs['batch_sizes'][-1]} " \
-        f"(sampled {sampled[0]:.2f} / {sampled[-1]:.2f} ms)"
+        f"(sampled {sampled[0]:.2f} / {sampled[-1]:.2f} ms" + \
+        (f"; drafting one slot {one[0]:.2f} / {one[-1]:.2f} ms)" if one else ")")
     console.print(f"cost table for batch sizes {costs['batch_sizes']} x {costs['tokens_per_row'][-1]} tokens per row "
                   f"written to {bundle}/manifest.json (verify, 1 row: {costs['ms'][0][0]:.2f} ms for 1 token, "
                   f"{costs['ms'][0][-1]:.2f} ms for {costs['tokens_per_row'][-1]}{drafter})")

@@ -2,7 +2,8 @@
 
 Measured on the engines just built (or re-measured on the serving machine), never assumed: median step
 time for B rows × t tokens per row of the verify pass, and for B rows of one drafter pass (one context row
-absorbed, one block drafted) in greedy and in sampled mode, plus what absorbing more pending positions adds;
+absorbed, one block drafted, and one slot drafted) in greedy and in sampled mode, plus what absorbing more
+pending positions adds;
 all timed in the same interleaved rounds, fitted monotone (isotonic least squares) and bound to each
 engine's file checksums. What served rounds really take, the guard learns as it runs (`runtime/guard.py`).
 The table's format is `runtime/cost_table.py`.
@@ -59,8 +60,9 @@ def _verify_runs(target: TargetModel, b: int, block_size: int, context: int) -> 
 
 
 def _draft_run(drafter: DrafterModel, target: TargetModel, b: int, context: int, sampling: SamplingParams,
-               backlog: int = 1) -> Callable[[], object]:
-    """A drafter step of b rows: absorb `backlog` context rows after `context` cached ones, draft one block."""
+               backlog: int = 1, slots: int | None = None) -> Callable[[], object]:
+    """A drafter step of b rows: absorb `backlog` context rows after `context` cached ones, draft `slots` of a
+    block (default: all)."""
     info = target.info
     cache = drafter.new_cache(b, context + backlog + drafter.info.block_size + 1)
     width = len(info.tap_layers) * info.hidden_size
@@ -70,7 +72,7 @@ def _draft_run(drafter: DrafterModel, target: TargetModel, b: int, context: int,
 
     def run():
         cache.lengths[:] = context  # the pass commits the absorbed rows: start from the same context each time
-        drafter.draft(cache, pending, anchor, params, rounds)
+        drafter.draft(cache, pending, anchor, params, rounds, slots=slots)
 
     return run
 
@@ -99,13 +101,19 @@ def measure_costs(target: TargetModel, drafter: DrafterModel, max_batch: int, re
     block_size = drafter.info.block_size
     batch_sizes = sorted({min(2**i, max_batch) for i in range(max_batch.bit_length() + 1)})
     verify = [r for b in batch_sizes for r in _verify_runs(target, b, block_size, context)]  # [S*(G+1)]
-    drafts = [_draft_run(drafter, target, b, context, sampling, backlog) for sampling, backlog in
-              ((SamplingParams(), 1), (SAMPLED, 1), (SamplingParams(), MAX_BACKLOG)) for b in batch_sizes]  # [3*S]
+    kinds = ((SamplingParams(), 1, None), (SAMPLED, 1, None), (SamplingParams(), MAX_BACKLOG, None),
+             (SamplingParams(), 1, 1), (SAMPLED, 1, 1))  # (mode, backlog, slots): the last two draft one slot
+    drafts = [_draft_run(drafter, target, b, context, sampling, backlog, slots) for sampling, backlog, slots in kinds
+              for b in batch_sizes]  # [5*S]
     times = _interleaved_ms(verify + drafts, repeats)
     s = len(batch_sizes)
     ms = np.array(times[: len(verify)]).reshape(s, block_size + 1)  # [S, G+1]
-    greedy, sampled, full = (times[len(verify) + k * s: len(verify) + (k + 1) * s] for k in range(3))  # [S] each
+    greedy, sampled, full, greedy1, sampled1 = (times[len(verify) + k * s: len(verify) + (k + 1) * s]
+                                                for k in range(len(kinds)))  # [S] each
     raw = dict(zip(MODES, (greedy, sampled)))  # mode -> [S]; full: greedy, absorbing MAX_BACKLOG positions
+    # one slot never costs more than the whole block (a noisy point is capped there)
+    slot = {m: tuple(_monotone(np.minimum(one, whole))) for m, one, whole in
+            zip(MODES, (greedy1, sampled1), (_isotonic(greedy), _isotonic(sampled)))}
     absorb = [max(f - one, 0.0) / (MAX_BACKLOG - 1) for f, one in zip(full, raw["greedy"])]  # [S] per position
     curve = np.array([_isotonic(r) for r in ms])  # monotone in tokens per row, then in batch size, then both
     curve = np.array([_isotonic(c) for c in curve.T]).T
@@ -113,7 +121,7 @@ def measure_costs(target: TargetModel, drafter: DrafterModel, max_batch: int, re
     table = CostTable(tuple(batch_sizes), tuple(range(1, block_size + 2)),
                       tuple(tuple(round(float(v), 3) for v in r) for r in curve),
                       {m: tuple(_monotone(v)) for m, v in raw.items()}, tuple(_monotone(absorb)), digest,
-                      drafter_digest)
+                      drafter_digest, slot)
     return table.to_manifest(raw_ms=[[round(float(v), 3) for v in r] for r in ms],
                              raw_draft_ms={m: [round(v, 3) for v in r] for m, r in raw.items()},
                              context=context, repeats=repeats)

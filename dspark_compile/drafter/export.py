@@ -13,11 +13,12 @@ Graph I/O (B rows, T = Δ new context rows, P cached context rows, γ slots, L d
              past_key.i       [B, Hkv, P, D]   dtype    the drafter's context cache (row j = position j;
              past_value.i     [B, Hkv, P, D]            rows >= past_lengths masked, must be finite)
            fused graph only (DraftSample inputs, see ops.spec.DRAFT_SAMPLE):
-             temperature [B] f32, top_k [B] int32, top_p [B] f32, uniforms [B, γ] f32
+             temperature [B] f32, top_k [B] int32, top_p [B] f32, uniforms [B, S] f32 (S = 1 .. γ: the
+             slots to draft, `draft_slots`)
            and Schedule inputs (ops.spec.SCHEDULE): lagged_survivals [B, γ] f32 (survivals two drafting
              rounds old), cost_table [N] f32, active [B] int32
-    outputs  fused:   draft_tokens [B, γ] int32, draft_q [B, γ] f32, q_full [B, γ, Vd or 1] f32 (1: all greedy),
-                      confidences [B, γ] f32, survivals [B, γ] f32
+    outputs  fused:   draft_tokens [B, S] int32, draft_q [B, S] f32, q_full [B, S, Vd or 1] f32 (1: all greedy),
+                      confidences [B, S] f32, survivals [B, S] f32: the first S slots of the block
              unfused: block_logits [B, γ, V] f32, block_hidden [B, γ, H] dtype
              then     new_key.i / new_value.i [B, Hkv, T, D] dtype   K/V of the T new context rows;
                       the runtime commits the first ctx_counts[b] rows of row b
@@ -26,8 +27,9 @@ Graph I/O (B rows, T = Δ new context rows, P cached context rows, γ slots, L d
 
 Context rows only enter the cache; block K/V never leave the graph. A slot sees cache rows
 j < past_lengths, new rows t < ctx_counts, both only at positions < anchor_position, and all γ slots.
-γ is fixed at export: it is the static middle dim of the block outputs and the model metadata
-`dspark.block_size`. The anchor is int32 because DraftSample and Verify produce int32 tokens.
+γ is fixed at export: it is the static middle dim of the unfused block outputs and the model metadata
+`dspark.block_size`; the fused graph drafts the first S of them (the backbone always runs all γ). The
+anchor is int32 because DraftSample and Verify produce int32 tokens.
 The Markov/confidence weights and STS temperatures become initializers of the DraftSample node. The
 Schedule node makes the depth choice part of the compiled graph (a TensorRT engine runs the Schedule
 plugin on the device); the budget reads only the lagged survivals, the allocation the current ones.
@@ -57,6 +59,8 @@ _BLOCK_OUTPUTS = ("block_logits", "block_hidden")
 _SAMPLING_INPUTS = ("temperature", "top_k", "top_p", "uniforms")
 _SCHEDULE_INPUTS = ("lagged_survivals", "cost_table", "active")
 _TMP_ANCHOR = "_drafter_anchor"  # DraftSample adds its own `anchor` input; ours is merged into it
+SLOTS = "S"
+"""The symbolic dim of the drafted slots in the fused graph: the width of `uniforms`, 1 .. γ (`draft_slots`)."""
 
 
 @dataclass(frozen=True)
@@ -87,13 +91,14 @@ def io_specs(drafter, fused: bool = True) -> tuple[tuple[TensorSpec, ...], tuple
         *kv_in,
     ]
     if fused:
+        S = SLOTS  # the slots drafted: uniforms' width, 1 .. γ (`draft_slots`)
         inputs += [TensorSpec("temperature", ("B",), "float32"), TensorSpec("top_k", ("B",), "int32"),
-                   TensorSpec("top_p", ("B",), "float32"), TensorSpec("uniforms", ("B", G), "float32"),
+                   TensorSpec("top_p", ("B",), "float32"), TensorSpec("uniforms", ("B", S), "float32"),
                    TensorSpec("lagged_survivals", ("B", G), "float32"), TensorSpec("cost_table", ("N",), "float32"),
                    TensorSpec("active", ("B",), "int32")]
-        block = [TensorSpec("draft_tokens", ("B", G), "int32"), TensorSpec("draft_q", ("B", G), "float32"),
-                 TensorSpec("q_full", ("B", G, "Vq"), "float32"),  # target ids; Vq = 1 if every row is greedy
-                 TensorSpec("confidences", ("B", G), "float32"), TensorSpec("survivals", ("B", G), "float32")]
+        block = [TensorSpec("draft_tokens", ("B", S), "int32"), TensorSpec("draft_q", ("B", S), "float32"),
+                 TensorSpec("q_full", ("B", S, "Vq"), "float32"),  # target ids; Vq = 1 if every row is greedy
+                 TensorSpec("confidences", ("B", S), "float32"), TensorSpec("survivals", ("B", S), "float32")]
     else:
         block = [TensorSpec("block_logits", ("B", G, drafter.draft_vocab_size), "float32"),
                  TensorSpec("block_hidden", ("B", G, drafter.hidden_size), dtype)]
@@ -216,7 +221,46 @@ def fuse(model, drafter, schedule: dict):
     del fused.graph.input[:]
     fused.graph.input.extend(inputs)
     _rename(fused.graph, _TMP_ANCHOR, io.ANCHOR)
+    draft_slots(fused)
     return fused  # checked from its file by export_drafter
+
+
+def draft_slots(model) -> None:
+    """Let a fused drafter graph draft the first S <= γ slots of its block, S = the width of its `uniforms`
+    input: the lm_head, DraftSample and Schedule then run on S slots (block_hidden, the STS temperatures and
+    the lagged survivals sliced to S), while the backbone still runs every slot. A slot sees all γ slots
+    (`model._mask`), so slot k's outputs are the same whatever S > k is: a round that can verify at most d
+    drafts (the guard's depth, a fixed γ) drafts d slots, and a slot that could never be verified is not
+    drafted. (On SmolLM2-135M the lm_head and the DraftSample loop are about a third of a one-row pass.)"""
+    from onnx import helper, numpy_helper
+
+    graph = model.graph
+    producer = next(i for i, n in enumerate(graph.node) if "block_hidden" in n.output)
+    node = graph.node[producer]
+    node.output[list(node.output).index("block_hidden")] = "block_hidden.all"
+    for init in graph.initializer:
+        if init.name == "sts_temps":
+            init.name = "sts_temps.all"
+    for n in graph.node:
+        if n.op_type == "Schedule":
+            n.input[list(n.input).index("lagged_survivals")] = "lagged_survivals.slots"
+    zero, one = numpy_helper.from_array(np.array([0], np.int64), "slots.zero"), \
+        numpy_helper.from_array(np.array([1], np.int64), "slots.axis1")
+    graph.initializer.extend([zero, one])
+    nodes = [helper.make_node("Shape", ["uniforms"], ["draft_slots"], name="draft_slots", start=1, end=2),
+             helper.make_node("Slice", ["block_hidden.all", "slots.zero", "draft_slots", "slots.axis1"],
+                              ["block_hidden"], name="block_hidden.slots"),
+             helper.make_node("Slice", ["sts_temps.all", "slots.zero", "draft_slots", "slots.zero"], ["sts_temps"],
+                              name="sts_temps.slots"),
+             helper.make_node("Slice", ["lagged_survivals", "slots.zero", "draft_slots", "slots.axis1"],
+                              ["lagged_survivals.slots"], name="lagged_survivals.slots")]
+    for k, n in enumerate(nodes):
+        graph.node.insert(producer + 1 + k, n)
+    for value in [*graph.input, *graph.output]:
+        if value.name in ("uniforms", "draft_tokens", "draft_q", "q_full", "confidences", "survivals"):
+            dim = value.type.tensor_type.shape.dim[1]
+            dim.Clear()
+            dim.dim_param = SLOTS
 
 
 def export_drafter(drafter, out_dir: Path, name: str = "drafter.onnx", weights: str = "drafter.weights",

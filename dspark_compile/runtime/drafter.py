@@ -36,10 +36,10 @@ class DrafterInfo:
 
 @dataclass(frozen=True)
 class Draft:
-    """One drafter pass: DraftSample's outputs (`sample`, the op's one record: draft_tokens [B, G] int32, draft_q
-    [B, G], q_full [B, G, Vd] over the draft vocabulary ([B, G, 1] ones when every row is greedy), confidences
-    [B, G], survivals [B, G] non-increasing per row), the target ids of q_full's entries (`vocab` [Vd] int32, Verify
-    takes them beside it) and what the graph's Schedule node chose."""
+    """One drafter pass of S slots: DraftSample's outputs (`sample`, the op's one record: draft_tokens [B, S] int32,
+    draft_q [B, S], q_full [B, S, Vd] over the draft vocabulary ([B, S, 1] ones when every row is greedy),
+    confidences [B, S], survivals [B, S] non-increasing per row), the target ids of q_full's entries (`vocab` [Vd]
+    int32, Verify takes them beside it) and what the graph's Schedule node chose."""
 
     sample: DraftSampleOutputs
     vocab: np.ndarray  # [Vd] int32, DraftSample's draft_vocab
@@ -78,13 +78,18 @@ class DrafterModel:
         return KVCache(list(i.kv_names), capacity, rows, i.num_kv_heads, i.head_dim, i.dtype)
 
     def draft(self, cache: KVCache, pending: Pending, anchor: np.ndarray, params: RowParams,
-              rounds: np.ndarray, schedule: dict[str, np.ndarray] | None = None) -> Draft:
-        """Absorb the pending context rows (committed to `cache`) and draft one block after `anchor`.
+              rounds: np.ndarray, schedule: dict[str, np.ndarray] | None = None, slots: int | None = None) -> Draft:
+        """Absorb the pending context rows (committed to `cache`) and draft the first `slots` (default: all γ)
+        slots of one block after `anchor`: the Draft's arrays are [B, slots, ...] (`export.draft_slots`).
 
         The anchor sits right after the context: its position is the cache length plus the pending rows.
         `schedule`: the graph's Schedule inputs (`Scheduler.feeds`); without them (cost measurement) the
         node runs on neutral ones (no lagged survivals, unit costs, every row active).
         """
+        g = self.info.block_size
+        slots = g if slots is None else slots
+        if not 1 <= slots <= g:
+            raise ValueError(f"slots = {slots}: a drafter pass drafts 1 .. {g} slots")
         from dspark_compile.ops import rng
 
         delta = pending.taps.shape[1]
@@ -98,14 +103,15 @@ class DrafterModel:
             io.ANCHOR_POSITION: cache.lengths + pending.counts,  # [B]
             **cache.past(),
             **params.feeds(),
-            "uniforms": rng.draft_uniforms(params.seeds, params.requests, rounds, self.info.block_size),  # [B, G]
+            "uniforms": rng.draft_uniforms(params.seeds, params.requests, rounds, slots),  # [B, S]
         }
         if self.info.schedule is not None:
-            rows, g = anchor.shape[0], self.info.block_size
+            rows = anchor.shape[0]
             feeds.update(schedule or {"lagged_survivals": np.zeros((rows, g), np.float32),  # [B, G]
                                       "cost_table": np.ones(rows * (g + 1), np.float32),  # [N]
                                       "active": np.ones(rows, np.int32)})  # [B]
         out = self.engine.run(feeds)
         cache.commit({k: v for k, v in out.items() if k.startswith(io.NEW)}, pending.counts)
-        return Draft(DraftSampleOutputs(*(out[name] for name in DraftSampleOutputs._fields)), self.vocab,
+        # (the graph's outputs are [B, S] already; an engine that drafts whole blocks, the simulator's, is cut)
+        return Draft(DraftSampleOutputs(*(out[name][:, :slots] for name in DraftSampleOutputs._fields)), self.vocab,
                      verify_lengths=out.get("verify_lengths"), schedule=self.info.schedule)

@@ -29,8 +29,9 @@ table's nearest measured batch size):
 Decision rule, for R live rows in mode m (sampled if any row samples), from the cost table (`cost_table.py`):
 
     E(d)         = Σ_{k≤d} acceptance[m, k]                            expected accepted drafts per row at depth d
-    draft        = draft_ms[m](R) + (backlog - 1)·absorb_ms(R)         the drafter pass, its pending backlog priced
-    modelled     = max over d of R·(1 + E(d)) / (slowdown[draft]·(draft + verify_ms(R, R·(1 + d))))  tokens/ms
+    draft(d)     = draft_ms[m](R, d slots) + (backlog - 1)·absorb_ms(R)   the drafter pass drafting d slots (the
+                                                                       most a row verifies), its backlog priced
+    modelled     = max over d of R·(1 + E(d)) / (slowdown[draft]·(draft(d) + verify_ms(R, R·(1 + d))))  tokens/ms
     speculating  = R·realized[m]  once ≥ MIN_REALIZED drafting rounds were seen in this bucket and mode,
                    else modelled
     plain        = R / (slowdown[plain]·verify_ms(R, R))
@@ -164,6 +165,7 @@ class Guard:
     def drafts(self, rows: int, sampled: bool, backlog: int, in_step: int = 0) -> bool:
         """Whether this round drafts, for `rows` live rows, any of them sampled, the longest pending backlog;
         `in_step`: the tokens every row still has to make when all have the same number left (0 otherwise)."""
+        # every slot; _decide prices the depth it picks instead (a pass drafts only the slots a row can verify)
         self._draft_price = self.cost.draft_for_rows(max(rows, 1), sampled, backlog)
         self._backlog = backlog
         self._probe_loss = None
@@ -181,8 +183,10 @@ class Guard:
             slow_draft = slow_plain
         verify_ms = self.cost.for_rows(rows, self.block_size)  # [R*(G+1)] time for n = 1.. tokens
         plain = rows / (slow_plain * float(verify_ms[rows - 1]))  # tokens per ms
-        modelled = self._speeds(rows, self.acceptance.rates(sampled), verify_ms, slow_draft)  # [D]
-        self.depth = int(self.depths[np.argmax(modelled)])
+        prices = np.array([self.cost.draft_for_rows(rows, sampled, backlog, int(d)) for d in self.depths])  # [D]
+        modelled = self._speeds(rows, self.acceptance.rates(sampled), verify_ms, slow_draft, prices)  # [D]
+        best = int(np.argmax(modelled))
+        self.depth, self._draft_price = int(self.depths[best]), float(prices[best])
         if backlog >= MAX_BACKLOG:  # the pending taps must be absorbed (bounded backlog)
             return True
         realized = self.times.realized(sampled, bucket)
@@ -197,7 +201,7 @@ class Guard:
                 return False
             return True
         self.refresh_ms = 0.0
-        if self._speeds(rows, np.ones(self.block_size), verify_ms, slow_draft).max() <= bar:
+        if self._speeds(rows, np.ones(self.block_size), verify_ms, slow_draft, prices).max() <= bar:
             return False  # even with every draft accepted it would not pay: nothing to probe for
         self.credit_ms += PROBE_BUDGET * rows / plain
         probe_ms = slow_draft * (self._draft_price + float(verify_ms[rows * (1 + self.depth) - 1]))
@@ -232,9 +236,11 @@ class Guard:
             self.refresh_ms += PROBE_BUDGET * ms  # what a plain round to re-measure plain may cost
             self.times.add_drafting(sampled, bucket, float(np.mean(accepted + 1)), ms)
 
-    def _speeds(self, rows: int, rates: np.ndarray, verify_ms: np.ndarray, slowdown: float) -> np.ndarray:
-        """[D] expected tokens per ms of speculating at each allowed depth (every row verifying that many drafts),
-        acceptance `rates` [G], at table prices × the drafting rounds' slowdown."""
+    def _speeds(self, rows: int, rates: np.ndarray, verify_ms: np.ndarray, slowdown: float,
+                draft_ms: np.ndarray) -> np.ndarray:
+        """[D] expected tokens per ms of speculating at each allowed depth d (every row verifying d drafts, the
+        drafter drafting d slots at draft_ms [D]), acceptance `rates` [G], at table prices × the drafting rounds'
+        slowdown."""
         expected = np.cumsum(rates)[self.depths - 1]  # [D] E(d)
-        ms = slowdown * (self._draft_price + verify_ms[rows * (1 + self.depths) - 1])  # [D]
+        ms = slowdown * (draft_ms + verify_ms[rows * (1 + self.depths) - 1])  # [D]
         return rows * (1 + expected) / ms

@@ -63,6 +63,19 @@ class Scheduler:
         in_step = int(left[0]) if left.size > 1 and np.all(left == left[0]) else 0
         return self.guard.drafts(int(live.sum()), _sampled(params, live), backlog, in_step)
 
+    def slots(self) -> int:
+        """How many slots of the block this round's drafter pass drafts: no more than a row can verify. Fixed
+        mode verifies fixed_len; in cost mode the guard's depth caps every row (`choose`), set by this round's
+        `drafts`; otherwise Schedule may allow up to max_len."""
+        g, c = self.block_size, self.config
+        if c.mode == "fixed":
+            cap = c.fixed_len
+        elif self.guard is not None:
+            cap = self.guard.depth
+        else:
+            cap = c.max_len
+        return max(1, min(cap, g))
+
     def record(self, params: RowParams, live: np.ndarray, drafted: bool, lengths: np.ndarray, accepted: np.ndarray,
                seconds: float) -> None:
         """A round's outcome, for the guard: whether it drafted, verified lengths [B], accepted drafts [B] (of the
@@ -81,7 +94,9 @@ class Scheduler:
                 "active": live.astype(np.int32)}
 
     def lengths(self, survivals: np.ndarray, lagged: np.ndarray, live: np.ndarray) -> np.ndarray:
-        """Verify lengths [B] int64 from current survivals [B, G] and survivals two rounds old [B, G]."""
+        """Verify lengths [B] int64 from current survivals [B, S] of the S slots drafted and survivals two rounds
+        old [B, G] (their first S, as the drafter graph's Schedule node reads them)."""
+        lagged = np.asarray(lagged)[:, : survivals.shape[1]]
         out = reference.schedule(np.asarray(survivals, dtype=np.float32), **self.feeds(lagged, live),
                                  **schedule_attrs(self.config))
         return out.astype(np.int64)

@@ -49,12 +49,12 @@ def speculative_step(batch: Batch, drafter: DrafterModel | None, scheduler: Sche
     if drafting:
         with clock("draft"):
             draft = drafter.draft(batch.draft_cache, rows.pending, rows.anchor, rows.params, rows.rounds,
-                                  schedule=scheduler.feeds(rows.lagged_survivals, live))
+                                  schedule=scheduler.feeds(rows.lagged_survivals, live), slots=scheduler.slots())
         with clock("schedule"):
             # The budget sees only survivals two rounds old (lossless, paper App. A); allocation the current ones.
             # The drafter graph's Schedule node chose them already (fed them) when built with these settings.
             lengths = scheduler.choose(draft, rows.lagged_survivals, live)
-            rows.lagged_survivals, rows.survivals = rows.survivals, draft.sample.survivals
+            rows.lagged_survivals, rows.survivals = rows.survivals, _whole_block(draft.sample.survivals, rows.survivals)
     with clock("verify"):
         out = target.verify(batch.target_cache, rows.anchor, draft, lengths, rows.params, rows.rounds)
     with clock("host"):
@@ -74,6 +74,15 @@ def speculative_step(batch: Batch, drafter: DrafterModel | None, scheduler: Sche
     # the guard learns from the round's outcome and what it took (the next round's decision reads it)
     scheduler.record(rows.params, live, drafting, lengths, out.accepted, batch.clock() - start)
     return out.out_tokens, kept
+
+
+def _whole_block(survivals: np.ndarray, like: np.ndarray) -> np.ndarray:
+    """Survivals [B, S] of the S slots drafted as [B, G] (`like`'s width): 0 for the slots not drafted."""
+    if survivals.shape[1] == like.shape[1]:
+        return survivals
+    out = np.zeros(like.shape, np.float32)
+    out[:, : survivals.shape[1]] = survivals
+    return out
 
 
 class _Clock:

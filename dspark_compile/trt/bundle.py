@@ -47,8 +47,10 @@ def dim_ranges(recipe: Recipe, role: str, block_size: int, draft_vocab: int) -> 
     if role == "drafter":  # T = new context rows: a whole prompt on the first call, then accepted + 1
         ctx = recipe.shapes.max_context
         n = recipe.shapes.max_batch * (g + 1)  # Schedule's cost table: verify time for 1..N tokens in the batch
-        ranges = {"first": {**ranges["prefill"], "T": (1, min(recipe.shapes.prefill_chunk, ctx), ctx), "N": (1, n, n)},
-                  "decode": {**ranges["decode"], "T": (1, g + 1, g + 1), "N": (1, n, n)}}
+        slots = {"S": (1, g, g)}  # the slots a pass drafts (`drafter.export.draft_slots`)
+        ranges = {"first": {**ranges["prefill"], "T": (1, min(recipe.shapes.prefill_chunk, ctx), ctx), "N": (1, n, n),
+                            **slots},
+                  "decode": {**ranges["decode"], "T": (1, g + 1, g + 1), "N": (1, n, n), **slots}}
     return ranges
 
 

@@ -153,7 +153,7 @@ def _ort_step(session, dtype, kv_names, fused):
             _, hkv, _, dim = shapes[f"past_{n}"]
             feeds[f"past_{n}"] = (kv[kv_names.index(n)].numpy() if kv else np.zeros((1, hkv, 0, dim), np_dtype))
         if fused:
-            G = shapes["uniforms"][1]
+            G = shapes["lagged_survivals"][1]  # γ (uniforms: the S slots to draft)
             feeds.update(temperature=np.zeros(1, np.float32), top_k=np.zeros(1, np.int32),
                          top_p=np.ones(1, np.float32), uniforms=np.zeros((1, G), np.float32))
             schedule = dict(lagged_survivals=np.ones((1, G), np.float32), cost_table=np.ones(G + 1, np.float32),

@@ -89,7 +89,8 @@ def test_graph_is_valid_with_the_documented_io(exported, name):
     assert [n.op_type for n in model.graph.node if n.domain == DOMAIN] == [DRAFT_SAMPLE.name, SCHEDULE.name]
     assert {f.name for f in model.functions} == {DRAFT_SAMPLE.name, SCHEDULE.name}
     schedule = next(n for n in model.graph.node if n.op_type == SCHEDULE.name)
-    assert list(schedule.input) == ["survivals", "lagged_survivals", "cost_table", "active"]
+    # the lagged survivals reach Schedule cut to the slots drafted (`draft_slots`), as the current ones are
+    assert list(schedule.input) == ["survivals", "lagged_survivals.slots", "cost_table", "active"]
     meta = {p.key: p.value for p in model.metadata_props}
     assert json.loads(meta["dspark.schedule"]) == SCHEDULE.resolve_attrs({})
     assert meta["dspark.block_size"] == str(BLOCK) and json.loads(meta["dspark.target_layer_ids"]) == list(
@@ -123,6 +124,33 @@ def test_onnxruntime_reproduces_the_pytorch_drafter(exported, name, B, T, P):
     lengths = reference.schedule(got_fused[4], sampling["lagged_survivals"], sampling["cost_table"],
                                  sampling["active"])  # default attributes: cost mode
     np.testing.assert_array_equal(got_fused[-1], lengths)
+
+
+@pytest.mark.parametrize("name", ["llama", "gemma3", "llama+draft_vocab"])
+def test_drafting_s_slots_gives_the_first_s_slots_of_the_block(exported, name):
+    """A pass given S-wide uniforms drafts the block's first S slots: tokens, q, q_full, confidences and survivals
+    are those of the whole-block pass, bit for bit, in every sampling mode (a slot sees all γ slots whatever S
+    is; its uniforms do not depend on S); new context K/V are the same; verify lengths are the reference
+    Schedule's over the S slots with the lagged survivals' first S."""
+    d, _, fused, _ = exported(name)
+    B, G = 4, d.block_size
+    inputs = step_inputs(d, B, 3, 5, seed=7)
+    feeds = _feeds(d, inputs)
+    sampling = _sampling(B, G, seed=11)
+    names = [o.name for o in fused.get_outputs()]
+    whole = dict(zip(names, fused.run(None, feeds | sampling)))
+    for S in range(1, G + 1):
+        cut = sampling | {"uniforms": rng.draft_uniforms(np.full(B, 11), np.arange(B), np.full(B, 3), S)}
+        got = dict(zip(names, fused.run(None, feeds | cut)))
+        for field in reference.DraftSampleOutputs._fields:
+            assert got[field].shape[:2] == (B, S), field
+            np.testing.assert_array_equal(got[field], whole[field][:, :S], err_msg=f"{field}, S={S}")
+        for kv in (n for n in names if n.startswith("new_")):
+            np.testing.assert_array_equal(got[kv], whole[kv])
+        lengths = reference.schedule(got["survivals"], sampling["lagged_survivals"][:, :S], sampling["cost_table"],
+                                     sampling["active"])
+        np.testing.assert_array_equal(got["verify_lengths"], lengths)
+        assert got["verify_lengths"].max() <= S
 
 
 def test_reference_checkpoint_exports_and_drafts_like_pytorch(cases, tmp_path):

@@ -243,6 +243,11 @@ def test_cost_table_round_trip_and_drafter_times():
     table = CostTable.from_manifest(table.to_manifest(raw_ms=[]))
     assert table.draft_for_rows(3, sampled=False) == pytest.approx(2.0)
     assert table.draft_for_rows(16, sampled=True, backlog=3) == pytest.approx(3.0 + 2 * 0.5)
+    assert table.slot_ms is None and table.draft_for_rows(3, sampled=False, slots=1) == pytest.approx(2.0)
+    one_slot = replace(table, slot_ms={"greedy": (1.0, 1.0, 1.0), "sampled": (1.5, 1.5, 1.5)})
+    one_slot = CostTable.from_manifest(one_slot.to_manifest(raw_ms=[]))
+    assert one_slot.draft_for_rows(2, sampled=True, slots=1) == pytest.approx(1.5)
+    assert one_slot.draft_for_rows(2, sampled=False, slots=G) == pytest.approx(2.0)
 
 
 def test_verify_prices_between_measured_batch_sizes_are_interpolated():
@@ -438,3 +443,22 @@ def test_drafter_context_is_the_same_after_skipped_rounds(bundles, monkeypatch):
         n = min(a.shape[1], skipping[name].shape[1])
         assert n > len(ids)
         np.testing.assert_allclose(skipping[name][:, :n], a[:, :n], rtol=1e-3, atol=1e-4, err_msg=name)
+
+
+def test_a_round_drafts_and_is_priced_at_the_slots_a_row_can_verify():
+    """A drafter pass drafts only the slots a row can verify (`Scheduler.slots`). With one slot drafted in 0.5 ms
+    and the whole block in 10 ms (verify 1 ms flat, 2 rows), rounds that accept exactly the first draft pay at
+    depth 1 (2 tokens per row in 1.5 ms against 1 in 1 ms) though not at the whole block's price: the guard
+    drafts one slot. A table without one-slot times prices every depth at the whole block and stays plain."""
+    with_slots = replace(_table(draft_ms=10.0), slot_ms={m: (0.5, 0.5, 0.5) for m in MODES})
+    for table, drafting in ((with_slots, True), (_table(draft_ms=10.0), False)):
+        scheduler = Scheduler(COST, G, table)
+        for _ in range(60):  # every row verifies all G drafts and accepts exactly the first
+            scheduler.guard.record(False, True, np.full(2, G), np.ones(2, np.int64), None)
+        assert scheduler.guard.drafts(2, False, 1) is drafting
+        if drafting:
+            assert scheduler.guard.depth == 1 and scheduler.slots() == 1
+    assert with_slots.draft_for_rows(1, False, slots=1) == 0.5 and with_slots.draft_for_rows(1, False) == 10.0
+    assert with_slots.draft_for_rows(1, False, slots=3) == pytest.approx(0.5 + 9.5 * 2 / 3)
+    assert Scheduler(SchedulerConfig(mode="fixed", fixed_len=2), G, with_slots).slots() == 2
+    assert Scheduler(SchedulerConfig(mode="survival"), G, with_slots).slots() == G
