@@ -61,10 +61,13 @@ def make_norm(arch: ArchConfig, dim: int, with_weight: bool = True) -> RMSNorm:
 
 
 def rope_cos_sin(positions: torch.Tensor, inv_freq: torch.Tensor, scaling: float, dtype: torch.dtype):
-    """cos, sin [B, T, 1, D] for absolute `positions` [B, T] and inv_freq [D/2] (angles in fp32)."""
+    """cos and signed sin [B, T, 1, D] for absolute `positions` [B, T] and inv_freq [D/2] (angles in fp32), as
+    `apply_rope` takes them: cos = [cos a, cos a], sin = [-sin a, sin a] (HF's rotate-half sin with the sign
+    of the rotation's first half moved into it)."""
     angles = positions[..., None].float() * inv_freq  # [B, T, D/2]
     emb = torch.cat((angles, angles), dim=-1)[:, :, None, :]  # [B, T, 1, D]
-    return (emb.cos() * scaling).to(dtype), (emb.sin() * scaling).to(dtype)
+    sin = angles.sin()[:, :, None, :]  # [B, T, 1, D/2]
+    return (emb.cos() * scaling).to(dtype), (torch.cat((-sin, sin), dim=-1) * scaling).to(dtype)
 
 
 def pad_row(x: torch.Tensor, width: int) -> torch.Tensor:
@@ -74,11 +77,12 @@ def pad_row(x: torch.Tensor, width: int) -> torch.Tensor:
 
 
 def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate-half RoPE (HF convention) on x [B, T, heads, D]."""
+    """Rotate-half RoPE (HF convention) on x [B, T, heads, D] with `rope_cos_sin`'s cos and signed sin:
+    x·cos + [x2, x1]·[-sin, sin], which is HF's x·cos + [-x2, x1]·[sin, sin] bit for bit ((-a)·b = a·(-b) in
+    IEEE arithmetic) without a Neg node per rotation (one per q and k of every layer)."""
     half = int(x.shape[-1]) // 2  # D is static: a constant in the traced graph, not a Shape/Gather/Div chain
     first, second = torch.split(x, half, dim=-1)  # one Split node (two Slices need a known shape to be fused)
-    rotated = torch.cat((-second, first), dim=-1)  # [B, T, heads, D]
-    return x * cos + rotated * sin
+    return x * cos + torch.cat((second, first), dim=-1) * sin
 
 
 class Attention(nn.Module):
