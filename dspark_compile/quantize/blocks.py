@@ -89,6 +89,23 @@ def pack_zero_points(zp: np.ndarray, bits: int) -> np.ndarray:
     return np.ascontiguousarray((padded[:, 0::2] | (padded[:, 1::2] << 4)).reshape(-1))
 
 
+def from_packed(b: np.ndarray, scales: np.ndarray, zero_points: np.ndarray | None, bits: int, block: int,
+                k: int, n: int) -> BlockQuant:
+    """Inverse of `BlockQuant.packed`: a MatMulNBits node's B, scales and zero_points (None: the default
+    2^(bits-1)) for W [K, N] -> the BlockQuant it multiplies by (no offsets: a Q4_1 minimum lives in the graph)."""
+    if bits not in (4, 8):
+        raise QuantizeError(f"bits = {bits}: only 4 and 8 are supported")
+    nb = -(-k // block)
+    q = unpack_bits(np.asarray(b, np.uint8).reshape(n, nb, block * bits // 8), bits)  # [N, nb, block]
+    zp = None
+    if zero_points is not None:
+        zp = np.asarray(zero_points, np.uint8).reshape(n, -1)
+        if bits == 4:  # two blocks per byte, low nibble first
+            zp = np.stack([zp & 0x0F, zp >> 4], axis=-1).reshape(n, -1)
+        zp = np.ascontiguousarray(zp[:, :nb])
+    return BlockQuant(bits, block, q, np.asarray(scales, np.float32).reshape(n, nb), zp)
+
+
 def quantize_rtn(w: np.ndarray, bits: int, block: int, symmetric: bool) -> BlockQuant:
     """Round-to-nearest block quantization of W [K, N] (K a multiple of `block`).
 
