@@ -287,8 +287,9 @@ class TrainingConfig(_Section):
 
 
 class QuantizationConfig(_Section):
-    """Weight-only quantization of the ONNX Runtime engines (MatMulNBits), per graph; see README
-    'Quantized engines'. 'gguf' carries the source GGUF's own blocks (Q4_1, Q8_0) over unchanged."""
+    """Weight-only quantization of the exported graphs (MatMulNBits), per graph; see README 'Quantized engines'.
+    'gguf' carries the source GGUF's own blocks (Q4_1, Q8_0) over unchanged. TensorRT builds each quantized graph
+    from its DequantizeLinear twin (quantize/qdq.py); precision must be 'fp32'."""
 
     target: Literal["none", "int8", "int4", "gguf"] = "none"
     drafter: Literal["none", "int8", "int4"] = "none"
@@ -447,9 +448,11 @@ def _check_files(recipe: Recipe, source: str, need_draft: bool = True) -> None:
     if q.target == "gguf" and recipe.target.source not in ("gguf", "package"):
         raise RecipeError(f"{source}: quantization.target = 'gguf' carries a GGUF's blocks over, but "
                           f"target.source = '{recipe.target.source}' is not a GGUF (choose 'int4' or 'int8')")
-    if (q.target != "none" or q.drafter != "none") and (recipe.precision != "fp32" or "tensorrt" in recipe.backends):
-        raise RecipeError(f"{source}: quantization needs precision 'fp32' and the onnxruntime backend only "
-                          f"(got precision '{recipe.precision}', backends {list(recipe.backends)})")
+    if (q.target != "none" or q.drafter != "none") and recipe.precision != "fp32":
+        # the blocks carry fp32 scales, and MatMulNBits and its TensorRT twin (quantize/qdq.py) multiply fp32
+        # activations; TensorRT gets the DequantizeLinear twin of each quantized graph
+        raise RecipeError(f"{source}: precision = '{recipe.precision}' with quantization (target "
+                          f"'{q.target}', drafter '{q.drafter}'): quantized engines need precision 'fp32'")
 
 
 def load_recipe(path: str | Path, need_draft: bool = True) -> Recipe:

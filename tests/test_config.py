@@ -89,3 +89,16 @@ def test_device_presets_fill_what_the_recipe_leaves_unset():
     assert parse_recipe(BASE).device is None and parse_recipe(BASE).precision == "fp32"
     with pytest.raises(RecipeError, match="device = 'jetson-nano': Input should be 'jetson-orin' or 'datacenter'"):
         parse_recipe({**BASE, "device": "jetson-nano"})
+
+
+def test_quantization_builds_for_tensorrt_in_fp32_only():
+    """TensorRT builds a quantized graph from its DequantizeLinear twin (quantize/qdq.py); fp16 stays refused."""
+    q = {"target": "int4", "drafter": "int8"}
+    r = parse_recipe({**BASE, "backends": ["onnxruntime", "tensorrt"], "quantization": q})
+    assert r.backends == ("onnxruntime", "tensorrt") and r.quantization.target == "int4"
+    with pytest.raises(RecipeError, match=r"^q.yaml: precision = 'fp16' with quantization \(target 'int4', drafter "
+                                          r"'int8'\): quantized engines need precision 'fp32'$"):
+        parse_recipe({**BASE, "backends": ["tensorrt"], "precision": "fp16", "quantization": q}, source="q.yaml")
+    with pytest.raises(RecipeError, match="need precision 'fp32'"):  # the Jetson preset's fp16, too
+        parse_recipe({**BASE, "device": "jetson-orin", "quantization": {"drafter": "int4"}})
+    assert parse_recipe({**BASE, "device": "jetson-orin", "precision": "fp32", "quantization": q}).precision == "fp32"

@@ -4,7 +4,8 @@ The bundle's fused ONNX graphs (verify, drafter) are parsed and built with the r
 and portability settings, on the machine that will run them; the plans, their sidecars and the plugin
 library are added to the bundle and listed in the manifest with their sha256, the TensorRT version, the
 GPU and its SM, and the compatibility flags. Plans are built into a hidden sibling folder first and moved
-in only when all are done, so a failure leaves the bundle as it was.
+in only when all are done, so a failure leaves the bundle as it was. A quantized graph (MatMulNBits) is built
+from its DequantizeLinear twin, derived beside it for the build and removed after (`trt.bundle`).
 """
 
 from __future__ import annotations

@@ -57,7 +57,10 @@ def dim_ranges(recipe: Recipe, role: str, block_size: int, draft_vocab: int) -> 
 def build_trt_engines(recipe: Recipe, root: Path, graphs: dict[str, Any], block_size: int, draft_vocab: int,
                       out: Path | None = None, plugin: Path | None = None) -> dict[str, dict[str, Any]]:
     """Build `<role>.plan` for each fused graph (role -> graph with .files/.inputs) of the bundle at `root`
-    into `out` (default: `root`), with the plugin library copied beside them; manifest entries."""
+    into `out` (default: `root`), with the plugin library copied beside them; manifest entries. A quantized graph
+    (MatMulNBits, ONNX Runtime only) is built from its DequantizeLinear twin, derived beside it for the build and
+    removed after (`quantize.qdq.tensorrt_graph`)."""
+    from dspark_compile.quantize.qdq import tensorrt_graph
     from dspark_compile.trt import import_tensorrt, trt_major
     from dspark_compile.trt.build import TrtBuildOptions, build_engine, find_plugin_library
 
@@ -73,7 +76,8 @@ def build_trt_engines(recipe: Recipe, root: Path, graphs: dict[str, Any], block_
     for role, graph in graphs.items():
         profiles = build_profiles(graph.inputs, dim_ranges(recipe, role, block_size, draft_vocab))
         plan_file = f"{role}.plan"
-        info = build_engine(root / graph.files[0], out / plan_file, graph.inputs, profiles, options)
+        with tensorrt_graph(root / graph.files[0]) as onnx_path:  # a quantized graph: its DequantizeLinear twin
+            info = build_engine(onnx_path, out / plan_file, graph.inputs, profiles, options)
         entries[f"{role}_tensorrt"] = {"backend": "tensorrt", "files": [plan_file, plan_file + ".json", plugin.name],
                                        "inputs": [s.to_dict() for s in graph.inputs],
                                        "outputs": [s.to_dict() for s in graph.outputs], "tensorrt": info}

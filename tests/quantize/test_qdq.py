@@ -225,3 +225,139 @@ def test_a_matmulnbits_it_cannot_carry_is_named():
     quantized, _ = quantize_weights(_float_graph({"odd": w}, 2), WeightQuant("int4", 32, min_columns=1))
     with pytest.raises(QuantizeError, match="MatMulNBits '/odd/MatMul_nbits': N = 17 is odd"):
         to_qdq(quantized)
+
+
+@pytest.fixture(scope="module")
+def quantized_bundle(tmp_path_factory):
+    """A tiny bundle with an int8 target (row-padded, zero points) and an int4 drafter (its lm_head the target's tied
+    embedding, stored in target.weights), fp32 activations."""
+    from tests.runtime.conftest import _copy_drafter_bundle
+
+    return _copy_drafter_bundle(tmp_path_factory.mktemp("qdq"), "llama", 4, suffix="-q",
+                                quantization={"target": "int8", "drafter": "int4", "accuracy_level": 1})
+
+
+def _hidden(root) -> list[str]:
+    return sorted(p.name for p in root.iterdir() if p.name.startswith("."))
+
+
+@pytest.mark.parametrize("role", ["target", "verify", "drafter"])
+def test_the_bundles_graphs_have_a_checked_twin_beside_them_for_the_build(quantized_bundle, role):
+    """Each quantized graph of a real (tiny) bundle: the twin has no MatMulNBits, one DQ per MatMulNBits, every DSpark
+    custom op kept, passes onnx.checker's full check (functions raised to opset 21 too) and loads in ONNX Runtime;
+    its files are gone after the build."""
+    from dspark_compile.bundle import load_bundle
+
+    bundle = load_bundle(quantized_bundle, verify=False)
+    path = bundle.path(bundle.engine(role)["files"][0])
+    before = _ops(onnx.load(str(path), load_external_data=False))
+    with tensorrt_graph(path) as twin_path:
+        assert twin_path != path and twin_path.parent == path.parent
+        twin = onnx.load(str(twin_path))  # every external tensor resolves (the twin's own file, the bundle's)
+        after = _ops(twin)
+        onnx.checker.check_model(str(twin_path), full_check=True)
+        ort.InferenceSession(str(twin_path), providers=["CPUExecutionProvider"])
+    assert not any(op == "MatMulNBits" for _, op in after)
+    assert sum(op == "DequantizeLinear" for _, op in after) == sum(op == "MatMulNBits" for _, op in before) > 0
+    custom = [op for op in before if op[0] not in ("", MS_DOMAIN)]
+    assert custom == [op for op in after if op[0] not in ("", MS_DOMAIN)] and (custom or role == "target")
+    assert _hidden(quantized_bundle) == []
+
+
+def test_the_targets_twin_computes_the_same_logits(quantized_bundle):
+    """The row-padded int8 target (zero points: block-sum rests as Gemms on the rows) and its TensorRT-form twin run
+    by ONNX Runtime: the same logits for a prefill and a 3-token step."""
+    from dspark_compile.bundle import load_bundle
+    from dspark_compile.engine.base import load_engine
+    from dspark_compile.runtime.target import ModelInfo, TargetModel
+
+    bundle = load_bundle(quantized_bundle, verify=False)
+    path = bundle.path(bundle.engine("target")["files"][0])
+
+    def logits(graph):
+        model = TargetModel(load_engine("onnxruntime", graph), ModelInfo.from_manifest(bundle.model))
+        cache = model.new_cache(1, 64)
+        model.prefill(cache, [np.array([5, 17, 42, 9, 100, 3])], 32)
+        return model.step(cache, np.array([[7, 8, 9]]), np.arange(3)[None]).logits
+
+    reference = logits(path)
+    with tensorrt_graph(path) as twin_path:
+        assert not any(op == "MatMulNBits" for _, op in _ops(onnx.load(str(twin_path), load_external_data=False)))
+        np.testing.assert_allclose(logits(twin_path), reference, rtol=1e-4, atol=1e-4)
+
+
+class _FakeCuda:
+    """libcuda.so.1 for one GPU (the native driver this machine lacks)."""
+
+    def __getattr__(self, name):
+        def call(*args):
+            if name == "cuDeviceGetName":
+                args[0].value = b"Fake Orin"
+            elif name == "cuDeviceGetAttribute":  # compute capability 8.7
+                args[0]._obj.value = {75: 8, 76: 7}[args[1]]
+            elif name in ("cuDeviceGetCount", "cuDeviceTotalMem_v2"):
+                args[0]._obj.value = 1 if name == "cuDeviceGetCount" else 1 << 34
+            return 0
+        return call
+
+
+def _fake_tensorrt(parsed: list):
+    """The `tensorrt` module, as far as building reaches before its first engine: parse_from_file records what
+    it was handed (the file's node kinds, read with every external tensor) and fails, so the build stops there."""
+    import types
+
+    class Parser:
+        num_errors = 0
+
+        def __init__(self, network, logger):
+            pass
+
+        def parse_from_file(self, path):
+            model = onnx.load(path)
+            parsed.append({"ops": {op for _, op in _ops(model)}, "domains": {o.domain for o in model.opset_import},
+                           "inits": len(model.graph.initializer)})
+            return False
+
+    registry = types.SimpleNamespace(load_library=lambda path: object(), get_creator=lambda *a: object())
+    builder = types.SimpleNamespace(get_plugin_registry=lambda: registry, create_network=lambda flags: object())
+    return types.SimpleNamespace(
+        __version__="10.3.0", Logger=type("Logger", (), {"WARNING": 2, "__init__": lambda self, level: None}),
+        Builder=lambda logger: builder, NetworkDefinitionCreationFlag=types.SimpleNamespace(STRONGLY_TYPED=0),
+        OnnxParser=Parser, OnnxParserFlag=types.SimpleNamespace())
+
+
+def test_the_tensorrt_builds_parse_the_twin(quantized_bundle, tmp_path, monkeypatch):
+    """`engines --backend tensorrt` (ship/engines.py) and the build's build_trt_engines hand TensorRT's parser the
+    twin of each quantized graph, not the MatMulNBits graph; the bundle is left as it was. Only the native parts are
+    faked: the tensorrt module and libcuda."""
+    import ctypes
+    import shutil
+    import sys
+
+    from dspark_compile.bundle import load_bundle
+    from dspark_compile.errors import BuildError
+    from dspark_compile.ship.engines import build_device_engines, plan_inputs
+    from dspark_compile.trt.bundle import build_trt_engines
+
+    root = tmp_path / "b"
+    shutil.copytree(quantized_bundle, root)
+    before = {p.name: p.read_bytes() for p in root.iterdir() if p.is_file()}
+    parsed: list = []
+    monkeypatch.setitem(sys.modules, "tensorrt", _fake_tensorrt(parsed))
+    real_cdll = ctypes.CDLL
+    monkeypatch.setattr(ctypes, "CDLL", lambda name, *a, **k: _FakeCuda() if name == "libcuda.so.1"
+                        else real_cdll(name, *a, **k))
+    plugin = tmp_path / "libdspark_plugins.so.10"
+    plugin.write_bytes(b"")
+    with pytest.raises(BuildError, match="target_verify.qdq.onnx: TensorRT's ONNX parser failed"):
+        build_device_engines(root, plugins=str(plugin))
+    recipe, graphs, block, vocab = plan_inputs(load_bundle(root).manifest, "b")
+    plans = tmp_path / "plans"
+    plans.mkdir()
+    with pytest.raises(BuildError, match="drafter.qdq.onnx: TensorRT's ONNX parser failed"):
+        build_trt_engines(recipe, root, {"drafter": graphs["drafter"]}, block, vocab, out=plans, plugin=plugin)
+    assert len(parsed) == 2
+    for seen in parsed:
+        assert "MatMulNBits" not in seen["ops"] and "DequantizeLinear" in seen["ops"], seen
+        assert MS_DOMAIN not in seen["domains"]
+    assert {p.name: p.read_bytes() for p in root.iterdir() if p.is_file()} == before  # no twin left behind
