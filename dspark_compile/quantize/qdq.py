@@ -32,8 +32,10 @@ c = 2^(bits-1) (always in INT range), scale d, and the rest of the block, d*(c -
 activations' block sums as a Q4_1 minimum is (`passes.py`): Y += blocksum(A) @ R. Where the MatMulNBits output
 already feeds Q4_1 minima (Gemm, or MatMul + Add) R is folded into them, one correction per weight. d < 0:
 c = 2^(bits-1) - 1 and s = c - q with scale -d; d = 0: s = 0 with scale 1. Symmetric blocks (z = c, d > 0) need
-no rest: DQ -> MatMul alone. ONNX Runtime fuses DQ (INT4 or INT8, blocks on axis 0) -> MatMul back into
-MatMulNBits (`DQMatMulToMatMulNBits`, tests/quantize/test_qdq.py), so with INT4 one graph serves both engines.
+no rest: DQ -> MatMul alone. ONNX Runtime (1.32 here) fuses DQ (INT4 or INT8, blocks on axis 0) -> MatMul back
+into MatMulNBits (`DQMatMulToMatMulNBits`, tests/quantize/test_qdq.py), so with INT4 one graph serves both engines;
+the fused node computes at the session's `session.qdq_matmulnbits_accuracy_level` ("If not provided, default is 4",
+int8 activations: onnxruntime_session_options_config_keys.h), not at the replaced node's accuracy_level.
 """
 
 from __future__ import annotations
@@ -133,7 +135,7 @@ def to_qdq(model, int8_blocks: bool = True):
     if pending:
         _add_rests(out, pending)
     prune(graph)  # the MatMulNBits initializers, and minima replaced by their folded copies
-    if not any(n.domain == MS_DOMAIN for n in all_nodes(graph)) and \
+    if count and not any(n.domain == MS_DOMAIN for n in all_nodes(graph)) and \
             not any(n.domain == MS_DOMAIN for f in out.functions for n in f.node):
         kept = [o for o in out.opset_import if o.domain != MS_DOMAIN]
         del out.opset_import[:]

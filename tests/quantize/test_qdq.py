@@ -111,7 +111,9 @@ def _case(name, rank, gguf_file, contrib=False):
 
 def _run(model, a, optimize: bool = False, optimized_path=None) -> dict[str, np.ndarray]:
     opts = ort.SessionOptions()
-    opts.add_session_config_entry("session.qdq_matmulnbits_accuracy_level", "1")  # fused: fp32 activations (default 4)
+    # a MatMulNBits fused from DQ -> MatMul computes at this level; without it at 4, int8 activations
+    # (onnxruntime_session_options_config_keys.h: "If not provided, default is 4")
+    opts.add_session_config_entry("session.qdq_matmulnbits_accuracy_level", "1")
     if not optimize:
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     if optimized_path:
