@@ -21,7 +21,7 @@ TensorRT's constraints on DQ, and where they are written:
   weight-only quantization is INT4 only ("Working with Quantized Types", TensorRT 10.11); NVIDIA's Model
   Optimizer writes 8-bit weights per channel "as no support for int8 block-wise dq node"
   (modelopt/onnx/quantization/qdq_utils.py). So for TensorRT 10.3 (JetPack 6, Jetson Orin) 8-bit blocks are a
-  per-tensor INT8 DQ (scale 1) times the block scales (`int8_blocks=False`), which every 10.x parses; TensorRT
+  per-tensor INT8 DQ (scale 1) times the block scales (`int8_blocks=False`), which 10.x documents; TensorRT
   has no INT8 weight-only GEMM, so it computes those weights in float either way.
 - DQ takes INT4 data and `block_size` from ONNX opset 21 (ONNX operator docs, DequantizeLinear-21), and INT4
   needs IR version 10: the twin's default domain is raised to opset 21 (checked: the op kinds our graphs use
@@ -98,7 +98,7 @@ def to_qdq(model, int8_blocks: bool = True):
     """A copy of `model` (onnx.ModelProto; its MatMulNBits initializers and Q4_1 minima loaded) with every
     MatMulNBits of its main graph as DequantizeLinear -> MatMul (plus the block-sum rest where zero points need
     one). Returns (new model, how many MatMulNBits were rewritten). `int8_blocks=False`: 8-bit blocks as a
-    per-tensor INT8 DQ times the block scales, which TensorRT 10.x builds (module docstring)."""
+    per-tensor INT8 DQ times the block scales, as TensorRT 10.x documents DQ (module docstring)."""
     import onnx
 
     out = onnx.ModelProto()
