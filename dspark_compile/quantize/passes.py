@@ -123,7 +123,7 @@ def quantize_weights(model, spec: WeightQuant, gguf: GGUFBlocks | None = None):
     ranks = tensor_ranks(out) if spec.scheme == "gguf" else {}  # (the Q4_1 minima reshape activations to blocks)
     producers = {o: n for n in graph.node for o in n.output}
     nodes, layers, skipped = [], [], []
-    block_sums: dict[str, str] = {}  # activation -> its [.., K/32] block sums
+    block_sums: dict[tuple[str, int], str] = {}  # (activation, block) -> its [.., K/block] block sums
     weights: dict[str, np.ndarray] = {}  # MatMul output -> its float weight W [K, N], for every MatMul we quantize
     groups: dict[str, list] = {}  # activation -> the MatMuls that read it (q/k/v, gate/up): one fused MatMulNBits
     for node in graph.node:
@@ -149,27 +149,10 @@ def quantize_weights(model, spec: WeightQuant, gguf: GGUFBlocks | None = None):
         nodes.append(helper.make_node("MatMulNBits", [a, *names], [y_nbits], name=f"{name}_nbits", domain=MS_DOMAIN,
                                       K=k, N=n, bits=bq.bits, block_size=bq.block, accuracy_level=spec.accuracy_level))
         if bq.offsets is not None:  # Q4_1 minima: Y += blocksum(A) @ M
-            if a not in block_sums:
-                shape = f"{base}.blk_shape"  # [.., K] -> [.., K/32, 32]
-                if a not in ranks:
-                    raise QuantizeError(f"{name}: the rank of its input '{a}' is unknown (ONNX shape inference)")
-                dims = [0] * (ranks[a] - 1) + [k // bq.block, bq.block]
-                graph.initializer.append(numpy_helper.from_array(np.array(dims, np.int64), shape))
-                nodes.append(helper.make_node("Reshape", [a, shape], [f"{base}.a_blocks"], name=f"{base}_blocks"))
-                axes = f"{base}.blk_axes"
-                graph.initializer.append(numpy_helper.from_array(np.array([-1], np.int64), axes))
-                nodes.append(helper.make_node("ReduceSum", [f"{base}.a_blocks", axes], [f"{base}.a_blocksum"],
-                                              name=f"{base}_blocksum", keepdims=0))
-                block_sums[a] = f"{base}.a_blocksum"
-            graph.initializer.append(numpy_helper.from_array(bq.offsets.T.copy(), f"{base}.minima"))  # [K/32, N]
-            if ranks[a] == 2:  # rows (a row-padded target, `DecoderLM.row_pad`): one Gemm, Y = S @ M + Y
-                nodes.append(helper.make_node("Gemm", [block_sums[a], f"{base}.minima", y_nbits], [y_out],
-                                              name=f"{base}_minima"))
-            else:
-                nodes.append(helper.make_node("MatMul", [block_sums[a], f"{base}.minima"], [f"{base}.min_out"],
-                                              name=f"{base}_minima"))
-                nodes.append(helper.make_node("Add", [y_nbits, f"{base}.min_out"], [y_out],
-                                              name=f"{base}_add_minima"))
+            if a not in ranks:
+                raise QuantizeError(f"{name}: the rank of its input '{a}' is unknown (ONNX shape inference)")
+            add_block_offsets(graph, nodes, a, ranks[a], bq.offsets.T.copy(), bq.block, y_nbits, y_out, base,
+                              block_sums)
 
     for node in graph.node:
         if node.output[0] not in weights:
@@ -202,6 +185,31 @@ def quantize_weights(model, spec: WeightQuant, gguf: GGUFBlocks | None = None):
     if not any(o.domain == MS_DOMAIN for o in out.opset_import):
         out.opset_import.append(helper.make_opsetid(MS_DOMAIN, 1))
     return out, QuantReport(spec.scheme, tuple(layers), tuple(skipped))
+
+
+def add_block_offsets(graph, nodes: list, a: str, rank: int, offsets: np.ndarray, block: int, y_in: str, y_out: str,
+                      base: str, sums: dict[tuple[str, int], str]) -> None:
+    """y_out = y_in + blocksum(a) @ offsets, nodes appended to `nodes`: a [.., K] (of `rank` dims) summed per block
+    of `block` along K, shared through `sums` by the weights that read one activation; offsets [K/block, N]
+    added to every weight of its block. On 2-D rows (a row-padded target, `DecoderLM.row_pad`) one Gemm,
+    Y = S @ M + Y, else MatMul + Add. The Q4_1 minima here, and the rest of a zero point in `qdq`."""
+    from onnx import helper, numpy_helper
+
+    if (a, block) not in sums:  # [.., K] -> [.., K/block, block] -> [.., K/block]
+        dims = [0] * (rank - 1) + [offsets.shape[0], block]
+        graph.initializer.append(numpy_helper.from_array(np.array(dims, np.int64), f"{base}.blk_shape"))
+        nodes.append(helper.make_node("Reshape", [a, f"{base}.blk_shape"], [f"{base}.a_blocks"], name=f"{base}_blocks"))
+        graph.initializer.append(numpy_helper.from_array(np.array([-1], np.int64), f"{base}.blk_axes"))
+        nodes.append(helper.make_node("ReduceSum", [f"{base}.a_blocks", f"{base}.blk_axes"], [f"{base}.a_blocksum"],
+                                      name=f"{base}_blocksum", keepdims=0))
+        sums[a, block] = f"{base}.a_blocksum"
+    graph.initializer.append(numpy_helper.from_array(offsets, f"{base}.minima"))  # [K/block, N]
+    if rank == 2:
+        nodes.append(helper.make_node("Gemm", [sums[a, block], f"{base}.minima", y_in], [y_out], name=f"{base}_minima"))
+    else:
+        nodes.append(helper.make_node("MatMul", [sums[a, block], f"{base}.minima"], [f"{base}.min_out"],
+                                      name=f"{base}_minima"))
+        nodes.append(helper.make_node("Add", [y_in, f"{base}.min_out"], [y_out], name=f"{base}_add_minima"))
 
 
 def _base(node) -> str:

@@ -51,7 +51,7 @@ from dspark_compile.errors import QuantizeError
 from dspark_compile.export.nodes import all_nodes, prune
 from dspark_compile.export.shapes import ranks as tensor_ranks
 from dspark_compile.quantize.blocks import BlockQuant, from_packed
-from dspark_compile.quantize.passes import MS_DOMAIN, _base
+from dspark_compile.quantize.passes import MS_DOMAIN, _base, add_block_offsets
 
 OPSET = 21
 """DequantizeLinear with INT4 data and `block_size`."""
@@ -249,15 +249,13 @@ def _fold(graph, node, minima, rest: np.ndarray) -> None:
 
     folded = numpy_helper.to_array(minima).astype(np.float32) + rest
     name = f"{minima.name}.qdq"
-    graph.initializer.append(numpy_helper.from_array(folded.astype(np.float32), name))
+    graph.initializer.append(numpy_helper.from_array(folded, name))
     node.input[1] = name
 
 
 def _add_rests(model, pending: list) -> None:
-    """After each pending MatMul (A @ W -> y): y = that product + blocksum(A) @ R (a Gemm on 2-D rows, else
-    MatMul + Add), the block sums shared by the weights that read one activation."""
-    from onnx import helper, numpy_helper
-
+    """After each pending MatMul (A @ W -> y): y = that product + blocksum(A) @ R (`passes.add_block_offsets`),
+    the block sums shared by the weights that read one activation."""
     graph = model.graph
     ranks = tensor_ranks(model)  # every op is standard ONNX (or a DSpark function) now: inference reaches all
     matmuls = {n.name: n for n in graph.node}
@@ -268,26 +266,9 @@ def _add_rests(model, pending: list) -> None:
         if a not in ranks:
             raise QuantizeError(f"{name}: the rank of its input '{a}' is unknown (ONNX shape inference)")
         base, y = name.removesuffix("_matmul"), matmul.output[0]
-        k, n = sb.s.shape
-        new = after.setdefault(name, [])
-        if (a, sb.block) not in sums:  # [.., K] -> [.., K/block, block] -> [.., K/block]
-            dims = [0] * (ranks[a] - 1) + [k // sb.block, sb.block]
-            graph.initializer.append(numpy_helper.from_array(np.array(dims, np.int64), f"{base}.blk_shape_a"))
-            graph.initializer.append(numpy_helper.from_array(np.array([-1], np.int64), f"{base}.blk_axes"))
-            new.append(helper.make_node("Reshape", [a, f"{base}.blk_shape_a"], [f"{base}.a_blocks"],
-                                        name=f"{base}_a_blocks"))
-            new.append(helper.make_node("ReduceSum", [f"{base}.a_blocks", f"{base}.blk_axes"], [f"{base}.a_blocksum"],
-                                        name=f"{base}_a_blocksum", keepdims=0))
-            sums[a, sb.block] = f"{base}.a_blocksum"
-        graph.initializer.append(numpy_helper.from_array(sb.rest, f"{base}.rest"))  # [K/block, N]
         matmul.output[0] = f"{base}.y_dq"
-        if ranks[a] == 2:
-            new.append(helper.make_node("Gemm", [sums[a, sb.block], f"{base}.rest", f"{base}.y_dq"], [y],
-                                        name=f"{base}_rest"))
-        else:
-            new.append(helper.make_node("MatMul", [sums[a, sb.block], f"{base}.rest"], [f"{base}.rest_out"],
-                                        name=f"{base}_rest"))
-            new.append(helper.make_node("Add", [f"{base}.y_dq", f"{base}.rest_out"], [y], name=f"{base}_add_rest"))
+        add_block_offsets(graph, after.setdefault(name, []), a, ranks[a], sb.rest, sb.block, f"{base}.y_dq", y,
+                          f"{base}.rest", sums)  # (`_rewrite` names its own nodes after `base`)
     nodes = []
     for node in graph.node:
         nodes.append(node)
