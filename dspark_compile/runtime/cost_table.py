@@ -61,7 +61,10 @@ class CostTable:
 
     def nearest(self, rows: int) -> int:
         """The index of the measured batch size nearest to `rows` (the first of two equally near)."""
-        return int(np.argmin([abs(b - rows) for b in self.batch_sizes]))
+        key = ("nearest", rows)
+        if key not in self._memo:
+            self._memo[key] = min(range(len(self.batch_sizes)), key=lambda i: abs(self.batch_sizes[i] - rows))
+        return self._memo[key]
 
     def for_rows(self, rows: int, block_size: int) -> np.ndarray:
         """Step time for n = 1 .. rows*(block_size+1) tokens in a batch of `rows` rows: [N] float32.

@@ -72,6 +72,8 @@ simulator can drive it with any table and a virtual clock.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from dspark_compile.runtime.cost_table import CostTable
@@ -128,14 +130,15 @@ class RoundTimes:
 
     def add(self, arm: int, bucket: int, ms: float, price_ms: float) -> None:
         """A round's measured wall time against its price: the first replaces the prior, later ones decay in."""
-        w = max(TIME_DECAY, 1.0 / (self.timed[arm, bucket] + 1))
-        self.slowdown[arm, bucket] += w * (ms / max(price_ms, 1e-9) - self.slowdown[arm, bucket])
-        self.timed[arm, bucket] = min(self.timed[arm, bucket] + 1, 1 / TIME_DECAY)
+        timed, slow = float(self.timed[arm, bucket]), float(self.slowdown[arm, bucket])  # scalars: numpy's
+        w = max(TIME_DECAY, 1.0 / (timed + 1))  # element arithmetic costs µs a round, the same result
+        self.slowdown[arm, bucket] = slow + w * (ms / max(price_ms, 1e-9) - slow)
+        self.timed[arm, bucket] = min(timed + 1, 1 / TIME_DECAY)
 
     def add_drafting(self, sampled: bool, bucket: int, tokens_per_row: float, ms: float) -> None:
         m = int(sampled)
-        self.tokens[m, bucket] = (1 - RATE_DECAY) * self.tokens[m, bucket] + tokens_per_row
-        self.ms[m, bucket] = (1 - RATE_DECAY) * self.ms[m, bucket] + ms
+        self.tokens[m, bucket] = (1 - RATE_DECAY) * float(self.tokens[m, bucket]) + tokens_per_row
+        self.ms[m, bucket] = (1 - RATE_DECAY) * float(self.ms[m, bucket]) + ms
         self.drafted[m, bucket] += 1
 
     def realized(self, sampled: bool, bucket: int) -> float | None:
@@ -161,6 +164,7 @@ class Guard:
         self._backlog = 1  # the longest pending backlog, as of the last decision
         self._probe_loss = None  # ms a probe decided this round is expected to lose (None: not a probe)
         self.depth = block_size  # the most drafts a row verifies in a drafting round: the modelled best depth
+        self._memo: dict[tuple[int, bool, int], _Prices] = {}  # the table's prices, per (rows, sampled, backlog)
 
     def drafts(self, rows: int, sampled: bool, backlog: int, in_step: int = 0) -> bool:
         """Whether this round drafts, for `rows` live rows, any of them sampled, the longest pending backlog;
@@ -177,23 +181,21 @@ class Guard:
     def _decide(self, rows: int, sampled: bool, backlog: int, in_step: int = 0) -> bool:
         if rows == 0 or self.depths.size == 0:
             return backlog >= MAX_BACKLOG  # nothing to draft for, or Schedule would verify no draft (max_len 0)
-        bucket = self.cost.nearest(rows)
-        slow_plain, slow_draft = self.times.slowdown[:, bucket]
-        if not self.times.timed[1, bucket]:  # no drafting round timed here yet: the bias plain's rounds show
+        p = self._prices(rows, sampled, backlog)
+        slow_plain, slow_draft = float(self.times.slowdown[0, p.bucket]), float(self.times.slowdown[1, p.bucket])
+        if not self.times.timed[1, p.bucket]:  # no drafting round timed here yet: the bias plain's rounds show
             slow_draft = slow_plain
-        verify_ms = self.cost.for_rows(rows, self.block_size)  # [R*(G+1)] time for n = 1.. tokens
-        plain = rows / (slow_plain * float(verify_ms[rows - 1]))  # tokens per ms
-        prices = np.array([self.cost.draft_for_rows(rows, sampled, backlog, int(d)) for d in self.depths])  # [D]
-        modelled = self._speeds(rows, self.acceptance.rates(sampled), verify_ms, slow_draft, prices)  # [D]
+        plain = rows / (slow_plain * p.plain_ms)  # tokens per ms
+        modelled = self._speeds(rows, self.acceptance.rates(sampled), slow_draft, p)  # [D]
         best = int(np.argmax(modelled))
-        self.depth, self._draft_price = int(self.depths[best]), float(prices[best])
+        self.depth, self._draft_price = int(self.depths[best]), float(p.draft_ms[best])
         if backlog >= MAX_BACKLOG:  # the pending taps must be absorbed (bounded backlog)
             return True
-        realized = self.times.realized(sampled, bucket)
-        speculating = modelled.max() if realized is None else rows * realized  # tokens per ms
+        realized = self.times.realized(sampled, p.bucket)
+        speculating = float(modelled[best]) if realized is None else rows * realized  # tokens per ms
         bar = plain * (1 + MARGIN)  # what drafting must beat
         if in_step and rows > 1:  # rows that finish together: drafting would put them out of step for good
-            apart_ms = (rows - 1) * float(self.cost.for_rows(1, self.block_size)[0])  # one-row prefills
+            apart_ms = (rows - 1) * self._prices(1, sampled, 1).plain_ms  # one-row prefills
             return speculating > bar and in_step * rows * (1 / plain - 1 / speculating) > apart_ms
         if speculating > bar:
             if self.refresh_ms >= rows / plain - rows / speculating:  # a plain round, at its expected loss
@@ -201,15 +203,25 @@ class Guard:
                 return False
             return True
         self.refresh_ms = 0.0
-        if self._speeds(rows, np.ones(self.block_size), verify_ms, slow_draft, prices).max() <= bar:
+        if float(np.max(rows * (1.0 + self.depths) / (slow_draft * p.round_ms))) <= bar:
             return False  # even with every draft accepted it would not pay: nothing to probe for
         self.credit_ms += PROBE_BUDGET * rows / plain
-        probe_ms = slow_draft * (self._draft_price + float(verify_ms[rows * (1 + self.depth) - 1]))
+        probe_ms = slow_draft * float(p.round_ms[best])
         loss = probe_ms * (1 - speculating / bar)
         if self.credit_ms >= loss - 1e-9:  # a probe, at its expected loss
             self._probe_loss = loss
             return True
         return False
+
+    def _prices(self, rows: int, sampled: bool, backlog: int) -> "_Prices":
+        """The cost table's prices for `rows` rows in one mode with one backlog, read once (asked every round)."""
+        key = (rows, sampled, backlog)
+        if key not in self._memo:
+            verify_ms = self.cost.for_rows(rows, self.block_size)  # [R*(G+1)] time for n = 1.. tokens
+            draft_ms = np.array([self.cost.draft_for_rows(rows, sampled, backlog, int(d)) for d in self.depths])
+            round_ms = draft_ms + verify_ms[rows * (1 + self.depths) - 1]  # [D] a drafting round at depth d
+            self._memo[key] = _Prices(self.cost.nearest(rows), float(verify_ms[rows - 1]), draft_ms, round_ms)
+        return self._memo[key]
 
     def record(self, sampled: bool, drafted: bool, lengths: np.ndarray, accepted: np.ndarray,
                ms: float | None) -> None:
@@ -224,9 +236,10 @@ class Guard:
             return
         bucket = self.cost.nearest(rows)
         verify_ms = self.cost.for_rows(rows, self.block_size)
+        kept = float(np.mean(accepted + 1)) if drafted else 1.0  # tokens per row the round delivered
         if drafted and self._probe_loss is not None:  # a probe: its loss beyond the estimate is owed
-            plain_ms = self.times.slowdown[0, bucket] * float(verify_ms[rows - 1])  # a plain round, as measured
-            lost = ms - float(np.mean(accepted + 1)) * plain_ms
+            plain_ms = float(self.times.slowdown[0, bucket]) * float(verify_ms[rows - 1])  # a plain round, as measured
+            lost = ms - kept * plain_ms
             self.credit_ms -= max(lost - self._probe_loss, 0.0)
         price = float(verify_ms[rows * (1 + int(lengths.max())) - 1])  # the rows are padded to the longest
         if not drafted or self._backlog <= self.block_size + 1:  # a longer backlog (a prompt, skipped rounds) keeps
@@ -234,13 +247,20 @@ class Guard:
             self.times.add(int(drafted), bucket, ms, price + self._draft_price * drafted)
         if drafted:
             self.refresh_ms += PROBE_BUDGET * ms  # what a plain round to re-measure plain may cost
-            self.times.add_drafting(sampled, bucket, float(np.mean(accepted + 1)), ms)
+            self.times.add_drafting(sampled, bucket, kept, ms)
 
-    def _speeds(self, rows: int, rates: np.ndarray, verify_ms: np.ndarray, slowdown: float,
-                draft_ms: np.ndarray) -> np.ndarray:
+    def _speeds(self, rows: int, rates: np.ndarray, slowdown: float, prices: "_Prices") -> np.ndarray:
         """[D] expected tokens per ms of speculating at each allowed depth d (every row verifying d drafts, the
-        drafter drafting d slots at draft_ms [D]), acceptance `rates` [G], at table prices × the drafting rounds'
-        slowdown."""
+        drafter drafting d slots), acceptance `rates` [G], at table prices × the drafting rounds' slowdown."""
         expected = np.cumsum(rates)[self.depths - 1]  # [D] E(d)
-        ms = slowdown * (draft_ms + verify_ms[rows * (1 + self.depths) - 1])  # [D]
-        return rows * (1 + expected) / ms
+        return rows * (1 + expected) / (slowdown * prices.round_ms)
+
+
+@dataclass(frozen=True)
+class _Prices:
+    """The cost table read for R rows in one mode with one backlog (`Guard._prices`)."""
+
+    bucket: int  # the nearest measured batch size's index
+    plain_ms: float  # a plain round: R tokens, one per row
+    draft_ms: np.ndarray  # [D] the drafter pass drafting d slots, the backlog absorbed
+    round_ms: np.ndarray  # [D] a drafting round at depth d: the drafter pass + the verify of R·(1 + d) tokens
