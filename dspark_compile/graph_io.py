@@ -22,6 +22,7 @@ ANCHOR = "anchor"  # [B] int32, the last emitted token
 ANCHOR_POSITION = "anchor_position"  # [B] int64
 
 PAST, NEW = "past_", "new_"  # + a KV tensor's name: its cache input [B, Hkv, P, D] / new rows [B, Hkv, T, D]
+PRESENT = "present_"  # + a KV tensor's name: the cache with the new rows written [B, Hkv, P, D] (ONNX Runtime graphs)
 
 
 def past(kv: str) -> str:
@@ -32,3 +33,10 @@ def past(kv: str) -> str:
 def new(kv: str) -> str:
     """The new rows of KV tensor `kv` a step returns: [B, Hkv, T, D]."""
     return NEW + kv
+
+
+def present(kv: str) -> str:
+    """The cache input of KV tensor `kv` with the step's new rows written at their positions: [B, Hkv, P, D].
+    A backend that can bind it to the cache input's own memory writes the cache in place
+    (`export.cache_writes`); the others read `new(kv)`."""
+    return PRESENT + kv

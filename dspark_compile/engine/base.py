@@ -45,9 +45,18 @@ class Engine(ABC):
     inputs: tuple[TensorSpec, ...]
     outputs: tuple[TensorSpec, ...]
 
+    writes_in_place = False
+    """Whether `run_in_place` works: the backend can bind an output to an input array's memory."""
+
     @abstractmethod
     def run(self, feeds: Mapping[str, np.ndarray], outputs: list[str] | None = None) -> dict[str, np.ndarray]:
         """Run once. `feeds` must hold every input; `outputs` selects outputs (default: all)."""
+
+    def run_in_place(self, feeds: Mapping[str, np.ndarray], in_place: Mapping[str, str],
+                     outputs: list[str]) -> dict[str, np.ndarray]:
+        """Run once, each output o of `in_place` (output name -> input name, same shape and dtype) written into the
+        input's own array, which must be C-contiguous and writable; returns the `outputs` asked for."""
+        raise EngineError(f"the {type(self).__name__} backend cannot write outputs into its inputs' memory")
 
     def check_feeds(self, feeds: Mapping[str, np.ndarray]) -> None:
         """Name the first missing, unexpected or wrongly typed input (cheap; called by backends)."""

@@ -297,15 +297,29 @@ def _opset(model) -> None:
 def tensorrt_graph(path: Path) -> Iterator[Path]:
     """The ONNX file TensorRT should parse for the graph at `path`: `path` itself without MatMulNBits, else its QDQ
     twin (`to_qdq(int8_blocks=False)`), written beside it as `.<stem>.qdq.onnx` + `.<stem>.qdq.weights` (its
-    other initializers keep pointing at the graph's own weights files) and removed on exit."""
+    other initializers keep pointing at the graph's own weights files) and removed on exit. Either way without
+    the `present_*` outputs (`export.cache_writes`; a graph that has them and no MatMulNBits is written beside
+    it as `.<stem>.trt.onnx`)."""
     import onnx
     from onnx.external_data_helper import load_external_data_for_tensor, uses_external_data
+
+    from dspark_compile.export.cache_writes import without_cache_writes
 
     path = Path(path)
     proto = onnx.load(str(path), load_external_data=False)
     nbits = [n for n in proto.graph.node if _is_nbits(n)]
-    if not nbits:
+    stripped = without_cache_writes(proto)  # TensorRT would return whole caches every step (export.cache_writes)
+    if not nbits and not stripped:
         yield path
+        return
+    if not nbits:  # the same graph less its present_* outputs; its initializers keep pointing at its weights
+        twin_path = path.parent / f".{path.stem}.trt.onnx"
+        try:
+            onnx.save_model(proto, str(twin_path))
+            del proto
+            yield twin_path
+        finally:
+            twin_path.unlink(missing_ok=True)
         return
     names = {i.name for i in proto.graph.initializer}
     consumers: dict[str, list] = {}

@@ -4,7 +4,8 @@ One array [B, Hkv, S, D] per layer and per K/V, the layout attention multiplies 
 whole arrays in place (zero-copy) and `past_lengths` masks the rows past each length; those rows hold
 finite values (zeros from the start, or K/V of tokens since rolled back), as the graph contract requires.
 A step returns only its new rows, so committing n tokens of a row writes n rows per head, and rolling
-back is a change of `lengths` alone (rejected slots are overwritten by the next commit).
+back is a change of `lengths` alone (rejected slots are overwritten by the next commit). An engine that writes
+in place (`TargetModel.in_place`) has put every new row at its position already: committing only counts them.
 
 The graph attends over all S positions, so the capacity is sized per request (prompt + new tokens +
 one verify block), not to the bundle's max_context.
@@ -41,13 +42,17 @@ class KVCache:
     def room(self) -> np.ndarray:
         return self.capacity - self.lengths  # [B]
 
-    def commit(self, new: dict[str, np.ndarray], counts: np.ndarray) -> None:
-        """Append new[b, :, :counts[b]] of each `new_<name>` [B, Hkv, T, D] to row b."""
+    def commit(self, new: dict[str, np.ndarray] | None, counts: np.ndarray) -> None:
+        """Append new[b, :, :counts[b]] of each `new_<name>` [B, Hkv, T, D] to row b; with `new` None the step
+        wrote its rows into these arrays already (`TargetModel.in_place`), and only counts[b] of them are kept."""
         counts = np.asarray(counts, dtype=np.int64)  # [B]
         if np.any(counts > self.room()):
             row = int(np.argmax(counts > self.room()))
             raise GenerationError(f"row {row} would hold {int(self.lengths[row] + counts[row])} tokens; "
                                   f"the KV cache holds {self.capacity} (raise shapes.max_context)")
+        if new is None:
+            self.lengths += counts
+            return
         if self.rows == 1:  # one user: plain slices (the index arrays below cost more than the copy)
             start, n = int(self.lengths[0]), int(counts[0])
             for name, arr in self.arrays.items():

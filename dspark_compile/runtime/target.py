@@ -49,7 +49,7 @@ class StepOutput:
     accepted: np.ndarray | None  # [B] int32 (Verify-fused graph)
     out_tokens: np.ndarray | None  # [B, K] int32 (Verify-fused graph)
     taps: np.ndarray  # [B, T, n_taps*H]
-    new_kv: dict[str, np.ndarray]  # new_<kv name>: [B, Hkv, T, D]
+    new_kv: dict[str, np.ndarray] | None  # new_<kv name>: [B, Hkv, T, D]; None: written into the cache in place
 
 
 def verify_feeds(params: RowParams, rounds: np.ndarray, lengths: np.ndarray, draft: Draft | None) -> dict:
@@ -88,6 +88,13 @@ class TargetModel:
         self.engine = engine
         self.info = info
         self.fused = any(o.name == "out_tokens" for o in engine.outputs)
+        names = {o.name for o in engine.outputs}
+        # the graph's cache writes bound to the cache arrays themselves (export.cache_writes): a step writes its new
+        # rows in place, and committing is counting them; otherwise it returns them (new_*) and commit copies
+        self.in_place = {io.present(n): io.past(n) for n in info.kv_names} if (
+            engine.writes_in_place and all(io.present(n) in names for n in info.kv_names)) else {}
+        self._outputs = [o.name for o in engine.outputs if not o.name.startswith(io.PRESENT)
+                         and not (self.in_place and o.name.startswith(io.NEW))]
 
     def new_cache(self, rows: int, capacity: int) -> KVCache:
         if capacity > self.info.max_context:
@@ -111,8 +118,12 @@ class TargetModel:
             **cache.past(),
             **(extra or {}),
         }
-        out = self.engine.run(feeds)
-        new_kv = {k: v for k, v in out.items() if k.startswith(io.NEW)}
+        if self.in_place:
+            out = self.engine.run_in_place(feeds, self.in_place, self._outputs)
+            new_kv = None  # already in the cache, at rows lengths .. lengths + T
+        else:
+            out = self.engine.run(feeds, self._outputs)
+            new_kv = {k: v for k, v in out.items() if k.startswith(io.NEW)}
         return StepOutput(logits=out.get(io.LOGITS), accepted=out.get("accepted"), out_tokens=out.get("out_tokens"),
                           taps=out[io.TAPS], new_kv=new_kv)
 

@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from dspark_compile import graph_io as io
 from dspark_compile.config import Recipe
 from dspark_compile.errors import BuildError
 from dspark_compile.trt.profiles import DimRange, build_profiles, target_dim_ranges
@@ -80,5 +81,6 @@ def build_trt_engines(recipe: Recipe, root: Path, graphs: dict[str, Any], block_
             info = build_engine(onnx_path, out / plan_file, graph.inputs, profiles, options)
         entries[f"{role}_tensorrt"] = {"backend": "tensorrt", "files": [plan_file, plan_file + ".json", plugin.name],
                                        "inputs": [s.to_dict() for s in graph.inputs],
-                                       "outputs": [s.to_dict() for s in graph.outputs], "tensorrt": info}
+                                       "outputs": [s.to_dict() for s in graph.outputs
+                                                   if not s.name.startswith(io.PRESENT)], "tensorrt": info}
     return entries

@@ -363,3 +363,32 @@ def test_the_tensorrt_builds_parse_the_twin(quantized_bundle, tmp_path, monkeypa
         assert "MatMulNBits" not in seen["ops"] and "DequantizeLinear" in seen["ops"], seen
         assert MS_DOMAIN not in seen["domains"]
     assert {p.name: p.read_bytes() for p in root.iterdir() if p.is_file()} == before  # no twin left behind
+
+
+def test_tensorrt_builds_the_graph_without_its_in_place_cache_outputs(quantized_bundle, tmp_path):
+    """TensorRT would return whole caches every step: the graph it parses has no present_* outputs, whether it is the
+    QDQ twin of a quantized graph or a plain graph's copy beside it (removed after); the runtime's graph keeps them."""
+    from dspark_compile.bundle import load_bundle
+
+    bundle = load_bundle(quantized_bundle, verify=False)
+    path = bundle.path(bundle.engine("verify")["files"][0])
+    outputs = [o.name for o in onnx.load(str(path), load_external_data=False).graph.output]
+    assert any(n.startswith("present_") for n in outputs)
+    with tensorrt_graph(path) as twin_path:
+        twin_outputs = [o.name for o in onnx.load(str(twin_path), load_external_data=False).graph.output]
+    assert twin_outputs == [n for n in outputs if not n.startswith("present_")]
+    plain = onnx.load(str(path), load_external_data=False)
+    for node in plain.graph.node:  # a graph without MatMulNBits: the rest of it is not what this test reads
+        if node.op_type == "MatMulNBits":
+            node.op_type, node.domain = "Identity", ""
+    plain_path = quantized_bundle / "plain_scratch.onnx"
+    onnx.save_model(plain, str(plain_path))
+    try:
+        with tensorrt_graph(plain_path) as copy_path:
+            assert copy_path.name == ".plain_scratch.trt.onnx"
+            copied = [o.name for o in onnx.load(str(copy_path), load_external_data=False).graph.output]
+            assert copied == twin_outputs
+        assert not copy_path.exists()
+    finally:
+        plain_path.unlink()
+    assert _hidden(quantized_bundle) == []
