@@ -49,12 +49,13 @@ def ranks(model) -> dict[str, int]:
     return {v.name: len(v.type.tensor_type.shape.dim) for v in list(graph.value_info) + list(graph.input)}
 
 
-def _symbolic_shapes(model) -> dict[str, list]:
-    """Tensor name -> dims (int, symbol string, or None if unknown), from ONNX Runtime's symbolic inference."""
+def _symbolic_shapes(model, merge: bool = False) -> dict[str, list]:
+    """Tensor name -> dims (int, symbol string, or None if unknown), from ONNX Runtime's symbolic inference
+    (`merge`: its auto_merge, two symbols an elementwise op meets taken as equal)."""
     from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
 
     try:
-        inferred = SymbolicShapeInference.infer_shapes(_skeleton(model), auto_merge=False, guess_output_rank=True)
+        inferred = SymbolicShapeInference.infer_shapes(_skeleton(model), auto_merge=merge, guess_output_rank=True)
     except Exception as exc:  # the tool raises bare Exceptions and assertion errors on graphs it cannot follow
         raise ExportError(f"symbolic shape inference failed on the traced graph: {type(exc).__name__}: {exc}") from None
     shapes = {}
@@ -80,9 +81,13 @@ def _target(src: list, out: list) -> list[int] | None:
     return dims if dims.count(-1) <= 1 else None
 
 
-def fold_reshapes(model) -> int:
+def fold_reshapes(model, merge: bool = False) -> int:
     """Give every Reshape with a computed target a constant one where the shapes allow; prune what that
-    leaves unread. Returns the number of Reshapes changed. `model` is changed in place."""
+    leaves unread. Returns the number of Reshapes changed. `model` is changed in place.
+
+    `merge` for a row-padded target (`models.base.pad_row`): the inference cannot follow a slice to B*T + p
+    rows with p computed from B*T, so each pad gets a symbol of its own, and the residual adds meet two of them;
+    they are the same number at run time (every pad of a graph pads the same B*T rows), so they are merged."""
     from onnx import numpy_helper
 
     graph = model.graph
@@ -91,7 +96,7 @@ def fold_reshapes(model) -> int:
                and not any(a.name == "allowzero" and a.i for a in n.attribute)]
     if not pending:
         return 0
-    shapes = _symbolic_shapes(model)
+    shapes = _symbolic_shapes(model, merge)
     changed = 0
     for node in pending:
         src, out = shapes.get(node.input[0]), shapes.get(node.output[0])

@@ -119,7 +119,7 @@ def export_target(model, out_dir: Path, name: str = "target.onnx", weights: str 
             raise ExportError(f"tracing the target to ONNX failed: {type(exc).__name__}: {exc}") from exc
     proto = onnx.load(str(scratch / name))  # (pulls in any per-tensor files the exporter wrote)
     tie_lm_head(proto)  # a tied lm_head reads the embedding instead of a transposed copy of it
-    fold_reshapes(proto)  # constant reshape targets instead of shape arithmetic: fewer nodes per step
+    fold_reshapes(proto, merge=row_pad)  # constant reshape targets instead of shape arithmetic: fewer nodes
     dtype = "float16" if str(model.dtype) == "torch.float16" else "float32"
     outputs += expose_cache_writes(proto, list(zip(model.kv_names(), model.kv_shapes())), dtype)  # present_*
     onnx.save_model(proto, str(path), save_as_external_data=True, all_tensors_to_one_file=True,

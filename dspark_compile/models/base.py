@@ -70,10 +70,20 @@ def rope_cos_sin(positions: torch.Tensor, inv_freq: torch.Tensor, scaling: float
     return (emb.cos() * scaling).to(dtype), (torch.cat((-sin, sin), dim=-1) * scaling).to(dtype)
 
 
+PAD_STRIPE = 128
+"""ONNX Runtime's MatMulNBits (int8 activations) splits M into stripes of this many rows and multiplies a stripe of
+one row with another kernel, which rounds differently (measured, ORT 1.32, 1/2/4 threads: the rows that differ
+from the same rows in a larger product are exactly the last one when M mod 128 = 1)."""
+
+
 def pad_row(x: torch.Tensor, width: int) -> torch.Tensor:
-    """x [N, width] -> [N + 1, width]: one zero row appended (`DecoderLM.row_pad`). `width` is a Python int, so
-    the traced zero row is a constant (x.shape[-1] would trace a Shape -> ConstantOfShape chain)."""
-    return torch.cat((x, torch.zeros(1, width, dtype=x.dtype, device=x.device)), dim=0)
+    """x [N, width] -> [N + p, width]: a zero row appended when N mod PAD_STRIPE = 1 (p = 1), so that no real row
+    is ever multiplied alone (`DecoderLM.row_pad`); otherwise x itself (p = 0). p is computed in the graph from
+    N. `width` is a Python int, so the traced zero row is a constant (x.shape[-1] would trace a Shape ->
+    ConstantOfShape chain)."""
+    n = x.shape[0]
+    pad = (n + PAD_STRIPE - 2) % PAD_STRIPE // (PAD_STRIPE - 1)  # 1 when n mod 128 = 1, else 0 (integer ops trace)
+    return torch.cat((x, torch.zeros(1, width, dtype=x.dtype, device=x.device)), dim=0)[: n + pad]
 
 
 class _WriteRows(torch.autograd.Function):
@@ -129,8 +139,8 @@ class Attention(nn.Module):
         self.v_norm = make_norm(arch, hd, with_weight=False) if spec.value_norm else None
 
     def project_kv(self, x, rows: tuple | None = None):
-        """Keys (normed, before RoPE) and values [B, T, Hkv, D] of x [B, T, H], or of x [B*T + 1, H] with
-        `rows` = (B, T): row-padded (`DecoderLM.row_pad`), the last row dropped after the projections."""
+        """Keys (normed, before RoPE) and values [B, T, Hkv, D] of x [B, T, H], or of x [B*T + p, H] with
+        `rows` = (B, T): row-padded (`DecoderLM.row_pad`), a pad row dropped after the projections."""
         B, T = rows or (x.shape[0], x.shape[1])
         k = _unpad(self.k_proj(x), rows).view(B, T, self.num_kv_heads, self.head_dim)
         v = k if self.k_eq_v else _unpad(self.v_proj(x), rows).view(B, T, self.num_kv_heads, self.head_dim)
@@ -141,9 +151,9 @@ class Attention(nn.Module):
         return k, v
 
     def forward(self, x, cos, sin, mask, past_k, past_v):
-        """x [B, T, H], or [B*T + 1, H] row-padded (`DecoderLM.row_pad`); cos/sin [B, T, 1, D]; mask (rows
+        """x [B, T, H], or [B*T + p, H] row-padded (`DecoderLM.row_pad`); cos/sin [B, T, 1, D]; mask (rows
         [B, Hkv, T, D] int64, allowed [B, 1, G*T, P] bool), see `attend_in_place`; past_k/v [B, Hkv, P, D].
-        Returns out (x's layout) [B, T, H] or [B*T + 1, H], new_k/new_v [B, Hkv, T, D]."""
+        Returns out (x's layout) [B, T, H] or [B*T + p, H], new_k/new_v [B, Hkv, T, D]."""
         B, T = cos.shape[0], cos.shape[1]
         rows = (B, T) if x.dim() == 2 else None
         q = _unpad(self.q_proj(x), rows).view(B, T, self.num_heads, self.head_dim)  # [B, T, Hq, D]
@@ -153,7 +163,7 @@ class Attention(nn.Module):
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
         new_k, new_v = k.transpose(1, 2), v.transpose(1, 2)  # [B, Hkv, T, D]
         out = self.attend_in_place(q, past_k, past_v, new_k, new_v, *mask, flat=rows is not None)  # [B, T, Hq*D]
-        if rows is not None:  # [B*T, Hq*D] -> [B*T + 1, Hq*D]
+        if rows is not None:  # [B*T, Hq*D] -> [B*T + p, Hq*D]
             out = pad_row(out, self.num_heads * self.head_dim)
         return self.o_proj(out), new_k, new_v
 
@@ -218,8 +228,8 @@ class Attention(nn.Module):
 
 
 def _unpad(y: torch.Tensor, rows: tuple | None) -> torch.Tensor:
-    """y [B*T + 1, C] -> [B*T, C] (its pad row dropped) when `rows` = (B, T) is given, else y unchanged."""
-    return y if rows is None else y[:-1]
+    """y [B*T + p, C] -> [B*T, C] (a pad row dropped, `pad_row`) when `rows` = (B, T) is given, else y unchanged."""
+    return y if rows is None else y[: rows[0] * rows[1]]
 
 
 class MLP(nn.Module):
@@ -300,13 +310,14 @@ class DecoderLM(nn.Module):
         embed_scale = torch.tensor(arch.hidden_size**0.5 if arch.family.embed_scale else 1.0, device="cpu")
         self.register_buffer("embed_scale", embed_scale, persistent=False)
         self.row_pad = False
-        """Export with the hidden states as rows [B*T + 1, H], one zero row after the real ones, so that every
-        linear layer multiplies at least 2 rows and a last one that is not a real token. Set for quantized
-        targets (`export_target(row_pad=True)`): ONNX Runtime's MatMulNBits computes M = 1 (and a last
-        thread stripe of one row, M mod 128 = 1) with another kernel than M >= 2, which rounds differently,
-        so without the pad a K-token verify would not compute what K one-token steps compute. Row-wise layers
-        (norms, MLP, residual adds) run on the padded rows; only attention sees [B, T, ...]. The same
-        arithmetic per real row, so the same logits."""
+        """Export with the hidden states as rows [B*T + p, H], a zero row after the real ones when B*T mod 128 = 1
+        (`pad_row`), so that no linear layer multiplies a real row alone. Set for quantized targets
+        (`export_target(row_pad=True)`): ONNX Runtime's MatMulNBits computes M = 1 (and a last thread stripe of
+        one row, M mod 128 = 1) with another kernel than M >= 2, which rounds differently, so without the pad a
+        K-token verify would not compute what K one-token steps compute. Row-wise layers (norms, MLP, residual
+        adds) run on the rows; only attention sees [B, T, ...]. The same arithmetic per real row, so the same
+        logits. (The pad was once always there: a one-row step with one draft then multiplied 3 rows, where
+        MatMulNBits takes rows in pairs, and a 2-row decode step 3 as well.)"""
 
     @property
     def dtype(self) -> torch.dtype:
@@ -350,7 +361,7 @@ class DecoderLM(nn.Module):
 
     def _unpadded(self, h, B, T):
         """The hidden states as [B, T, H], whether or not they run row-padded."""
-        return h[:-1].reshape(B, T, self.hidden_size) if self.row_pad else h
+        return h[: B * T].reshape(B, T, self.hidden_size) if self.row_pad else h
 
     def forward(self, input_ids, positions, past_lengths, logit_index, *past_kv):
         """input_ids [B, T] int64; positions [B, T] int64 (absolute); past_lengths [B] int64 (valid cache
@@ -369,7 +380,7 @@ class DecoderLM(nn.Module):
             h = h * self.embed_scale.to(h.dtype)
         B, T = input_ids.shape[0], input_ids.shape[1]
         if self.row_pad:
-            h = pad_row(h.reshape(B * T, self.hidden_size), self.hidden_size)  # [B*T + 1, H]
+            h = pad_row(h.reshape(B * T, self.hidden_size), self.hidden_size)  # [B*T + p, H] (pad_row)
         slot, masks = self._masks(positions, past_lengths, past_kv[0].shape[2])
         shared = {}  # what attention needs per layer shape, built once and read by every layer of that shape
         rope = {
@@ -393,9 +404,9 @@ class DecoderLM(nn.Module):
 
         index = logit_index[:, :, None].expand(-1, -1, self.hidden_size)  # [B, K, H]
         picked = torch.gather(self._unpadded(h, B, T), 1, index)  # [B, K, H]
-        if self.row_pad:  # the lm_head's rows padded too: [B*K + 1, H] -> [B*K + 1, V] -> [B, K, V]
+        if self.row_pad:  # the lm_head's rows padded too: [B*K + p, H] -> [B*K + p, V] -> [B, K, V]
             K = logit_index.shape[1]
-            logits = self.lm_head(pad_row(self.norm(picked).reshape(B * K, self.hidden_size), self.hidden_size))[:-1]
+            logits = self.lm_head(pad_row(self.norm(picked).reshape(B * K, self.hidden_size), self.hidden_size))[: B * K]
             logits = logits.reshape(B, K, self.vocab_size).float()
         else:
             logits = self.lm_head(self.norm(picked)).float()  # [B, K, V]
