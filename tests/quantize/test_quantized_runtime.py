@@ -88,6 +88,33 @@ def test_k_token_pass_equals_k_single_steps(quantized, scheme):
 
 
 @pytest.mark.parametrize("scheme", list(SCHEMES))
+def test_rows_that_would_make_a_one_row_stripe_are_padded(quantized, scheme):
+    """129 rows in one pass (one prompt of 129 tokens, or 3 rows of 43): MLAS's last stripe of 128 would hold one
+    real row, which it multiplies with its one-row kernel (README, "Lossless with int8 activations"), so the graph
+    pads exactly those (`models.base.pad_row`). The 129-token prefill in one pass, in passes of 128 + 1 and of
+    64 + 64 + 1, and 3 prompts of 43 at once all leave the same logits and cache rows, bit for bit."""
+    _, _, plain = quantized(scheme)
+    rng = np.random.default_rng(1)
+    prompt = rng.integers(0, plain.info.vocab_size, 129)
+    runs = []
+    for chunk in (256, 128, 64):
+        cache = plain.new_cache(1, 140)
+        last, _ = plain.prefill(cache, [prompt], chunk)
+        runs.append((last, {n: a[:, :, :129].copy() for n, a in cache.arrays.items()}))
+    for last, arrays in runs[1:]:
+        np.testing.assert_array_equal(last, runs[0][0])
+        for n, a in arrays.items():
+            np.testing.assert_array_equal(a, runs[0][1][n])
+    three = [rng.integers(0, plain.info.vocab_size, 43) for _ in range(3)]
+    together = plain.new_cache(3, 50)
+    last3, _ = plain.prefill(together, three, 64)  # 3 x 43 = 129 rows in one pass
+    for b, p in enumerate(three):
+        alone = plain.new_cache(1, 50)
+        last1, _ = plain.prefill(alone, [p], 64)  # 43 rows
+        np.testing.assert_array_equal(last3[b], last1[0])
+
+
+@pytest.mark.parametrize("scheme", list(SCHEMES))
 @pytest.mark.parametrize("mode", ["fixed", "cost"])
 def test_greedy_speculative_equals_plain(quantized, scheme, mode):
     _, rt, plain = quantized(scheme)
