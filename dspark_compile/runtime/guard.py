@@ -35,7 +35,7 @@ Decision rule, for R live rows in mode m (sampled if any row samples), from the 
     speculating  = R·realized[m]  once ≥ MIN_REALIZED drafting rounds were seen in this bucket and mode,
                    else modelled
     plain        = R / (slowdown[plain]·verify_ms(R, R))
-    bar          = plain·(1 + MARGIN)                                  what drafting must beat (see MARGIN)
+    bar          = plain·(1 + MARGIN), R ≥ 2; plain at one row          what drafting must beat (see MARGIN)
     depth        = the d at which modelled peaks: a drafting round verifies at most this many drafts per row
                    (Schedule allocates within it), so the round costs no more than the model priced; the
                    rows are padded to the longest, and one deep row would make every row pay its depth
@@ -90,6 +90,9 @@ MIN_REALIZED = 8  # drafting rounds in a bucket and mode before their realized r
 # clients, 11.6% vs 8.8% at 8), and the rows' finishing times spread (at 8 clients 0.98x plain per user, 0.87x
 # in total: the last client finishes late)
 MARGIN = 0.05
+# One row has none of these costs (no other row to fall out of step with, no join to share), so at one row the bar
+# is plain itself: with the 5% margin there, SmolLM2's q4 cost arm drafted in 3% of its one-client rounds and ran at
+# plain's speed while drafting one slot every round ran 1.08x plain (greedy; sampled 1.12x; bench of ac3af0d).
 # Rows in step (the same number of tokens left, e.g. a batch of prompts started together with one budget) finish
 # in the same round, and the prompts that replace them share one prefill pass. One drafting round puts them out
 # of step for good (each row accepts its own number of drafts): hence the in-step rule of `_decide`. On Gemma 3
@@ -193,7 +196,7 @@ class Guard:
             return True
         realized = self.times.realized(sampled, p.bucket)
         speculating = float(modelled[best]) if realized is None else rows * realized  # tokens per ms
-        bar = plain * (1 + MARGIN)  # what drafting must beat
+        bar = plain * (1 + MARGIN) if rows > 1 else plain  # what drafting must beat (see MARGIN)
         if in_step and rows > 1:  # rows that finish together: drafting would put them out of step for good
             apart_ms = (rows - 1) * self._prices(1, sampled, 1).plain_ms  # one-row prefills
             return speculating > bar and in_step * rows * (1 / plain - 1 / speculating) > apart_ms

@@ -194,6 +194,20 @@ def test_drafting_must_beat_plain_by_the_margin():
     assert share_drafted(MARGIN / 2) < 0.2 and share_drafted(2 * MARGIN) > 0.9
 
 
+def test_at_one_row_drafting_must_only_beat_plain():
+    """One row has no other row to fall out of step with: drafting that beats plain by less than MARGIN drafts
+    there, and drafting that loses to plain does not (probes only)."""
+    def share_drafted(gain: float) -> float:
+        guard = Guard(_table(draft_ms=2.5), G)
+        ms = 3 / (1 + gain)  # a drafting round's time, 3 tokens at (1 + gain) per ms
+        for _ in range(MIN_REALIZED):
+            guard.drafts(1, False, 1)
+            guard.record(False, True, np.full(1, G), np.full(1, 2), ms)
+        return float(np.mean([guard.drafts(1, False, 1) for _ in range(200)]))
+
+    assert share_drafted(MARGIN / 2) > 0.9 and share_drafted(-MARGIN / 2) < 0.2
+
+
 def test_rows_in_step_stay_in_step_unless_drafting_pays_for_the_prefills_it_causes():
     """Two rows with the same tokens left finish together. Every draft accepted (the prior), drafting makes 5
     tokens a row in 3.5 ms against plain's 1 ms a token: 0.15 ms saved per row and token, so over n tokens
