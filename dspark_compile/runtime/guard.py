@@ -17,9 +17,12 @@ table's nearest measured batch size):
                  Drafting rounds teach it only when they absorb what one round kept (at most G+1 positions
                  per row): what absorbing a longer backlog (a joining prompt, skipped rounds) adds keeps the
                  table's absorb_ms price.
-    realized     per mode and bucket: tokens per row per ms that drafting rounds actually delivered, with the
-                 depths Schedule actually chose (decayed more slowly than the acceptance, about the last 50
-                 drafting rounds: what one request's hard stretch delivers is not what drafting delivers)
+    realized     per mode, bucket and depth cap d: tokens per row per ms that drafting rounds capped at d
+                 actually delivered, with the depths Schedule actually chose (decayed more slowly than the
+                 acceptance, about the last 50 such rounds: what one request's hard stretch delivers is not what
+                 drafting delivers). Per depth: the first rounds draft deep (the prior accepts everything), and
+                 what they delivered said nothing of the depth the guard picks once acceptance is learned; pooled,
+                 SmolLM2's one-client greedy rounds kept reading them and drafted in 2% of the rounds
     credit_ms    the probe budget earned by plain rounds since the drafter last ran, less what the last probe
                  lost beyond its estimate
     refresh_ms   the same budget earned by drafting rounds since the last plain round: it buys a plain round
@@ -32,8 +35,8 @@ Decision rule, for R live rows in mode m (sampled if any row samples), from the 
     draft(d)     = draft_ms[m](R, d slots) + (backlog - 1)·absorb_ms(R)   the drafter pass drafting d slots (the
                                                                        most a row verifies), its backlog priced
     modelled     = max over d of R·(1 + E(d)) / (slowdown[draft]·(draft(d) + verify_ms(R, R·(1 + d))))  tokens/ms
-    speculating  = R·realized[m]  once ≥ MIN_REALIZED drafting rounds were seen in this bucket and mode,
-                   else modelled
+    speculating  = R·realized[m, depth]  once ≥ MIN_REALIZED drafting rounds at that depth were seen in this
+                   bucket and mode, else modelled
     plain        = R / (slowdown[plain]·verify_ms(R, R))
     bar          = plain·(1 + MARGIN), R ≥ 2; plain at one row          what drafting must beat (see MARGIN)
     depth        = the d at which modelled peaks: a drafting round verifies at most this many drafts per row
@@ -121,15 +124,15 @@ class Acceptance:
 
 class RoundTimes:
     """What served rounds cost, per batch-size bucket [S]: `slowdown` [2 arms, S] (measured round ms over the
-    table's price; arm 0 plain, 1 drafting) and the realized rate of drafting rounds per mode [2, S]
-    (decayed tokens per row over decayed ms; `drafted` counts the rounds behind it)."""
+    table's price; arm 0 plain, 1 drafting) and the realized rate of drafting rounds per mode and depth cap
+    [2, S, G+1] (decayed tokens per row over decayed ms; `drafted` counts the rounds behind it)."""
 
-    def __init__(self, buckets: int):
+    def __init__(self, buckets: int, block_size: int):
         self.slowdown = np.ones((2, buckets))  # [arm, S]
         self.timed = np.zeros((2, buckets))  # [arm, S] rounds seen (capped: only the start matters)
-        self.tokens = np.zeros((2, buckets))  # [mode, S] decayed tokens per row of drafting rounds
-        self.ms = np.zeros((2, buckets))  # [mode, S] decayed ms of the same rounds
-        self.drafted = np.zeros((2, buckets), dtype=np.int64)  # [mode, S]
+        self.tokens = np.zeros((2, buckets, block_size + 1))  # [mode, S, depth] decayed tokens per row
+        self.ms = np.zeros((2, buckets, block_size + 1))  # [mode, S, depth] decayed ms of the same rounds
+        self.drafted = np.zeros((2, buckets, block_size + 1), dtype=np.int64)  # [mode, S, depth]
 
     def add(self, arm: int, bucket: int, ms: float, price_ms: float) -> None:
         """A round's measured wall time against its price: the first replaces the prior, later ones decay in."""
@@ -138,16 +141,16 @@ class RoundTimes:
         self.slowdown[arm, bucket] = slow + w * (ms / max(price_ms, 1e-9) - slow)
         self.timed[arm, bucket] = min(timed + 1, 1 / TIME_DECAY)
 
-    def add_drafting(self, sampled: bool, bucket: int, tokens_per_row: float, ms: float) -> None:
-        m = int(sampled)
-        self.tokens[m, bucket] = (1 - RATE_DECAY) * float(self.tokens[m, bucket]) + tokens_per_row
-        self.ms[m, bucket] = (1 - RATE_DECAY) * float(self.ms[m, bucket]) + ms
-        self.drafted[m, bucket] += 1
+    def add_drafting(self, sampled: bool, bucket: int, depth: int, tokens_per_row: float, ms: float) -> None:
+        i = (int(sampled), bucket, depth)
+        self.tokens[i] = (1 - RATE_DECAY) * float(self.tokens[i]) + tokens_per_row
+        self.ms[i] = (1 - RATE_DECAY) * float(self.ms[i]) + ms
+        self.drafted[i] += 1
 
-    def realized(self, sampled: bool, bucket: int) -> float | None:
-        """Tokens per row per ms of drafting rounds here, or None before MIN_REALIZED of them."""
-        m = int(sampled)
-        return self.tokens[m, bucket] / self.ms[m, bucket] if self.drafted[m, bucket] >= MIN_REALIZED else None
+    def realized(self, sampled: bool, bucket: int, depth: int) -> float | None:
+        """Tokens per row per ms of drafting rounds here capped at `depth`, or None before MIN_REALIZED of them."""
+        i = (int(sampled), bucket, depth)
+        return float(self.tokens[i] / self.ms[i]) if self.drafted[i] >= MIN_REALIZED else None
 
 
 class Guard:
@@ -160,7 +163,7 @@ class Guard:
         lo, hi = min(min_len, block_size), min(max_len, block_size)  # Schedule clamps its depths to these
         self.depths = np.arange(max(lo, 1), hi + 1)  # [D] the drafting depths it may choose
         self.acceptance = Acceptance(block_size)
-        self.times = RoundTimes(len(cost.batch_sizes))
+        self.times = RoundTimes(len(cost.batch_sizes), block_size)
         self.credit_ms = 0.0
         self.refresh_ms = 0.0
         self._draft_price = 0.0  # the table's price of the drafter pass, as of the last decision
@@ -194,7 +197,7 @@ class Guard:
         self.depth, self._draft_price = int(self.depths[best]), float(p.draft_ms[best])
         if backlog >= MAX_BACKLOG:  # the pending taps must be absorbed (bounded backlog)
             return True
-        realized = self.times.realized(sampled, p.bucket)
+        realized = self.times.realized(sampled, p.bucket, self.depth)
         speculating = float(modelled[best]) if realized is None else rows * realized  # tokens per ms
         bar = plain * (1 + MARGIN) if rows > 1 else plain  # what drafting must beat (see MARGIN)
         if in_step and rows > 1:  # rows that finish together: drafting would put them out of step for good
@@ -250,7 +253,7 @@ class Guard:
             self.times.add(int(drafted), bucket, ms, price + self._draft_price * drafted)
         if drafted:
             self.refresh_ms += PROBE_BUDGET * ms  # what a plain round to re-measure plain may cost
-            self.times.add_drafting(sampled, bucket, kept, ms)
+            self.times.add_drafting(sampled, bucket, self.depth, kept, ms)
 
     def _speeds(self, rows: int, rates: np.ndarray, slowdown: float, prices: "_Prices") -> np.ndarray:
         """[D] expected tokens per ms of speculating at each allowed depth d (every row verifying d drafts, the

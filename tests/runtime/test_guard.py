@@ -136,10 +136,10 @@ def test_realized_drafting_rate_overrules_the_model():
     assert guard.drafts(2, False, 1)
     for _ in range(MIN_REALIZED):
         guard.record(False, True, np.ones(2, np.int64), np.ones(2, np.int64), 3.5)
-    assert guard.times.realized(False, 1) == pytest.approx(2 / 3.5)
+    assert guard.times.realized(False, 1, guard.depth) == pytest.approx(2 / 3.5)
     decisions = _decide(guard, 300)
     assert 0 < sum(decisions) < 5
-    assert guard.times.realized(True, 1) is None  # sampled rows: not seen yet
+    assert guard.times.realized(True, 1, guard.depth) is None  # sampled rows: not seen yet
 
 
 def test_a_probe_is_priced_at_its_expected_loss():
@@ -151,7 +151,7 @@ def test_a_probe_is_priced_at_its_expected_loss():
     for _ in range(MIN_REALIZED):
         guard.drafts(2, False, 1)  # prices the drafter pass for `record`
         guard.record(False, True, np.full(2, G), np.full(2, 2), 3.5)  # the table's price: no slowdown
-    assert guard.times.realized(False, 1) == pytest.approx(3 / 3.5)
+    assert guard.times.realized(False, 1, guard.depth) == pytest.approx(3 / 3.5)
     every = math.ceil(_PROBE_LOSS / (PROBE_BUDGET * 1.0) - 1e-9)
     probes = np.flatnonzero(_decide(guard, 3 * every + 1)).tolist()
     assert len(probes) == 3 and np.diff(probes).tolist() == [every, every]  # the first sooner:
@@ -411,7 +411,9 @@ def test_cheap_drafter_keeps_speculating(bundles, monkeypatch):
 
 
 def _expensive(costs: CostTable) -> CostTable:
-    return replace(costs, draft_ms={m: (1e6,) * len(costs.batch_sizes) for m in costs.draft_ms})
+    """Every drafter pass priced at 1e6 ms, whatever the slots it drafts (`slot_ms` too)."""
+    slow = {m: (1e6,) * len(costs.batch_sizes) for m in costs.draft_ms}
+    return replace(costs, draft_ms=slow, slot_ms=slow if costs.slot_ms else None)
 
 
 def _forced(monkeypatch, pattern):
@@ -476,3 +478,21 @@ def test_a_round_drafts_and_is_priced_at_the_slots_a_row_can_verify():
     assert with_slots.draft_for_rows(1, False, slots=3) == pytest.approx(0.5 + 9.5 * 2 / 3)
     assert Scheduler(SchedulerConfig(mode="fixed", fixed_len=2), G, with_slots).slots() == 2
     assert Scheduler(SchedulerConfig(mode="survival"), G, with_slots).slots() == G
+
+
+def test_what_deep_drafting_delivered_does_not_stand_for_a_shallower_depth():
+    """One row; verifying 1-2 tokens costs 1 ms, 5 tokens 2 ms; a drafter pass 0.2 ms. Rounds capped at depth 4
+    (where the prior, every draft accepted, puts the guard) delivered 1.5 tokens in 2.2 ms: below plain's 1 per
+    ms. With slot 1 accepted half the time and the rest never, depth 1 is expected to deliver 1.5 tokens in 1.2
+    ms: it drafts at depth 1, not reading the depth-4 rounds (pooled over depths, they kept it plain)."""
+    table = CostTable((1, 2, 4), tuple(range(1, G + 2)), ((1.0, 1.0, 1.5, 1.8, 2.0),) * 3,
+                      {"greedy": (0.2,) * 3, "sampled": (0.2,) * 3}, (0.0,) * 3, "sha", "sha")
+    guard = Guard(table, G)
+    assert guard.drafts(1, False, 1) and guard.depth == G  # the prior: every draft accepted
+    for _ in range(MIN_REALIZED):
+        guard.times.add_drafting(False, 0, G, 1.5, 2.2)
+    assert guard.times.realized(False, 0, G) == pytest.approx(1.5 / 2.2)
+    guard.acceptance.tried[0] = np.full(G, 100.0)
+    guard.acceptance.accepted[0] = np.array([50.0, 0.0, 0.0, 0.0])
+    assert guard.drafts(1, False, 1) and guard.depth == 1
+    assert guard.times.realized(False, 0, 1) is None  # the model's estimate, 1.5 / 1.2 per ms, decided
