@@ -52,10 +52,16 @@ def ranks(model) -> dict[str, int]:
 def _symbolic_shapes(model, merge: bool = False) -> dict[str, list]:
     """Tensor name -> dims (int, symbol string, or None if unknown), from ONNX Runtime's symbolic inference
     (`merge`: its auto_merge, two symbols an elementwise op meets taken as equal)."""
+    import contextlib
+    import tempfile
+
     from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
 
     try:
-        inferred = SymbolicShapeInference.infer_shapes(_skeleton(model), auto_merge=merge, guess_output_rank=True)
+        # where it gives up it saves the half-inferred graph as sym_shape_infer_temp.onnx in the working directory:
+        # a scratch one here, not the user's
+        with tempfile.TemporaryDirectory() as scratch, contextlib.chdir(scratch):
+            inferred = SymbolicShapeInference.infer_shapes(_skeleton(model), auto_merge=merge, guess_output_rank=True)
     except Exception as exc:  # the tool raises bare Exceptions and assertion errors on graphs it cannot follow
         raise ExportError(f"symbolic shape inference failed on the traced graph: {type(exc).__name__}: {exc}") from None
     shapes = {}

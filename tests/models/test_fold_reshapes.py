@@ -75,3 +75,36 @@ def test_prune_keeps_what_outputs_and_subgraphs_read():
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
     assert prune(graph) == 2
     assert [n.op_type for n in graph.node] == ["Neg", "If"]
+
+
+def _two_data_dependent_slices():
+    """x [N, 4]: two slices to N + (N mod 3) and N + (N mod 5) rows, added, then reshaped to a computed target.
+    Symbolic inference gives each slice a symbol of its own and cannot add them unless told to merge."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    def const(name, value):
+        return helper.make_node("Constant", [], [name], value=helper.make_tensor(name, TensorProto.INT64, [1], [value]))
+
+    nodes = [const("zero", 0), const("three", 3), const("five", 5), const("one", 1),
+             helper.make_node("Shape", ["x"], ["shape"]),
+             helper.make_node("Gather", ["shape", "zero"], ["n"], axis=0)]
+    for m, out in (("three", "a"), ("five", "b")):
+        nodes += [helper.make_node("Mod", ["n", m], [f"{out}_mod"]),
+                  helper.make_node("Add", ["n", f"{out}_mod"], [f"{out}_end"]),
+                  helper.make_node("Slice", ["x", "zero", f"{out}_end", "zero"], [out])]
+    nodes += [helper.make_node("Add", ["a", "b"], ["s"]), helper.make_node("Shape", ["s"], ["s_shape"]),
+              helper.make_node("Reshape", ["s", "s_shape"], ["y"])]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_a_graph_it_cannot_follow_is_a_clear_error_and_leaves_no_file(tmp_path, monkeypatch):
+    from dspark_compile.errors import ExportError
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ExportError, match="symbolic shape inference failed"):
+        fold_reshapes(_two_data_dependent_slices())
+    assert list(tmp_path.iterdir()) == []  # onnxruntime's tool saves sym_shape_infer_temp.onnx where it runs
+    fold_reshapes(_two_data_dependent_slices(), merge=True)  # the row pads' case: merged, it goes through
