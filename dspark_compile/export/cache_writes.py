@@ -18,27 +18,27 @@ from dspark_compile.engine.base import TensorSpec
 from dspark_compile.errors import ExportError
 
 
-def expose_cache_writes(proto, kv: list[tuple[str, tuple[int, int]]], dtype: str) -> tuple[TensorSpec, ...]:
-    """Rename the ScatterND that writes cache input `past_<name>` to output `present_<name>` and add it to the
-    graph's outputs, for each (name, (Hkv, D)) of `kv`; returns their specs [B, Hkv, P, D]."""
+def expose_cache_writes(proto, caches) -> tuple[TensorSpec, ...]:
+    """For each cache input spec `past_<name>` [B, Hkv, P, D] of `caches`, rename the ScatterND that writes it to
+    output `present_<name>` and add that to the graph's outputs; returns their specs (the inputs' shape and dtype)."""
     import onnx
 
     writers = {n.input[0]: n for n in proto.graph.node if n.op_type == "ScatterND" and n.input}
     specs = []
-    for name, (hkv, d) in kv:
-        node = writers.get(io.past(name))
+    for cache in caches:
+        node = writers.get(cache.name)
         if node is None:
-            raise ExportError(f"no ScatterND writes the cache input {io.past(name)!r}: the graph does not place new "
+            raise ExportError(f"no ScatterND writes the cache input {cache.name!r}: the graph does not place new "
                               "keys/values in the cache (models.base.write_rows)")
-        old, new = node.output[0], io.present(name)
+        old, new = node.output[0], io.present(cache.name.removeprefix(io.PAST))
         for other in proto.graph.node:
             for i, x in enumerate(other.input):
                 if x == old:
                     other.input[i] = new
         node.output[0] = new
-        elem = onnx.TensorProto.FLOAT16 if dtype == "float16" else onnx.TensorProto.FLOAT
-        proto.graph.output.append(onnx.helper.make_tensor_value_info(new, elem, ["B", hkv, "P", d]))
-        specs.append(TensorSpec(new, ("B", hkv, "P", d), dtype))
+        elem = onnx.TensorProto.FLOAT16 if cache.dtype == "float16" else onnx.TensorProto.FLOAT
+        proto.graph.output.append(onnx.helper.make_tensor_value_info(new, elem, list(cache.shape)))
+        specs.append(TensorSpec(new, cache.shape, cache.dtype))
     return tuple(specs)
 
 

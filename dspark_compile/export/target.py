@@ -120,8 +120,8 @@ def export_target(model, out_dir: Path, name: str = "target.onnx", weights: str 
     proto = onnx.load(str(scratch / name))  # (pulls in any per-tensor files the exporter wrote)
     tie_lm_head(proto)  # a tied lm_head reads the embedding instead of a transposed copy of it
     fold_reshapes(proto, merge=row_pad)  # constant reshape targets instead of shape arithmetic: fewer nodes
-    dtype = "float16" if str(model.dtype) == "torch.float16" else "float32"
-    outputs += expose_cache_writes(proto, list(zip(model.kv_names(), model.kv_shapes())), dtype)  # present_*
+    caches = {io.past(n) for n in model.kv_names()}
+    outputs += expose_cache_writes(proto, [s for s in inputs if s.name in caches])  # present_*
     onnx.save_model(proto, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
                     location=weights, size_threshold=1024)
     del proto

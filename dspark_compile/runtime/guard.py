@@ -209,7 +209,7 @@ class Guard:
                 return False
             return True
         self.refresh_ms = 0.0
-        if float(np.max(rows * (1.0 + self.depths) / (slow_draft * p.round_ms))) <= bar:
+        if self._speeds(rows, np.ones(self.block_size), slow_draft, p).max() <= bar:
             return False  # even with every draft accepted it would not pay: nothing to probe for
         self.credit_ms += PROBE_BUDGET * rows / plain
         probe_ms = slow_draft * float(p.round_ms[best])
