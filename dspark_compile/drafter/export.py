@@ -28,8 +28,8 @@ Graph I/O (B rows, T = Δ new context rows, P cached context rows, γ slots, L d
 Context rows only enter the cache; block K/V never leave the graph. A slot sees cache rows
 j < past_lengths, new rows t < ctx_counts, both only at positions < anchor_position, and all γ slots.
 γ is fixed at export: it is the static middle dim of the unfused block outputs and the model metadata
-`dspark.block_size`; the fused graph drafts the first S of them (the backbone always runs all γ). The
-anchor is int32 because DraftSample and Verify produce int32 tokens.
+`dspark.block_size`; the fused graph drafts the first S of them (the backbone runs all γ slots, its last
+layer only S). The anchor is int32 because DraftSample and Verify produce int32 tokens.
 The Markov/confidence weights and STS temperatures become initializers of the DraftSample node. The
 Schedule node makes the depth choice part of the compiled graph (a TensorRT engine runs the Schedule
 plugin on the device); the budget reads only the lagged survivals, the allocation the current ones.
@@ -61,6 +61,9 @@ _SCHEDULE_INPUTS = ("lagged_survivals", "cost_table", "active")
 _TMP_ANCHOR = "_drafter_anchor"  # DraftSample adds its own `anchor` input; ours is merged into it
 SLOTS = "S"
 """The symbolic dim of the drafted slots in the fused graph: the width of `uniforms`, 1 .. γ (`draft_slots`)."""
+QUERY_SLOTS = "query_slots"
+"""The traced fused graph's input [S] int64 of the slots the last layer computes; `draft_slots` replaces it by
+range(S), S the width of `uniforms`."""
 
 
 @dataclass(frozen=True)
@@ -126,21 +129,30 @@ def _dynamic_axes(specs) -> dict[str, dict[int, str]]:
     return {s.name: {i: d for i, d in enumerate(s.shape) if isinstance(d, str)} for s in specs}
 
 
-def _trace(drafter, path: Path) -> None:
+def _trace(drafter, path: Path, query_slots: bool = False) -> tuple[TensorSpec, ...]:
+    """Trace the unfused graph; with `query_slots`, one more input (`QUERY_SLOTS` [S] int64, the slots whose
+    outputs the last layer computes: `draft_slots` makes it the drafted ones) and block outputs of S slots."""
     import torch
 
     inputs, outputs = io_specs(drafter, fused=False)
+    args = _dummy_inputs(drafter)
+    if query_slots:  # traced with S = 3 of γ so that nothing of S is folded into a constant
+        inputs += (TensorSpec(QUERY_SLOTS, (SLOTS,), "int64"),)
+        outputs = tuple(TensorSpec(o.name, (o.shape[0], SLOTS, *o.shape[2:]), o.dtype)
+                        if o.name in _BLOCK_OUTPUTS else o for o in outputs)
+        args = (*args, torch.arange(min(3, drafter.block_size)))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter warns that it is the legacy path
         try:
             with torch.no_grad():
                 torch.onnx.export(
-                    drafter, _dummy_inputs(drafter), str(path), dynamo=False, opset_version=OPSET,
+                    drafter, args, str(path), dynamo=False, opset_version=OPSET,
                     input_names=[s.name for s in inputs], output_names=[s.name for s in outputs],
                     dynamic_axes=_dynamic_axes(inputs + outputs), do_constant_folding=True,
                 )
         except Exception as exc:  # the exporter raises many types; all mean the same thing to a user
             raise ExportError(f"tracing the drafter to ONNX failed: {type(exc).__name__}: {exc}") from exc
+    return inputs + outputs
 
 
 def _declare_shapes(model, specs) -> None:
@@ -222,40 +234,50 @@ def fuse(model, drafter, schedule: dict):
     fused.graph.input.extend(inputs)
     _rename(fused.graph, _TMP_ANCHOR, io.ANCHOR)
     draft_slots(fused)
+    _declare_shapes(fused, sum(io_specs(drafter, fused=True), ()))  # γ where traced with S (lagged_survivals)
     return fused  # checked from its file by export_drafter
 
 
 def draft_slots(model) -> None:
     """Let a fused drafter graph draft the first S <= γ slots of its block, S = the width of its `uniforms`
-    input: the lm_head, DraftSample and Schedule then run on S slots (block_hidden, the STS temperatures and
-    the lagged survivals sliced to S), while the backbone still runs every slot. A slot sees all γ slots
+    input: the traced `QUERY_SLOTS` input becomes range(S), so the last backbone layer computes those slots'
+    outputs only (its keys and values still come from every slot), and the lm_head, DraftSample and Schedule
+    run on S slots (the STS temperatures and the lagged survivals sliced to S). A slot sees all γ slots
     (`model._mask`), so slot k's outputs are the same whatever S > k is: a round that can verify at most d
     drafts (the guard's depth, a fixed γ) drafts d slots, and a slot that could never be verified is not
-    drafted. (On SmolLM2-135M the lm_head and the DraftSample loop are about a third of a one-row pass.)"""
+    drafted. Bit for bit in float; a quantized drafter's MatMulNBits may round a one-row stripe otherwise
+    (`models.base.PAD_STRIPE`), which can change a drafted token, never the output (Verify reads the q the
+    pass computed). (SmolLM2-135M, int4, one slot: the last layer's work for the other six slots was a third
+    of a 16-row pass; the lm_head and DraftSample for them about a third of a one-row pass.)"""
     from onnx import helper, numpy_helper
 
     graph = model.graph
-    producer = next(i for i, n in enumerate(graph.node) if "block_hidden" in n.output)
-    node = graph.node[producer]
-    node.output[list(node.output).index("block_hidden")] = "block_hidden.all"
+    inputs = [i for i in graph.input if i.name != QUERY_SLOTS]
+    if len(inputs) != len(graph.input) - 1:
+        raise ExportError(f"the traced drafter graph has no '{QUERY_SLOTS}' input to bind to the drafted slots")
+    del graph.input[:]
+    graph.input.extend(inputs)
     for init in graph.initializer:
         if init.name == "sts_temps":
             init.name = "sts_temps.all"
     for n in graph.node:
         if n.op_type == "Schedule":
             n.input[list(n.input).index("lagged_survivals")] = "lagged_survivals.slots"
-    zero, one = numpy_helper.from_array(np.array([0], np.int64), "slots.zero"), \
-        numpy_helper.from_array(np.array([1], np.int64), "slots.axis1")
-    graph.initializer.extend([zero, one])
+    graph.initializer.extend([numpy_helper.from_array(np.array([0], np.int64), "slots.zero"),
+                              numpy_helper.from_array(np.array([1], np.int64), "slots.axis1"),
+                              numpy_helper.from_array(np.array(0, np.int64), "slots.first"),
+                              numpy_helper.from_array(np.array(1, np.int64), "slots.step")])
     nodes = [helper.make_node("Shape", ["uniforms"], ["draft_slots"], name="draft_slots", start=1, end=2),
-             helper.make_node("Slice", ["block_hidden.all", "slots.zero", "draft_slots", "slots.axis1"],
-                              ["block_hidden"], name="block_hidden.slots"),
+             helper.make_node("Squeeze", ["draft_slots", "slots.zero"], ["draft_slots.scalar"],
+                              name="draft_slots.scalar"),
+             helper.make_node("Range", ["slots.first", "draft_slots.scalar", "slots.step"], [QUERY_SLOTS],
+                              name="query_slots"),
              helper.make_node("Slice", ["sts_temps.all", "slots.zero", "draft_slots", "slots.zero"], ["sts_temps"],
                               name="sts_temps.slots"),
              helper.make_node("Slice", ["lagged_survivals", "slots.zero", "draft_slots", "slots.axis1"],
                               ["lagged_survivals.slots"], name="lagged_survivals.slots")]
     for k, n in enumerate(nodes):
-        graph.node.insert(producer + 1 + k, n)
+        graph.node.insert(k, n)
     for value in [*graph.input, *graph.output]:
         if value.name in ("uniforms", "draft_tokens", "draft_q", "q_full", "confidences", "survivals"):
             dim = value.type.tensor_type.shape.dim[1]
@@ -289,9 +311,9 @@ def export_drafter(drafter, out_dir: Path, name: str = "drafter.onnx", weights: 
     inputs, outputs = io_specs(drafter, fused)
     with tempfile.TemporaryDirectory() as tmp:
         traced = Path(tmp) / "drafter.onnx"
-        _trace(drafter, traced)
+        traced_specs = _trace(drafter, traced, query_slots=fused)
         model = onnx.load(str(traced))  # external data, if any, is read in here
-    _declare_shapes(model, sum(io_specs(drafter, fused=False), ()))
+    _declare_shapes(model, traced_specs)
     fold_reshapes(model)  # constant reshape targets instead of shape arithmetic (export/shapes.py)
     schedule = SCHEDULE.resolve_attrs(schedule or {}) if fused else None
     if fused:

@@ -134,9 +134,14 @@ class DSparkDrafter(nn.Module):
         past_kv: 2L tensors [B, Hkv, P, D] (cache row j holds position j; rows the mask hides must be finite).
 
         Returns (block_logits [B, γ, Vd] fp32, block_hidden [B, γ, H], *new_kv 2L x [B, Hkv, Δ, D]).
+        One more tensor after past_kv, query_slots [S] int64 (the fused export's trace), makes the block
+        outputs those slots' only (`run_block`).
         """
+        query_slots = None
+        if len(past_kv) == 2 * self.num_layers + 1:
+            *past_kv, query_slots = past_kv
         return self.run_block(self.embed_block(anchor), ctx_taps, ctx_positions, ctx_counts, past_lengths,
-                              anchor_position, *past_kv)
+                              anchor_position, *past_kv, query_slots=query_slots)
 
     def embed_block(self, anchor: torch.Tensor) -> torch.Tensor:
         """Block input embed([x0, MASK, ..., MASK]) [B, γ, H] for anchor [B] (Gemma: times sqrt(H))."""
@@ -146,8 +151,14 @@ class DSparkDrafter(nn.Module):
         h = torch.cat((first, mask_row.expand(B, G - 1, self.hidden_size)), dim=1)  # [B, γ, H]
         return h * self.embed_scale.to(h.dtype)  # sqrt(H) rounded to the dtype (Gemma), else 1
 
-    def run_block(self, h, ctx_taps, ctx_positions, ctx_counts, past_lengths, anchor_position, *past_kv):
-        """The backbone and lm_head on block inputs h [B, γ, H] (see `forward` for the other arguments)."""
+    def run_block(self, h, ctx_taps, ctx_positions, ctx_counts, past_lengths, anchor_position, *past_kv,
+                  query_slots=None):
+        """The backbone and lm_head on block inputs h [B, γ, H] (see `forward` for the other arguments).
+
+        query_slots [S] int64 (the fused export's first S slots, `export.draft_slots`): the last layer computes
+        only those slots' queries, attention output and MLP (its keys and values still come from all γ slots,
+        which every slot sees), so block_logits/block_hidden are [B, S, ...]. The same numbers as slicing
+        the full outputs, without the last layer's work for slots that are not drafted."""
         if len(past_kv) != 2 * self.num_layers:
             raise ModelError(f"expected {2 * self.num_layers} past KV tensors, got {len(past_kv)}")
         G, dtype = self.block_size, self.dtype
@@ -158,9 +169,10 @@ class DSparkDrafter(nn.Module):
         mask = self._mask(ctx_positions, ctx_counts, past_lengths, anchor_position, past_kv[0].shape[2])
 
         new_kv = []
+        last = len(self.layers) - 1
         for i, layer in enumerate(self.layers):
             h, new_k, new_v = _layer_forward(layer, h, ctx, rope_block, rope_ctx, mask,
-                                             past_kv[2 * i], past_kv[2 * i + 1])
+                                             past_kv[2 * i], past_kv[2 * i + 1], query_slots if i == last else None)
             new_kv += [new_k, new_v]
         hidden = self.norm(h)  # [B, γ, H]
         logits = nn.functional.linear(hidden, self.draft_rows(self.lm_head.weight)).float()  # [B, γ, Vd]
@@ -181,19 +193,24 @@ class DSparkDrafter(nn.Module):
         return allowed[:, None, None, None, :]
 
 
-def _layer_forward(layer: DecoderLayer, h, ctx, rope_block, rope_ctx, mask, past_k, past_v):
+def _layer_forward(layer: DecoderLayer, h, ctx, rope_block, rope_ctx, mask, past_k, past_v, queries=None):
     """One backbone layer. h [B, γ, H] block states; ctx [B, Δ, H] projected context (not normed per
-    layer); mask [B, 1, 1, 1, S]; past_k/v [B, Hkv, P, D]. Returns h [B, γ, H] and the context rows'
+    layer); mask [B, 1, 1, 1, S]; past_k/v [B, Hkv, P, D]. Returns h [B, γ, H] (with `queries` [Q] slot
+    indices: [B, Q, H], those slots only; keys and values still come from every slot) and the context rows'
     new_k/new_v [B, Hkv, Δ, D]."""
     attn = layer.self_attn
-    B, G, D = h.shape[0], h.shape[1], attn.head_dim
+    D = attn.head_dim
     x = layer.input_layernorm(h)
-    q = attn.q_proj(x).view(B, G, attn.num_heads, D)  # [B, γ, Hq, D]
+    rope_q = rope_block
+    if queries is not None:  # the rows whose outputs are wanted; the others only give keys and values
+        h, rope_q = h.index_select(1, queries), tuple(r.index_select(1, queries) for r in rope_block)
+    xq = x if queries is None else x.index_select(1, queries)
+    q = attn.q_proj(xq).view(h.shape[0], h.shape[1], attn.num_heads, D)  # [B, γ or Q, Hq, D]
     k_blk, v_blk = attn.project_kv(x)  # [B, γ, Hkv, D] x 2 (k_norm / Gemma 4's v_norm applied)
     k_ctx, v_ctx = attn.project_kv(ctx)  # [B, Δ, Hkv, D] x 2
     if attn.qk_norm:
         q = attn.q_norm(q)
-    q, k_blk = apply_rope(q, *rope_block), apply_rope(k_blk, *rope_block)
+    q, k_blk = apply_rope(q, *rope_q), apply_rope(k_blk, *rope_block)
     k_ctx = apply_rope(k_ctx, *rope_ctx)
     new_k, new_v = k_ctx.transpose(1, 2), v_ctx.transpose(1, 2)  # [B, Hkv, Δ, D]
     # Only the small new part is joined ([context ; block], Δ+γ rows); the cache is read in place.

@@ -103,7 +103,9 @@ class DrafterModel:
             io.ANCHOR_POSITION: cache.lengths + pending.counts,  # [B]
             **cache.past(),
             **params.feeds(),
-            "uniforms": rng.draft_uniforms(params.seeds, params.requests, rounds, slots),  # [B, S]
+            # [B, S]; greedy rows never read them (spec.DRAFT_SAMPLE): an all-greedy batch skips the hashing
+            "uniforms": np.zeros((anchor.shape[0], slots), np.float32) if params.all_greedy
+            else rng.draft_uniforms(params.seeds, params.requests, rounds, slots),
         }
         if self.info.schedule is not None:
             rows = anchor.shape[0]

@@ -153,6 +153,23 @@ def test_drafting_s_slots_gives_the_first_s_slots_of_the_block(exported, name):
         assert got["verify_lengths"].max() <= S
 
 
+def test_fused_graph_runs_its_last_layer_on_the_drafted_slots_only(exported):
+    """The traced query_slots input is gone, bound to range(S) of the uniforms' width: the final norm's output
+    (what the lm_head reads) has S rows per batch row, so the last layer's queries, attention output and MLP
+    ran on S slots, not γ."""
+    d, _, _, path = exported("llama")
+    model = onnx.load(str(path))
+    assert "query_slots" not in [i.name for i in model.graph.input]
+    model.graph.output.append(onnx.helper.make_tensor_value_info("block_hidden", onnx.TensorProto.FLOAT, None))
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    B, G = 3, d.block_size
+    feeds = _feeds(d, step_inputs(d, B, 2, 4, seed=9)) | _sampling(B, G, seed=2)
+    for S in (1, 3, G):
+        cut = feeds | {"uniforms": feeds["uniforms"][:, :S]}
+        hidden = session.run(["block_hidden"], cut)[0]
+        assert hidden.shape == (B, S, d.hidden_size)
+
+
 def test_reference_checkpoint_exports_and_drafts_like_pytorch(cases, tmp_path):
     """Done-when of the issue: reference-format checkpoint -> load -> export -> ONNX Runtime drafter
     steps (the runtime committing new_kv) give the PyTorch drafter's tokens and confidences."""

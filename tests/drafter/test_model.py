@@ -106,6 +106,26 @@ def test_block_attention_is_non_causal(cases, name):
         assert (changed > 1e-6).all(), f"slot {k} did not reach every slot: {changed}"
 
 
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_query_slots_give_those_slots_of_the_whole_block(cases, name):
+    """With query_slots the last layer computes only those slots (keys and values still from all γ): the
+    block outputs are the whole block's at those slots, in their order, and the new context K/V unchanged;
+    the extra trailing tensor of `forward` (the fused export's trace) does the same."""
+    _, _, d = cases(name)
+    inputs = step_inputs(d, B=3, T=2, P=4, seed=8)
+    taps, pos, counts, lengths, anchor, anchor_position, *kv = inputs
+    whole = d.run_block(d.embed_block(anchor), taps, pos, counts, lengths, anchor_position, *kv)
+    for slots in ([0], [0, 1, 2], list(range(d.block_size)), [d.block_size - 1, 1]):
+        idx = torch.tensor(slots)
+        for got in (d.run_block(d.embed_block(anchor), taps, pos, counts, lengths, anchor_position, *kv,
+                                query_slots=idx), d(*inputs, idx)):
+            assert got[0].shape[1] == got[1].shape[1] == len(slots)
+            torch.testing.assert_close(got[0], whole[0][:, idx], atol=2e-5, rtol=1e-4)
+            torch.testing.assert_close(got[1], whole[1][:, idx], atol=2e-5, rtol=1e-4)
+            for a, b in zip(got[2:], whole[2:]):
+                torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
 def _ds_inputs(d, B, kind, seed):
     gen = np.random.default_rng(seed)
     logits, hidden = d(*step_inputs(d, B=B, T=2, P=3, seed=seed))[:2]
