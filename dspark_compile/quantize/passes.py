@@ -234,20 +234,31 @@ def _concat(bqs: list[BlockQuant]) -> BlockQuant:
 def _weight(node, inits: dict, producers: dict) -> np.ndarray | None:
     """The constant float32 weight W [K, N] of a MatMul: an initializer, or one read through a Transpose (a tied
     embedding used as the lm_head), or through a Transpose of constant rows of one (Gather along axis 0 with
-    constant indices: a draft vocabulary's rows of a tied lm_head); None for any other node."""
+    constant indices: a draft vocabulary's rows of a tied lm_head); None for any other node. Identity nodes
+    on the way are followed: the exporter reads a weight that two MatMuls share (the drafter's k/v projections
+    of its block and of its context) through one for the second."""
     if node.op_type != "MatMul" or len(node.input) != 2:
         return None
-    if node.input[1] in inits:
-        return _float_matrix(inits[node.input[1]])
-    t = producers.get(node.input[1])
+    w = _through_identities(node.input[1], producers)
+    if w in inits:
+        return _float_matrix(inits[w])
+    t = producers.get(w)
     if t is None or t.op_type != "Transpose" or \
             [list(a.ints) for a in t.attribute if a.name == "perm"] not in ([], [[1, 0]]):
         return None
-    if t.input[0] in inits:
-        rows = _float_matrix(inits[t.input[0]])
+    source = _through_identities(t.input[0], producers)
+    if source in inits:
+        rows = _float_matrix(inits[source])
     else:
-        rows = _gathered_rows(producers.get(t.input[0]), inits)
+        rows = _gathered_rows(producers.get(source), inits)
     return None if rows is None else rows.T
+
+
+def _through_identities(name: str, producers: dict) -> str:
+    """The tensor `name` copies through a chain of Identity nodes (itself if none produces it)."""
+    while name in producers and producers[name].op_type == "Identity":
+        name = producers[name].input[0]
+    return name
 
 
 def _gathered_rows(node, inits: dict) -> np.ndarray | None:

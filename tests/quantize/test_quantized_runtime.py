@@ -55,6 +55,25 @@ def test_graphs_are_quantized_and_report_their_error(quantized, scheme):
     assert 0 < report["target"]["max_rel_rms"] < bound, report["target"]
 
 
+@pytest.mark.parametrize("scheme", list(SCHEMES))
+def test_every_weight_matmul_is_quantized(quantized, scheme):
+    """No MatMul with a constant weight stays float, also where the exporter reads a weight two MatMuls share
+    through an Identity (the drafter's k/v projections of its block and of its context rows)."""
+    path, _, _ = quantized(scheme)
+    for graph in ("target.onnx", "target_verify.onnx", "drafter.onnx"):
+        g = onnx.load(str(path / graph), load_external_data=False).graph
+        inits = {i.name for i in g.initializer}
+        producers = {o: n for n in g.node for o in n.output}
+
+        def source(name):
+            while name in producers and producers[name].op_type == "Identity":
+                name = producers[name].input[0]
+            return name
+
+        left = [n.name for n in g.node if n.op_type == "MatMul" and source(n.input[1]) in inits]
+        assert not left, (graph, left)
+
+
 def _pass_vs_steps(plain, prompt, cont):
     """Logits [K, V] of one K-token pass after `prompt`, and of K one-token steps."""
     one = plain.new_cache(1, 64)
