@@ -496,3 +496,21 @@ def test_what_deep_drafting_delivered_does_not_stand_for_a_shallower_depth():
     guard.acceptance.accepted[0] = np.array([50.0, 0.0, 0.0, 0.0])
     assert guard.drafts(1, False, 1) and guard.depth == 1
     assert guard.times.realized(False, 0, 1) is None  # the model's estimate, 1.5 / 1.2 per ms, decided
+
+
+def test_a_deep_position_tried_less_is_not_estimated_above_a_shallower_one():
+    """Rows verify the depths Schedule allots, often one or two: the deep positions' tallies keep more of the prior
+    (every draft accepted). A row accepts k drafts only if it accepted k - 1, so the estimate at k is capped by
+    the one at k - 1; the model's best depth is then the shallow one the rounds support, not the whole block
+    (read alone, the deep tallies rose with the position and the guard drafted, and probed, the whole block)."""
+    table = CostTable((1, 2, 4), tuple(range(1, G + 2)), ((1.0, 1.1, 1.6, 2.1, 2.6),) * 3,
+                      {"greedy": (0.2,) * 3, "sampled": (0.2,) * 3}, (0.0,) * 3, "sha", "sha")
+    guard = Guard(table, G)
+    for _ in range(30):  # one row verifies 1 draft and accepts it 40% of the time; deeper positions untried
+        guard.record(False, True, np.array([1]), np.array([1 if np.random.default_rng(_).random() < 0.4 else 0]),
+                     None)
+    raw = guard.acceptance.accepted[0] / guard.acceptance.tried[0]
+    assert raw[1] > raw[0]  # the untried positions still hold most of the prior
+    rates = guard.acceptance.rates(False)
+    assert np.all(np.diff(rates) <= 0) and rates[0] == pytest.approx(raw[0])
+    assert guard.drafts(1, False, 1) and guard.depth == 1
