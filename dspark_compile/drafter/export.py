@@ -234,7 +234,7 @@ def fuse(model, drafter, schedule: dict):
     fused.graph.input.extend(inputs)
     _rename(fused.graph, _TMP_ANCHOR, io.ANCHOR)
     draft_slots(fused)
-    _declare_shapes(fused, sum(io_specs(drafter, fused=True), ()))  # γ where traced with S (lagged_survivals)
+    _declare_shapes(fused, sum(io_specs(drafter, fused=True), ()))  # S where drafted, γ where traced with S
     return fused  # checked from its file by export_drafter
 
 
@@ -277,12 +277,7 @@ def draft_slots(model) -> None:
              helper.make_node("Slice", ["lagged_survivals", "slots.zero", "draft_slots", "slots.axis1"],
                               ["lagged_survivals.slots"], name="lagged_survivals.slots")]
     for k, n in enumerate(nodes):
-        graph.node.insert(k, n)
-    for value in [*graph.input, *graph.output]:
-        if value.name in ("uniforms", "draft_tokens", "draft_q", "q_full", "confidences", "survivals"):
-            dim = value.type.tensor_type.shape.dim[1]
-            dim.Clear()
-            dim.dim_param = SLOTS
+        graph.node.insert(k, n)  # (the I/O's S dims: `fuse` writes the fused specs on the graph)
 
 
 def export_drafter(drafter, out_dir: Path, name: str = "drafter.onnx", weights: str = "drafter.weights",

@@ -201,10 +201,10 @@ def _layer_forward(layer: DecoderLayer, h, ctx, rope_block, rope_ctx, mask, past
     attn = layer.self_attn
     D = attn.head_dim
     x = layer.input_layernorm(h)
-    rope_q = rope_block
+    xq, rope_q = x, rope_block
     if queries is not None:  # the rows whose outputs are wanted; the others only give keys and values
-        h, rope_q = h.index_select(1, queries), tuple(r.index_select(1, queries) for r in rope_block)
-    xq = x if queries is None else x.index_select(1, queries)
+        h, xq = h.index_select(1, queries), x.index_select(1, queries)
+        rope_q = tuple(r.index_select(1, queries) for r in rope_block)
     q = attn.q_proj(xq).view(h.shape[0], h.shape[1], attn.num_heads, D)  # [B, γ or Q, Hq, D]
     k_blk, v_blk = attn.project_kv(x)  # [B, γ, Hkv, D] x 2 (k_norm / Gemma 4's v_norm applied)
     k_ctx, v_ctx = attn.project_kv(ctx)  # [B, Δ, Hkv, D] x 2

@@ -9,6 +9,7 @@ import onnx
 import pytest
 
 from dspark_compile.config import SchedulerConfig
+from dspark_compile.quantize.passes import _through_identities
 from dspark_compile.runtime.api import Runtime
 from dspark_compile.runtime.sampling import SamplingParams
 from tests.runtime.conftest import _copy_drafter_bundle
@@ -64,13 +65,8 @@ def test_every_weight_matmul_is_quantized(quantized, scheme):
         g = onnx.load(str(path / graph), load_external_data=False).graph
         inits = {i.name for i in g.initializer}
         producers = {o: n for n in g.node for o in n.output}
-
-        def source(name):
-            while name in producers and producers[name].op_type == "Identity":
-                name = producers[name].input[0]
-            return name
-
-        left = [n.name for n in g.node if n.op_type == "MatMul" and source(n.input[1]) in inits]
+        left = [n.name for n in g.node
+                if n.op_type == "MatMul" and _through_identities(n.input[1], producers) in inits]
         assert not left, (graph, left)
 
 

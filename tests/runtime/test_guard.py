@@ -505,10 +505,9 @@ def test_a_deep_position_tried_less_is_not_estimated_above_a_shallower_one():
     (read alone, the deep tallies rose with the position and the guard drafted, and probed, the whole block)."""
     table = CostTable((1, 2, 4), tuple(range(1, G + 2)), ((1.0, 1.1, 1.6, 2.1, 2.6),) * 3,
                       {"greedy": (0.2,) * 3, "sampled": (0.2,) * 3}, (0.0,) * 3, "sha", "sha")
-    guard = Guard(table, G)
+    guard, rng = Guard(table, G), np.random.default_rng(0)
     for _ in range(30):  # one row verifies 1 draft and accepts it 40% of the time; deeper positions untried
-        guard.record(False, True, np.array([1]), np.array([1 if np.random.default_rng(_).random() < 0.4 else 0]),
-                     None)
+        guard.record(False, True, np.array([1]), (rng.random(1) < 0.4).astype(np.int64), None)
     raw = guard.acceptance.accepted[0] / guard.acceptance.tried[0]
     assert raw[1] > raw[0]  # the untried positions still hold most of the prior
     rates = guard.acceptance.rates(False)
