@@ -46,9 +46,9 @@ def test_uniform_range_and_resolution():
     assert 0 <= u.min() and u.max() < 1 and abs(float(u.mean()) - 0.5) < 0.01
 
 
-def test_layouts():
+@pytest.mark.parametrize("G", [0, 1, 4])
+def test_layouts(G):
     seeds, requests, rounds = [5, 6], [10, 11], [0, 3]
-    G = 4
     du = rng.draft_uniforms(seeds, requests, rounds, G)
     vu = rng.verify_uniforms(seeds, requests, rounds, G)
     assert du.shape == (2, G) and vu.shape == (2, 2 * G + 1)
