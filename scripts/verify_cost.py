@@ -47,6 +47,7 @@ def inputs(B: int, G: int, V: int, temperature: float, top_p: float) -> dict:
         draft_tokens=rs.integers(0, V, (B, G)).astype(np.int32),                   # [B, G]
         draft_q=rs.uniform(0.05, 1.0, (B, G)).astype(np.float32),                  # [B, G]
         q_full=np.full((B, G, V), 1.0 / V, np.float32),                            # [B, G, V]
+        draft_vocab=np.arange(V, dtype=np.int32),  # [V] a drafter scoring the whole vocabulary (ops version 2)
         verify_lengths=np.full(B, G, np.int32),                                    # [B]
         uniforms=rs.uniform(0, 1, (B, 2 * G + 1)).astype(np.float32),              # [B, 2G+1]
         temperature=np.full(B, temperature, np.float32), top_k=np.zeros(B, np.int32),
