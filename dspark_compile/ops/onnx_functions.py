@@ -350,8 +350,6 @@ def _accept_any(b: Builder, L, d, target, greedy, t, k, p, G, n_ver, in_range) -
 
     p_n = b.Div(b.GatherND(e, n, batch_dims=1), b.GatherND(total, n, batch_dims=1))  # [B, V] P[b, n[b]]
     rejected = b.Less(n, n_ver)                                         # [B, 1]
-    u_next = b.Where(rejected, b.GatherElements(u, b.Add(n, G), axis=1),
-                     b.GatherElements(u, b.Expand(b.Mul(G, i64(2)), b.Shape(n)), axis=1))  # [B, 1]
     # After a rejection the draw is from the residual max(0, p - q) of q_full's row n (n < n_ver <= G). A batch
     # without rejections (every plain decoding step, G = 0) draws from p_n and skips it. The draw stays outside the
     # If although the pass-through copies p_n: nodes in an If branch ran slower than the same nodes outside it here
@@ -364,7 +362,9 @@ def _accept_any(b: Builder, L, d, target, greedy, t, k, p, G, n_ver, in_range) -
     w = some.Where(use_residual, residual, p_n)
     w = b.If(_any(b, rejected), then_branch=some.graph("residual", [], [(w, FLOAT)]),
              else_branch=none.graph("no_rejection", [], [(none.Identity(p_n), FLOAT)]))  # [B, V]
-    sampled = _sample(b, w, u_next)
+    u_next = b.Where(rejected, b.GatherElements(u, b.Add(n, G), axis=1),
+                     b.GatherElements(u, b.Expand(b.Mul(G, i64(2)), b.Shape(n)), axis=1))  # [B, 1]
+    sampled = _sample(b, w, u_next)                                     # [B, 1]
     return n, b.Where(greedy, b.GatherElements(target, n, axis=1), sampled)  # [B, 1]
 
 
